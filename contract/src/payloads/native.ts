@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { METRIC_NAMES, type MetricValues } from '../metrics.ts';
+import {
+  checkMetric,
+  checkPosition,
+  type DecodedReading,
+  type DecodeResult,
+  type FieldRejection,
+  failed,
+  hasValues,
+  isPlainObject,
+  metricSchemas,
+  parseDeviceTime,
+  parseJson,
+} from '../reading.ts';
+
+/** The native reading of CONTRACT §2.1, as a zod object (documentation, simulator, OpenAPI). */
+export const nativeReadingSchema = z
+  .object({
+    ts: z.iso.datetime({ offset: true }).optional(),
+    lat: z.number().min(-90).max(90).optional(),
+    lon: z.number().min(-180).max(180).optional(),
+    ...Object.fromEntries(METRIC_NAMES.map((m) => [m, metricSchemas[m].optional()])),
+  })
+  .describe('Native sensor kit reading (CONTRACT §2.1)');
+export type NativeReading = { ts?: string; lat?: number; lon?: number } & MetricValues;
+
+export const nativeBatchSchema = z.object({ readings: z.array(nativeReadingSchema).min(1).max(1000) });
+
+export const MAX_BATCH_READINGS = 1000;
+
+const KNOWN_KEYS = new Set(['ts', 'lat', 'lon', ...METRIC_NAMES]);
+
+function decodeOne(o: Record<string, unknown>, prefix: string, rejections: FieldRejection[]): DecodedReading | undefined {
+  const values: MetricValues = {};
+  for (const m of METRIC_NAMES) {
+    const v = checkMetric(m, o[m], `${prefix}${m}`, rejections);
+    if (v !== undefined) values[m] = v;
+  }
+  for (const k of Object.keys(o)) {
+    if (!KNOWN_KEYS.has(k)) rejections.push({ field: `${prefix}${k}`, reason: 'schema', detail: `unknown field ${k}` });
+  }
+  if (!hasValues(values)) return undefined;
+  const r: DecodedReading = { values };
+  const ts = parseDeviceTime(o.ts, `${prefix}ts`, rejections);
+  if (ts) r.ts = ts;
+  const position = checkPosition(o.lat, o.lon, rejections);
+  if (position) r.position = position;
+  return r;
+}
+
+/** Decodes a native reading or a `{"readings":[...]}` batch. */
+export function decodeNative(payload: string): DecodeResult {
+  const parsed = parseJson(payload);
+  if (!parsed.ok) return failed('not_json', parsed.detail);
+  const body = parsed.value;
+  if (!isPlainObject(body)) return failed('schema', 'payload must be a JSON object');
+  const rejections: FieldRejection[] = [];
+  const readings: DecodedReading[] = [];
+  if ('readings' in body) {
+    const list = body.readings;
+    if (!Array.isArray(list)) return failed('schema', 'readings must be an array');
+    if (list.length > MAX_BATCH_READINGS) {
+      return failed('too_many_readings', `batch of ${list.length} readings, at most ${MAX_BATCH_READINGS}`);
+    }
+    list.forEach((item, i) => {
+      if (!isPlainObject(item)) {
+        rejections.push({ field: `readings[${i}]`, reason: 'schema', detail: 'reading must be an object' });
+        return;
+      }
+      const r = decodeOne(item, `readings[${i}].`, rejections);
+      if (r) readings.push(r);
+    });
+  } else {
+    const r = decodeOne(body, '', rejections);
+    if (r) readings.push(r);
+  }
+  if (readings.length === 0) return failed('no_valid_values', 'no valid metric in the message', rejections);
+  return { readings, rejections };
+}

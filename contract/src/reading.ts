@@ -1,0 +1,131 @@
+import { z } from 'zod';
+import { type Position, positionProblem } from './geo.ts';
+import { METRICS, type Metric } from './metrics.ts';
+
+/** Why a message or a field was refused. Stable codes: they are counted, logged and served by the api. */
+export const REJECTION_REASONS = [
+  'not_json',
+  'malformed',
+  'schema',
+  'no_valid_values',
+  'too_many_readings',
+  'wrong_type',
+  'out_of_range',
+  'bad_position',
+  'missing_position',
+  'bad_time',
+  'unknown_sensor',
+  'unknown_device',
+  'too_large',
+] as const;
+export type RejectionReason = (typeof REJECTION_REASONS)[number];
+
+export interface FieldRejection {
+  field: string;
+  reason: RejectionReason;
+  detail: string;
+}
+
+/** One reading as a decoder sees it, before the registry and the broker's clock are applied. */
+export interface DecodedReading {
+  /** Device time, when the payload carried a parseable one. */
+  ts?: Date;
+  position?: Position;
+  values: MetricValues;
+}
+
+export interface DecodeResult {
+  readings: DecodedReading[];
+  /** Fields dropped while the rest of their message was kept. */
+  rejections: FieldRejection[];
+  /** Set when nothing of the message could be kept. */
+  error?: { reason: RejectionReason; detail: string };
+}
+
+export const failed = (reason: RejectionReason, detail: string, rejections: FieldRejection[] = []): DecodeResult => ({
+  readings: [],
+  rejections,
+  error: { reason, detail },
+});
+
+/** One zod schema per metric with its plausible range, built once from the METRICS table. */
+export const metricSchemas = Object.fromEntries(
+  Object.entries(METRICS).map(([m, d]) => [m, z.number().finite().min(d.min).max(d.max)]),
+) as Record<Metric, z.ZodNumber>;
+
+/** Checks one metric value; pushes a rejection and returns undefined when it is not kept. */
+export function checkMetric(
+  metric: Metric,
+  raw: unknown,
+  field: string,
+  rejections: FieldRejection[],
+): number | undefined {
+  if (raw === null || raw === undefined) return undefined;
+  if (typeof raw !== 'number' || !Number.isFinite(raw)) {
+    rejections.push({ field, reason: 'wrong_type', detail: `${field} must be a finite number` });
+    return undefined;
+  }
+  if (!metricSchemas[metric].safeParse(raw).success) {
+    const d = METRICS[metric];
+    rejections.push({ field, reason: 'out_of_range', detail: `${field} ${raw} outside ${d.min}..${d.max} ${d.unit}` });
+    return undefined;
+  }
+  return raw;
+}
+
+/** Checks a lat/lon pair; returns the position or pushes the reason it was refused. */
+export function checkPosition(lat: unknown, lon: unknown, rejections: FieldRejection[]): Position | undefined {
+  if (lat === undefined && lon === undefined) return undefined;
+  if (lat === null && lon === null) return undefined;
+  const problem = positionProblem(lat, lon);
+  if (problem) {
+    rejections.push({ field: 'position', reason: 'bad_position', detail: problem });
+    return undefined;
+  }
+  return { lat: lat as number, lon: lon as number };
+}
+
+/** Devices whose clock is unset report 1970 or 2000; no kit we accept was sold before 2010. */
+const EARLIEST_PLAUSIBLE = Date.UTC(2010, 0, 1);
+export const MAX_FUTURE_MS = 5 * 60 * 1000;
+
+/** Parses a device timestamp: ISO 8601 text, or epoch seconds / milliseconds as many Arduino kits send. */
+export function parseDeviceTime(raw: unknown, field: string, rejections: FieldRejection[]): Date | undefined {
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  let ms: number | undefined;
+  if (typeof raw === 'number' && Number.isFinite(raw)) ms = raw > 1e12 ? raw : raw * 1000;
+  else if (typeof raw === 'string' && /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(raw)) ms = Date.parse(raw);
+  if (ms === undefined || Number.isNaN(ms)) {
+    rejections.push({ field, reason: 'bad_time', detail: `${field} is not an ISO 8601 time or epoch` });
+    return undefined;
+  }
+  return new Date(ms);
+}
+
+export type TimeSource = 'device' | 'broker';
+
+/**
+ * CONTRACT §2: a device time more than 5 minutes in the future, absent, or from an unset clock is
+ * replaced by the broker's receive time.
+ */
+export function resolveTime(device: Date | undefined, receivedAt: Date): { ts: Date; source: TimeSource } {
+  const t = device?.getTime();
+  if (t === undefined || t > receivedAt.getTime() + MAX_FUTURE_MS || t < EARLIEST_PLAUSIBLE) {
+    return { ts: receivedAt, source: 'broker' };
+  }
+  return { ts: device!, source: 'device' };
+}
+
+export const hasValues = (v: object): boolean => Object.keys(v).length > 0;
+
+/** Parses JSON without throwing. */
+export function parseJson(text: string): { ok: true; value: unknown } | { ok: false; detail: string } {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (e) {
+    return { ok: false, detail: (e as Error).message.slice(0, 200) };
+  }
+}
+
+export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -1,0 +1,21 @@
+/**
+ * The broker's receive time, stamped once on every device data message (CONTRACT §2): the broker prefixes
+ * the payload with `\0` + epoch milliseconds + `\0` before it stores or forwards it, so a QoS 1 message
+ * redelivered after a crash carries the same time, and a reading lands on the same InfluxDB point twice
+ * rather than on two. MQTT 3.1.1 has no message properties to carry it. Only platform services subscribe
+ * to device data topics; they unwrap with `unstamp`.
+ */
+const NUL = 0;
+
+export function stamp(payload: Buffer, receivedAtMs: number): Buffer {
+  return Buffer.concat([Buffer.from(`\0${receivedAtMs}\0`, 'latin1'), payload]);
+}
+
+export function unstamp(payload: Buffer): { receivedAt?: Date; payload: Buffer } {
+  if (payload.length < 3 || payload[0] !== NUL) return { payload };
+  const end = payload.indexOf(NUL, 1);
+  if (end < 2 || end > 17) return { payload };
+  const ms = Number(payload.subarray(1, end).toString('latin1'));
+  if (!Number.isSafeInteger(ms)) return { payload };
+  return { receivedAt: new Date(ms), payload: payload.subarray(end + 1) };
+}
