@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type Position, positionProblem } from './geo.ts';
-import { METRICS, type Metric } from './metrics.ts';
+import { METRICS, type Metric, type MetricValues } from './metrics.ts';
 
 /** Why a message or a field was refused. Stable codes: they are counted, logged and served by the api. */
 export const REJECTION_REASONS = [

@@ -75,3 +75,16 @@ export function parseTopic(topic: string): ParsedTopic | undefined {
   }
   return undefined;
 }
+
+/** Device data the broker stamps with its receive time (see stamp.ts). */
+export const STAMPED_TOPIC_KINDS: ReadonlySet<TopicKind> = new Set([
+  'native',
+  'airrohr',
+  'sck-raw',
+  'sck-json',
+  'vehicle-telemetry',
+]);
+
+/** Where processes publish their own figures for the api's /metrics: `$SYS/citytel/{process}/{instance}/stats`. */
+export const statsTopic = (process: 'broker' | 'ingest', instance: string) => `$SYS/citytel/${process}/${instance}/stats`;
+export const STATS_SUBSCRIPTION = '$SYS/citytel/+/+/stats';
