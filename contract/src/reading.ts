@@ -129,3 +129,9 @@ export function parseJson(text: string): { ok: true; value: unknown } | { ok: fa
 
 export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Converts a value to the stored unit without binary noise (101.23 kPa × 10 is 1012.3000000000001 in
+ * floating point; kits report at most a few decimals, so 6 are kept).
+ */
+export const convertUnit = (value: number, factor: number): number => Math.round(value * factor * 1e6) / 1e6;

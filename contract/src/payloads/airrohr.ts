@@ -3,6 +3,7 @@ import { AIRROHR_TYPE_FOR_METRIC, airrohrField } from '../airrohr-types.ts';
 import type { MetricValues } from '../metrics.ts';
 import {
   checkMetric,
+  convertUnit,
   checkPosition,
   type DecodedReading,
   type DecodeResult,
@@ -51,7 +52,7 @@ export function decodeAirrohr(payload: string): DecodeResult {
       else rejections.push({ field: type, reason: 'wrong_type', detail: `${type} must be a number` });
       continue;
     }
-    const scaled = typeof num === 'number' && field.factor ? num * field.factor : num;
+    const scaled = typeof num === 'number' && field.factor ? convertUnit(num, field.factor) : num;
     const v = checkMetric(field.metric, scaled, type, rejections);
     if (v !== undefined) values[field.metric] = v;
   }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { MetricValues } from '../metrics.ts';
 import {
   checkMetric,
+  convertUnit,
   type DecodedReading,
   type DecodeResult,
   type FieldRejection,
@@ -41,7 +42,7 @@ function addSensor(
     return;
   }
   if (raw === null) return;
-  const scaled = typeof raw === 'number' && sensor.factor ? raw * sensor.factor : raw;
+  const scaled = typeof raw === 'number' && sensor.factor ? convertUnit(raw, sensor.factor) : raw;
   const v = checkMetric(sensor.metric, scaled, field, rejections);
   if (v !== undefined) values[sensor.metric] = v;
 }

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { METRIC_NAMES, METRICS } from '../metrics.ts';
+import { decodeNative } from './native.ts';
+
+const example = {
+  ts: '2026-11-22T10:15:00Z',
+  lat: 48.1113,
+  lon: -1.68,
+  pm1: 4.1,
+  pm25: 8.2,
+  pm10: 14.0,
+  no2: 21.0,
+  o3: 40.0,
+  co: 0.3,
+  noise_laeq: 58.4,
+  temperature: 11.2,
+  humidity: 71.0,
+  pressure: 1012.3,
+  light: 320,
+};
+
+describe('native reading', () => {
+  it('decodes the contract example exactly', () => {
+    const r = decodeNative(JSON.stringify(example));
+    expect(r.error).toBeUndefined();
+    expect(r.rejections).toEqual([]);
+    expect(r.readings).toEqual([
+      {
+        ts: new Date('2026-11-22T10:15:00Z'),
+        position: { lat: 48.1113, lon: -1.68 },
+        values: {
+          pm1: 4.1,
+          pm25: 8.2,
+          pm10: 14,
+          no2: 21,
+          o3: 40,
+          co: 0.3,
+          noise_laeq: 58.4,
+          temperature: 11.2,
+          humidity: 71,
+          pressure: 1012.3,
+          light: 320,
+        },
+      },
+    ]);
+  });
+
+  it('decodes a batch', () => {
+    const r = decodeNative(JSON.stringify({ readings: [{ pm25: 1 }, { pm25: 2, ts: 1764000000 }] }));
+    expect(r.readings.map((x) => x.values.pm25)).toEqual([1, 2]);
+    expect(r.readings[1]?.ts).toEqual(new Date(1764000000 * 1000));
+  });
+
+  it('accepts a reading without time or position (fixed kit, broker time)', () => {
+    const r = decodeNative('{"pm25":3}');
+    expect(r.readings).toEqual([{ values: { pm25: 3 } }]);
+  });
+
+  describe.each(METRIC_NAMES)('field %s', (m) => {
+    const { min, max } = METRICS[m];
+    it('is dropped below its range, the rest kept', () => {
+      const r = decodeNative(JSON.stringify({ [m]: min - 1, ...(m === 'pm25' ? { pm10: 3 } : { pm25: 3 }) }));
+      expect(r.readings[0]?.values[m]).toBeUndefined();
+      expect(r.rejections).toEqual([expect.objectContaining({ field: m, reason: 'out_of_range' })]);
+      expect(r.readings[0]?.values[m === 'pm25' ? 'pm10' : 'pm25']).toBe(3);
+    });
+    it('is dropped above its range', () => {
+      const r = decodeNative(JSON.stringify({ [m]: max + 1 }));
+      expect(r.error?.reason).toBe('no_valid_values');
+      expect(r.rejections[0]).toMatchObject({ field: m, reason: 'out_of_range' });
+    });
+    it('keeps its bounds', () => {
+      expect(decodeNative(JSON.stringify({ [m]: min })).readings[0]?.values[m]).toBe(min);
+      expect(decodeNative(JSON.stringify({ [m]: max })).readings[0]?.values[m]).toBe(max);
+    });
+    it('is dropped when not a number', () => {
+      const r = decodeNative(JSON.stringify({ [m]: '12', pm1: m === 'pm1' ? '1' : 1 }));
+      expect(r.rejections[0]).toMatchObject({ field: m, reason: 'wrong_type' });
+    });
+  });
+
+  it('rejects negative particles and humidity over 100 as the contract says', () => {
+    const r = decodeNative('{"pm25":-1,"humidity":101,"temperature":5}');
+    expect(r.readings[0]?.values).toEqual({ temperature: 5 });
+    expect(r.rejections.map((x) => x.field)).toEqual(['pm25', 'humidity']);
+  });
+
+  it('drops a position at 0,0 or outside the earth, keeping the values', () => {
+    for (const [lat, lon] of [
+      [0, 0],
+      [91, 2],
+      [45, 181],
+      [-90.5, 0],
+    ]) {
+      const r = decodeNative(JSON.stringify({ lat, lon, pm25: 4 }));
+      expect(r.readings[0]).toEqual({ values: { pm25: 4 } });
+      expect(r.rejections[0]?.reason).toBe('bad_position');
+    }
+  });
+
+  it('drops an unparseable time, keeping the values', () => {
+    const r = decodeNative('{"ts":"yesterday","pm25":4}');
+    expect(r.readings[0]).toEqual({ values: { pm25: 4 } });
+    expect(r.rejections[0]).toMatchObject({ field: 'ts', reason: 'bad_time' });
+  });
+
+  it('rejects what is not JSON, not an object, or empty', () => {
+    expect(decodeNative('pm25=3').error?.reason).toBe('not_json');
+    expect(decodeNative('[1,2]').error?.reason).toBe('schema');
+    expect(decodeNative('{}').error?.reason).toBe('no_valid_values');
+    expect(decodeNative('{"readings":3}').error?.reason).toBe('schema');
+  });
+
+  it('refuses batches over 1000 readings', () => {
+    const readings = Array.from({ length: 1001 }, () => ({ pm25: 1 }));
+    expect(decodeNative(JSON.stringify({ readings })).error?.reason).toBe('too_many_readings');
+  });
+
+  it('reports unknown fields without losing the reading', () => {
+    const r = decodeNative('{"pm25":4,"pm4":3}');
+    expect(r.readings[0]?.values).toEqual({ pm25: 4 });
+    expect(r.rejections[0]).toMatchObject({ field: 'pm4', reason: 'schema' });
+  });
+});
