@@ -1,0 +1,118 @@
+import { z } from 'zod';
+
+/**
+ * Every error the api answers, in one registry (STYLE §8, after Fastify's lib/errors.js): a stable code, its
+ * HTTP status and a default message. Clients branch on the code, never on the message. The OpenAPI document
+ * lists them all (components.schemas.Error), and a test checks that it does.
+ */
+export const ERRORS = {
+  bad_request: { status: 400, message: 'The request is malformed' },
+  invalid_parameter: { status: 400, message: 'A parameter is invalid' },
+  unauthorized: { status: 401, message: 'Missing or invalid credentials' },
+  forbidden: { status: 403, message: 'Not allowed for these credentials' },
+  not_found: { status: 404, message: 'No such resource' },
+  device_not_found: { status: 404, message: 'No such device' },
+  method_not_allowed: { status: 405, message: 'Method not allowed on this resource' },
+  not_acceptable: { status: 406, message: 'Cannot answer in an acceptable format' },
+  conflict: { status: 409, message: 'The request conflicts with the current state' },
+  device_exists: { status: 409, message: 'A device with this id already exists' },
+  payload_too_large: { status: 413, message: 'The request body is too large' },
+  unsupported_media_type: { status: 415, message: 'Unsupported content type' },
+  rate_limited: { status: 429, message: 'Too many requests' },
+  internal: { status: 500, message: 'Internal error' },
+  mqtt_unavailable: { status: 503, message: 'The message broker is unavailable; retry later' },
+  unavailable: { status: 503, message: 'A backing service is unavailable; retry later' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
+
+/** An error the api answers as `{"error":{"code","message"}}` with the registry's status. */
+export class ApiError extends Error {
+  override name = 'ApiError';
+  readonly statusCode: number;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    options: { headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
+    super(message ?? ERRORS[code].message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.statusCode = ERRORS[code].status;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export const apiError = (code: ErrorCode, message?: string, headers?: Record<string, string>): ApiError =>
+  new ApiError(code, message, headers ? { headers } : {});
+
+export const isApiError = (e: unknown): e is ApiError => e instanceof ApiError;
+
+export const errorBodySchema = z
+  .object({
+    error: z.object({
+      code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]),
+      message: z.string(),
+    }),
+  })
+  .meta({
+    id: 'Error',
+    description: 'Every error answer. `code` is stable; `message` is for people.',
+  });
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+export const errorBody = (code: ErrorCode, message?: string): ErrorBody => ({
+  error: { code, message: message ?? ERRORS[code].message },
+});
+
+/**
+ * Fastify's own errors (and plugins') carry only a status: the code answered for each, so that every
+ * answer has a registry code. A status missing here answers `bad_request` (4xx) or `internal` (5xx).
+ */
+const CODE_FOR_STATUS: Record<number, ErrorCode> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  406: 'not_acceptable',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+  503: 'unavailable',
+};
+
+export function codeForStatus(status: number | undefined): ErrorCode {
+  if (status !== undefined && CODE_FOR_STATUS[status]) return CODE_FOR_STATUS[status];
+  return status !== undefined && status >= 400 && status < 500 ? 'bad_request' : 'internal';
+}
+
+/** The codes each status can answer, for the OpenAPI response descriptions. */
+export function codesForStatus(status: number): ErrorCode[] {
+  return ERROR_CODES.filter((c) => ERRORS[c].status === status);
+}
+
+/**
+ * Response schemas for a route's error statuses, documented with the codes each may carry:
+ * `schema: { response: { 201: deviceSchema, ...errorResponses(400, 401, 409) } }`.
+ */
+export function errorResponses(...statuses: number[]) {
+  const out: Record<number, { description: string; content: { 'application/json': { schema: typeof errorBodySchema } } }> =
+    {};
+  for (const s of statuses) {
+    const codes = codesForStatus(s);
+    out[s] = {
+      description: codes.length ? `error codes: ${codes.join(', ')}` : 'error',
+      content: { 'application/json': { schema: errorBodySchema } },
+    };
+  }
+  return out;
+}
+
+/** Markdown table of the registry, put in the OpenAPI document's description. */
+export function errorCodesMarkdown(): string {
+  const rows = ERROR_CODES.map((c) => `| \`${c}\` | ${ERRORS[c].status} | ${ERRORS[c].message} |`);
+  return ['| code | status | meaning |', '| --- | --- | --- |', ...rows].join('\n');
+}

@@ -1,0 +1,17 @@
+// `npm start`: installs what is missing, then runs the whole system with the simulator (scripts/run-all.ts).
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { checkNode, ensureDashboardBuilt, ensureDebianPackages, ensureNpmDeps, root } from './setup.mjs';
+
+checkNode();
+ensureNpmDeps();
+if (!process.env.INFLUX_URL) ensureDebianPackages({ influxd: 'influxdb' });
+ensureDashboardBuilt();
+
+const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'run-all.ts'), ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: 'inherit',
+});
+// Ctrl-C reaches the whole foreground process group; run-all stops its children and exits.
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => {});
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

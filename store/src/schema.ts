@@ -1,0 +1,57 @@
+import type { ColumnType } from 'kysely';
+
+/**
+ * Row types as the two drivers hand them back. Times are written as ISO-8601 strings (text in SQLite,
+ * timestamptz in PostgreSQL, which parses them) and read as a string or a Date; booleans are written as
+ * 0/1 (an integer in SQLite; PostgreSQL parses '1'/'0' as boolean input) and read as a number or a
+ * boolean. `mapping.ts` is the one place that turns them into domain values.
+ */
+export type Time = ColumnType<Date | string, string, string>;
+export type NullableTime = ColumnType<Date | string | null, string | null | undefined, string | null>;
+export type Bool = ColumnType<boolean | number, number, number>;
+
+export interface DevicesTable {
+  id: string;
+  kind: string;
+  operator_id: string | null;
+  name: string | null;
+  lat: number | null;
+  lon: number | null;
+  mobile: Bool;
+  indoor: Bool;
+  secret_hash: string | null;
+  token_hash: string | null;
+  created_at: Time;
+  last_seen_at: NullableTime;
+  firmware: string | null;
+}
+
+export interface OperatorsTable {
+  id: string;
+  name: string;
+  admin: Bool;
+  token_hash: string;
+  created_at: Time;
+}
+
+export interface RejectionsTable {
+  id: ColumnType<number | string, never, never>;
+  device_id: string;
+  at: Time;
+  topic: string;
+  reason: string;
+  detail: string;
+  sample: string | null;
+}
+
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  devices: DevicesTable;
+  operators: OperatorsTable;
+  rejections: RejectionsTable;
+  meta: MetaTable;
+}
