@@ -14,3 +14,4 @@ export * from './reading.ts';
 export * from './sck-sensors.ts';
 export * from './stamp.ts';
 export * from './topics.ts';
+export * from './influx-schema.ts';
