@@ -1,0 +1,26 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import * as m001 from './001_devices.ts';
+import * as m002 from './002_operators.ts';
+import * as m003 from './003_rejections.ts';
+import { type ColumnTypes, columnTypes, type MigrationDb } from './column-types.ts';
+
+type Step = { up(db: MigrationDb, t: ColumnTypes): Promise<void> };
+
+/** In order; migrations are only ever added (later: bookings, commands), never edited once released. */
+const STEPS: Record<string, Step> = {
+  '001_devices': m001,
+  '002_operators': m002,
+  '003_rejections': m003,
+};
+
+/** In-code provider: no file-system scanning, so it works the same under tsx, vitest and a bundle. */
+export function migrationProvider(dialect: 'sqlite' | 'postgres'): MigrationProvider {
+  const t = columnTypes(dialect);
+  return {
+    async getMigrations() {
+      const out: Record<string, Migration> = {};
+      for (const [name, step] of Object.entries(STEPS)) out[name] = { up: (db) => step.up(db, t) };
+      return out;
+    },
+  };
+}
