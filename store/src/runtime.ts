@@ -1,6 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 
 /** JSON lines on stdout; on a terminal, one pretty line per entry unless LOG_PRETTY=0. */

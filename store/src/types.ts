@@ -67,7 +67,12 @@ export interface DeviceRepo {
 
 export interface OperatorRepo {
   /** Creates an operator and its bearer token (random 32 bytes unless given); returns the clear token once. */
-  create(input: { id: string; name: string; admin?: boolean; token?: string }): Promise<{ operator: Operator; token: string }>;
+  create(input: {
+    id: string;
+    name: string;
+    admin?: boolean;
+    token?: string;
+  }): Promise<{ operator: Operator; token: string }>;
   get(id: string): Promise<Operator | undefined>;
   /** The operator owning this bearer token, or undefined. */
   verifyToken(token: string): Promise<Operator | undefined>;

@@ -11,5 +11,9 @@ export async function up(db: MigrationDb, t: ColumnTypes): Promise<void> {
     .addColumn('sample', 'text')
     .execute();
   // Serves both the newest-first listing and the pruning to the newest N of one device.
-  await db.schema.createIndex('rejections_device_idx').on('rejections').columns(['device_id', 'id']).execute();
+  await db.schema
+    .createIndex('rejections_device_idx')
+    .on('rejections')
+    .columns(['device_id', 'id'])
+    .execute();
 }

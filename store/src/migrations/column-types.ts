@@ -9,9 +9,11 @@ export interface ColumnTypes {
   time: 'text' | 'timestamptz';
   bool: 'integer' | 'boolean';
   /** An auto-incrementing integer primary key. */
-  // biome-ignore lint/suspicious/noExplicitAny: a builder over any table, as Kysely's migrations use
-  serialPk: <T extends CreateTableBuilder<any, any>>(table: T, name: string) => T;
+  serialPk: (table: AnyTable, name: string) => AnyTable;
 }
+
+// biome-ignore lint/suspicious/noExplicitAny: a table under construction, as Kysely's migrations type it
+type AnyTable = CreateTableBuilder<any, any>;
 
 export function columnTypes(dialect: 'sqlite' | 'postgres'): ColumnTypes {
   if (dialect === 'postgres') {
@@ -20,7 +22,9 @@ export function columnTypes(dialect: 'sqlite' | 'postgres'): ColumnTypes {
       time: 'timestamptz',
       bool: 'boolean',
       serialPk: (table, name) =>
-        table.addColumn(name, 'bigint', (c: ColumnDefinitionBuilder) => c.primaryKey().generatedByDefaultAsIdentity()),
+        table.addColumn(name, 'bigint', (c: ColumnDefinitionBuilder) =>
+          c.primaryKey().generatedByDefaultAsIdentity(),
+        ),
     };
   }
   return {

@@ -1,5 +1,5 @@
-import type { Kysely } from 'kysely';
 import { isSckToken } from '@citytel/contract';
+import type { Kysely } from 'kysely';
 import { isUniqueViolation } from '../errors.ts';
 import { bit, iso, toDevice } from '../mapping.ts';
 import type { Database } from '../schema.ts';
@@ -11,7 +11,13 @@ import {
   newSckToken,
   verifySecretHash,
 } from '../secrets.ts';
-import { type Device, type DeviceRepo, type NewDevice, type ProvisionedDevice, StoreConflictError } from '../types.ts';
+import {
+  type Device,
+  type DeviceRepo,
+  type NewDevice,
+  type ProvisionedDevice,
+  StoreConflictError,
+} from '../types.ts';
 import type { Toucher } from './touch.ts';
 
 /** Token collisions are one in millions per kit; a few fresh draws settle any that happen. */
@@ -39,7 +45,10 @@ export function createDeviceRepo(db: Kysely<Database>, touch: Toucher): DeviceRe
 
   const conflict = (id: string) => new StoreConflictError(`device ${id} already exists`);
 
-  async function insert(input: NewDevice, credentials: { secret_hash: string | null; token_hash: string | null }) {
+  async function insert(
+    input: NewDevice,
+    credentials: { secret_hash: string | null; token_hash: string | null },
+  ) {
     const row = await db
       .insertInto('devices')
       .values({
