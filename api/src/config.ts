@@ -41,7 +41,11 @@ export const apiEnvSchema = z.object({
   API_PORT: port(8080).describe('HTTP port of the api and the dashboard'),
   API_HOST: z.string().min(1).default('0.0.0.0').describe('address the api listens on'),
   INFLUX_URL: z.url().default('http://127.0.0.1:8086').describe('InfluxDB the api reads'),
-  INFLUX_DB: z.string().min(1).default('telemetry').describe('InfluxDB 1.x database (bucket when INFLUX_BUCKET unset)'),
+  INFLUX_DB: z
+    .string()
+    .min(1)
+    .default('telemetry')
+    .describe('InfluxDB 1.x database (bucket when INFLUX_BUCKET unset)'),
   INFLUX_TOKEN: optionalString.describe('InfluxDB 2.x/3.x token'),
   INFLUX_ORG: optionalString.describe('InfluxDB 2.x/3.x organisation'),
   INFLUX_BUCKET: optionalString.describe('InfluxDB 2.x/3.x bucket'),

@@ -38,7 +38,10 @@ export class ApiError extends Error {
     message?: string,
     options: { headers?: Record<string, string>; cause?: unknown } = {},
   ) {
-    super(message ?? ERRORS[code].message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      message ?? ERRORS[code].message,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.statusCode = ERRORS[code].status;
     this.headers = options.headers ?? {};
   }
@@ -99,8 +102,10 @@ export function codesForStatus(status: number): ErrorCode[] {
  * `schema: { response: { 201: deviceSchema, ...errorResponses(400, 401, 409) } }`.
  */
 export function errorResponses(...statuses: number[]) {
-  const out: Record<number, { description: string; content: { 'application/json': { schema: typeof errorBodySchema } } }> =
-    {};
+  const out: Record<
+    number,
+    { description: string; content: { 'application/json': { schema: typeof errorBodySchema } } }
+  > = {};
   for (const s of statuses) {
     const codes = codesForStatus(s);
     out[s] = {

@@ -19,7 +19,10 @@ export interface InfluxClient {
   /** Resolves when `/ping` answers 204; throws otherwise. */
   ping(timeoutMs?: number): Promise<void>;
   /** Runs one InfluxQL statement with bound parameters (`$name` in the query) and returns its series. */
-  query(q: string, opts?: { params?: Record<string, string | number | boolean>; timeoutMs?: number }): Promise<InfluxSeries[]>;
+  query(
+    q: string,
+    opts?: { params?: Record<string, string | number | boolean>; timeoutMs?: number },
+  ): Promise<InfluxSeries[]>;
 }
 
 export class InfluxQueryError extends Error {
@@ -37,7 +40,9 @@ type InfluxConfig = Pick<ApiConfig, 'INFLUX_URL' | 'INFLUX_DB' | 'INFLUX_TOKEN' 
 export function createInfluxClient(config: InfluxConfig): InfluxClient {
   const url = config.INFLUX_URL.replace(/\/+$/, '');
   const db = config.INFLUX_BUCKET ?? config.INFLUX_DB;
-  const headers: Record<string, string> = config.INFLUX_TOKEN ? { Authorization: `Token ${config.INFLUX_TOKEN}` } : {};
+  const headers: Record<string, string> = config.INFLUX_TOKEN
+    ? { Authorization: `Token ${config.INFLUX_TOKEN}` }
+    : {};
   return {
     url,
     db,

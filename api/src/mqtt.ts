@@ -62,11 +62,15 @@ export function connectApiMqtt(opts: ConnectApiMqttOptions): ApiMqtt {
     username: opts.username ?? 'svc:api',
     password: opts.password,
     // Unique per process: two api instances with one client id would keep disconnecting each other.
-    clientId: opts.clientId ?? `svc-api-${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    clientId:
+      opts.clientId ?? `svc-api-${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
     protocolVersion: 4,
     clean: true,
     reconnectPeriod: 1000,
     connectTimeout: 10_000,
+    // wrapMqttClient subscribes again itself on every connection, so a subscription asked for while the
+    // broker was down is never lost with the connection attempt that carried it.
+    resubscribe: false,
   });
   return wrapMqttClient(client, opts.log);
 }
@@ -76,19 +80,32 @@ export function wrapMqttClient(client: MqttClient, parentLog: Logger): ApiMqtt {
   const log = parentLog.child({ component: 'mqtt' });
   const routes = new Set<{ filter: string; handler: MessageHandler }>();
   const refCount = new Map<string, number>();
+  const qosOf = new Map<string, 0 | 1>();
   let down = false;
+
+  const brokerSubscribe = (filter: string) => {
+    client.subscribe(filter, { qos: qosOf.get(filter) ?? 0 }, (err, granted) => {
+      if (err) log.debug({ err: err.message, filter }, 'subscribe interrupted; retried on reconnection');
+      else if (granted?.some((g) => g.qos === 128))
+        log.error({ filter }, 'the broker refused the subscription');
+    });
+  };
 
   client.on('connect', () => {
     if (down) log.info('reconnected to the broker');
     else log.info('connected to the broker');
     down = false;
+    for (const filter of refCount.keys()) brokerSubscribe(filter);
   });
   client.on('offline', () => {
     // One line per outage, not one per reconnect attempt.
     if (!down) log.warn('broker connection lost; reconnecting');
     down = true;
   });
-  client.on('error', (err) => log.warn({ err: err.message }, 'mqtt client error'));
+  client.on('error', (err) => {
+    if (down) log.debug({ err: err.message }, 'mqtt client error');
+    else log.warn({ err: err.message }, 'mqtt client error');
+  });
   client.on('message', (topic, payload) => {
     for (const r of routes) {
       if (!topicMatches(r.filter, topic)) continue;
@@ -112,12 +129,16 @@ export function wrapMqttClient(client: MqttClient, parentLog: Logger): ApiMqtt {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () => reject(new ApiError('mqtt_unavailable', `the broker did not acknowledge within ${timeoutMs} ms`)),
+          () =>
+            reject(new ApiError('mqtt_unavailable', `the broker did not acknowledge within ${timeoutMs} ms`)),
           timeoutMs,
         );
       });
       try {
-        await Promise.race([client.publishAsync(topic, payload, { qos: o.qos ?? 1, retain: o.retain ?? false }), timeout]);
+        await Promise.race([
+          client.publishAsync(topic, payload, { qos: o.qos ?? 1, retain: o.retain ?? false }),
+          timeout,
+        ]);
       } catch (err) {
         if (err instanceof ApiError) throw err;
         throw new ApiError('mqtt_unavailable', `publish failed: ${(err as Error).message}`, { cause: err });
@@ -134,7 +155,8 @@ export function wrapMqttClient(client: MqttClient, parentLog: Logger): ApiMqtt {
       if (n === 0) {
         client.subscribe(filter, { qos: o.qos ?? 0 }, (err, granted) => {
           if (err) log.error({ err: err.message, filter }, 'subscribe failed');
-          else if (granted?.some((g) => g.qos === 128)) log.error({ filter }, 'the broker refused the subscription');
+          else if (granted?.some((g) => g.qos === 128))
+            log.error({ filter }, 'the broker refused the subscription');
         });
       }
       return () => {
@@ -143,7 +165,8 @@ export function wrapMqttClient(client: MqttClient, parentLog: Logger): ApiMqtt {
         if (left > 0) refCount.set(filter, left);
         else {
           refCount.delete(filter);
-          if (!client.disconnecting && !client.disconnected) client.unsubscribe(filter);
+          qosOf.delete(filter);
+          if (client.connected && !client.disconnecting && !client.disconnected) client.unsubscribe(filter);
         }
       };
     },

@@ -41,7 +41,8 @@ export function renderFamily(
   samples: Array<Sample & { suffix?: string }>,
 ): string {
   const lines = [`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} ${type}`];
-  for (const s of samples) lines.push(`${name}${s.suffix ?? ''}${formatLabels(s.labels)} ${formatValue(s.value)}`);
+  for (const s of samples)
+    lines.push(`${name}${s.suffix ?? ''}${formatLabels(s.labels)} ${formatValue(s.value)}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -74,7 +75,10 @@ export class Counter {
 export const DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export class Histogram {
-  private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  private readonly series = new Map<
+    string,
+    { labels: Labels; counts: number[]; sum: number; count: number }
+  >();
   constructor(
     readonly name: string,
     readonly help: string,
@@ -96,9 +100,13 @@ export class Histogram {
   render(): string {
     const samples: Array<Sample & { suffix: string }> = [];
     for (const s of this.series.values()) {
-      this.buckets.forEach((le, i) =>
-        samples.push({ suffix: '_bucket', labels: { ...s.labels, le: formatValue(le) }, value: s.counts[i]! }),
-      );
+      this.buckets.forEach((le, i) => {
+        samples.push({
+          suffix: '_bucket',
+          labels: { ...s.labels, le: formatValue(le) },
+          value: s.counts[i]!,
+        });
+      });
       samples.push({ suffix: '_bucket', labels: { ...s.labels, le: '+Inf' }, value: s.count });
       samples.push({ suffix: '_sum', labels: s.labels, value: s.sum });
       samples.push({ suffix: '_count', labels: s.labels, value: s.count });

@@ -62,7 +62,8 @@ export function createStatsBoard(staleMs = 5 * 60_000): StatsBoard {
         ages.push({ labels: { process: e.process, instance: e.instance }, value: (now - e.at) / 1000 });
         for (const [key, v] of Object.entries(e.figures)) {
           const name = prefix + promName(key);
-          if (typeof v === 'number' && Number.isFinite(v)) add(name, { labels: { instance: e.instance }, value: v });
+          if (typeof v === 'number' && Number.isFinite(v))
+            add(name, { labels: { instance: e.instance }, value: v });
           else if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
             for (const [sub, n] of Object.entries(v)) {
               if (typeof n === 'number' && Number.isFinite(n)) {
@@ -74,9 +75,15 @@ export function createStatsBoard(staleMs = 5 * 60_000): StatsBoard {
       }
       let out = '';
       for (const [name, samples] of [...families].sort(([a], [b]) => (a < b ? -1 : 1))) {
-        out += renderFamily(name, 'gauge', `figure published by the process on $SYS/citytel/.../stats`, samples);
+        out += renderFamily(
+          name,
+          'gauge',
+          `figure published by the process on $SYS/citytel/.../stats`,
+          samples,
+        );
       }
-      if (ages.length) out += renderFamily('citytel_stats_age_seconds', 'gauge', 'age of the latest stats message', ages);
+      if (ages.length)
+        out += renderFamily('citytel_stats_age_seconds', 'gauge', 'age of the latest stats message', ages);
       return out;
     },
   };

@@ -1,4 +1,10 @@
-import { INGEST_SUBSCRIPTIONS, MAX_PAYLOAD_BYTES, STATS_SUBSCRIPTION, statsTopic, topics } from '@citytel/contract';
+import {
+  INGEST_SUBSCRIPTIONS,
+  MAX_PAYLOAD_BYTES,
+  STATS_SUBSCRIPTION,
+  statsTopic,
+  topics,
+} from '@citytel/contract';
 import { describe, expect, it } from 'vitest';
 import { checkPublish, checkSubscribe, covers } from './acl.ts';
 import type { Identity } from './identity.ts';
@@ -77,8 +83,10 @@ const wildcards = [
   '$SYS/citytel/#',
 ];
 
-const allowedPublish = (who: Identity) => concrete.filter((topic) => checkPublish(who, { topic, payloadBytes: 10, retain: false }).ok);
-const allowedSubscribe = (who: Identity) => [...concrete, ...wildcards].filter((f) => checkSubscribe(who, f).ok);
+const allowedPublish = (who: Identity) =>
+  concrete.filter((topic) => checkPublish(who, { topic, payloadBytes: 10, retain: false }).ok);
+const allowedSubscribe = (who: Identity) =>
+  [...concrete, ...wildcards].filter((f) => checkSubscribe(who, f).ok);
 
 describe('publish', () => {
   it('a native or airrohr kit publishes its readings and airrohr bodies under its own id only', () => {
@@ -125,10 +133,12 @@ describe('publish', () => {
   });
 
   it('refuses a denied topic as publish_denied', () => {
-    expect(checkPublish(kit, { topic: 'sensors/other-1/readings', payloadBytes: 10, retain: false })).toEqual({
-      ok: false,
-      reason: 'publish_denied',
-    });
+    expect(checkPublish(kit, { topic: 'sensors/other-1/readings', payloadBytes: 10, retain: false })).toEqual(
+      {
+        ok: false,
+        reason: 'publish_denied',
+      },
+    );
   });
 
   it('accepts 64 KiB of payload and refuses one byte more', () => {
@@ -139,11 +149,16 @@ describe('publish', () => {
       reason: 'payload_too_large',
     });
     // the topic decides first: a large message to a foreign topic is a denied topic
-    expect(checkPublish(kit, { topic: 'sensors/x/readings', payloadBytes: MAX_PAYLOAD_BYTES + 1, retain: false })).toEqual(
-      { ok: false, reason: 'publish_denied' },
-    );
-    expect(checkPublish(ingest, { topic: statsTopic('ingest', 'i1'), payloadBytes: MAX_PAYLOAD_BYTES + 1, retain: false }))
-      .toEqual({ ok: false, reason: 'payload_too_large' });
+    expect(
+      checkPublish(kit, { topic: 'sensors/x/readings', payloadBytes: MAX_PAYLOAD_BYTES + 1, retain: false }),
+    ).toEqual({ ok: false, reason: 'publish_denied' });
+    expect(
+      checkPublish(ingest, {
+        topic: statsTopic('ingest', 'i1'),
+        payloadBytes: MAX_PAYLOAD_BYTES + 1,
+        retain: false,
+      }),
+    ).toEqual({ ok: false, reason: 'payload_too_large' });
   });
 
   it('keeps the retain flag only on a vehicle status', () => {
@@ -199,13 +214,18 @@ describe('subscribe', () => {
 
   it('ingest subscribes to the device data patterns and exact topics under them', () => {
     expect(allowedSubscribe(ingest)).toEqual([
-      ...byOwner(topics.sensorReadings, topics.sensorAirrohr, topics.vehicleTelemetry, topics.vehicleStatus).sort(
-        (a, b) => concrete.indexOf(a) - concrete.indexOf(b),
-      ),
+      ...byOwner(
+        topics.sensorReadings,
+        topics.sensorAirrohr,
+        topics.vehicleTelemetry,
+        topics.vehicleStatus,
+      ).sort((a, b) => concrete.indexOf(a) - concrete.indexOf(b)),
       ...byToken(topics.sckRaw, topics.sckJson, topics.sckHello, topics.sckInfo),
       ...wildcards.filter((w) => (INGEST_SUBSCRIPTIONS as readonly string[]).includes(w)),
     ]);
-    expect(wildcards.filter((w) => checkSubscribe(ingest, w).ok).sort()).toEqual([...INGEST_SUBSCRIPTIONS].sort());
+    expect(wildcards.filter((w) => checkSubscribe(ingest, w).ok).sort()).toEqual(
+      [...INGEST_SUBSCRIPTIONS].sort(),
+    );
   });
 
   it('the api subscribes to acks, status, telemetry, readings and stats', () => {

@@ -2,9 +2,9 @@ import {
   INGEST_SUBSCRIPTIONS,
   MAX_PAYLOAD_BYTES,
   parseTopic,
+  type ServiceAccount,
   STAMPED_TOPIC_KINDS,
   STATS_SUBSCRIPTION,
-  type ServiceAccount,
   type TopicKind,
   topics,
 } from '@citytel/contract';
@@ -16,7 +16,11 @@ import type { Identity } from './identity.ts';
  */
 
 export type PublishVerdict =
-  | { ok: true; /** keep the retain flag (else it is cleared) */ retain: boolean; /** prefix the receive time */ stamp: boolean }
+  | {
+      ok: true /** keep the retain flag (else it is cleared) */;
+      retain: boolean /** prefix the receive time */;
+      stamp: boolean;
+    }
   | { ok: false; reason: 'publish_denied' | 'payload_too_large' };
 
 export type SubscribeVerdict = { ok: true } | { ok: false; reason: 'subscribe_denied' };
@@ -69,7 +73,8 @@ export function checkPublish(identity: Identity, req: PublishRequest): PublishVe
     kind = undefined;
   } else {
     const parsed = parseTopic(req.topic);
-    if (!parsed || !mayPublishKind(identity, parsed.kind, parsed.owner)) return { ok: false, reason: 'publish_denied' };
+    if (!parsed || !mayPublishKind(identity, parsed.kind, parsed.owner))
+      return { ok: false, reason: 'publish_denied' };
     kind = parsed.kind;
   }
   if (req.payloadBytes > MAX_PAYLOAD_BYTES) return { ok: false, reason: 'payload_too_large' };
@@ -96,7 +101,9 @@ export function checkSubscribe(identity: Identity, filter: string): SubscribeVer
   const granted =
     identity.type === 'service'
       ? SERVICE_SUBSCRIBE[identity.account].some((pattern) => covers(pattern, filter)) && wellFormed(filter)
-      : identity.type === 'device' && identity.kind === 'vehicle' && filter === topics.vehicleCommands(identity.id);
+      : identity.type === 'device' &&
+        identity.kind === 'vehicle' &&
+        filter === topics.vehicleCommands(identity.id);
   return granted ? { ok: true } : { ok: false, reason: 'subscribe_denied' };
 }
 

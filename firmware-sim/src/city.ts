@@ -50,9 +50,17 @@ export const RENNES: City = {
   },
   roads: [
     { name: 'Avenue Janvier', nodes: ['gares', 'janvier', 'republique'], traffic: 0.9 },
-    { name: 'Quais de la Vilaine', nodes: ['cleunay', 'lorient', 'mabilais', 'quaiOuest', 'republique', 'quaiEst', 'laennec'], traffic: 1 },
+    {
+      name: 'Quais de la Vilaine',
+      nodes: ['cleunay', 'lorient', 'mabilais', 'quaiOuest', 'republique', 'quaiEst', 'laennec'],
+      traffic: 1,
+    },
     { name: 'Rue de Saint-Malo', nodes: ['republique', 'sainteAnne', 'saintMalo'], traffic: 0.6 },
-    { name: 'Rue de Fougères', nodes: ['sainteAnne', 'thabor', 'jeanneDArc', 'fougeres', 'beaulieu'], traffic: 0.8 },
+    {
+      name: 'Rue de Fougères',
+      nodes: ['sainteAnne', 'thabor', 'jeanneDArc', 'fougeres', 'beaulieu'],
+      traffic: 0.8,
+    },
     { name: 'Rue de Paris', nodes: ['thabor', 'rueDeParis', 'beaulieu'], traffic: 0.7 },
     { name: 'Boulevard de Vitré', nodes: ['jeanneDArc', 'maurepas'], traffic: 0.6 },
     { name: 'Boulevards nord', nodes: ['villejean', 'nordOuest', 'saintMalo', 'maurepas'], traffic: 0.9 },
@@ -82,7 +90,11 @@ export type CityName = keyof typeof CITIES;
 
 /** The roads as coordinate polylines, for distance-to-road. */
 export function roadLines(city: City): { name: string; traffic: number; line: Position[] }[] {
-  return city.roads.map((r) => ({ name: r.name, traffic: r.traffic, line: r.nodes.map((n) => nodePosition(city, n)) }));
+  return city.roads.map((r) => ({
+    name: r.name,
+    traffic: r.traffic,
+    line: r.nodes.map((n) => nodePosition(city, n)),
+  }));
 }
 
 export function nodePosition(city: City, node: string): Position {

@@ -1,6 +1,15 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { boolFlag, ConfigError, loadConfig, logLevel, mqttUrlOf, optionalString, port, sharedEnv } from '@citytel/contract';
+import {
+  boolFlag,
+  ConfigError,
+  loadConfig,
+  logLevel,
+  mqttUrlOf,
+  optionalString,
+  port,
+  sharedEnv,
+} from '@citytel/contract';
 import { z } from 'zod';
 import { CITIES, type City, type CityName } from './city.ts';
 
@@ -9,7 +18,12 @@ import { CITIES, type City, type CityName } from './city.ts';
  * flags. Every flag maps to one variable, so both are validated by the one schema below.
  */
 const count = (fallback: number) => z.coerce.number().int().min(0).max(1_000_000).default(fallback);
-const seconds = (fallback: number, min = 0) => z.coerce.number().min(min).max(86_400 * 365).default(fallback);
+const seconds = (fallback: number, min = 0) =>
+  z.coerce
+    .number()
+    .min(min)
+    .max(86_400 * 365)
+    .default(fallback);
 
 export const simEnvSchema = z.object({
   DATA_DIR: sharedEnv.DATA_DIR,
@@ -48,6 +62,8 @@ export const simEnvSchema = z.object({
   SIM_LOAD_INFLIGHT: z.coerce.number().int().min(1).max(65_535).default(64),
   /** One connection per device (provisioned, with its secret) instead of the svc:sim gateway. */
   SIM_LOAD_PER_DEVICE: boolFlag(false),
+  /** Register the load devices through the api first, so ingest accepts their readings end to end. */
+  SIM_LOAD_PROVISION: boolFlag(false),
 });
 
 /** Flag → variable. */
@@ -74,7 +90,11 @@ const FLAGS = {
   'load-total': 'SIM_LOAD_TOTAL',
   'load-inflight': 'SIM_LOAD_INFLIGHT',
 } as const;
-const BOOLEAN_FLAGS = { load: 'SIM_LOAD', 'load-per-device': 'SIM_LOAD_PER_DEVICE' } as const;
+const BOOLEAN_FLAGS = {
+  load: 'SIM_LOAD',
+  'load-per-device': 'SIM_LOAD_PER_DEVICE',
+  'load-provision': 'SIM_LOAD_PROVISION',
+} as const;
 
 export interface LoadSettings {
   devices: number;
@@ -84,6 +104,7 @@ export interface LoadSettings {
   total: number;
   inflight: number;
   perDevice: boolean;
+  provision: boolean;
 }
 
 export interface SimConfig {
@@ -119,7 +140,7 @@ export const HELP = `citytel firmware simulator: plays Smart Citizen, sensor.com
   --prefix P            device id prefix (sim)           --state-file F        ($DATA_DIR/sim-devices.json)
   --auto-trips BOOL     cars drive on their own (true)
   --load                benchmark mode: --load-devices N --load-connections C --load-qos 0|1
-                        --load-batch B --load-total N --load-inflight N --load-per-device
+                        --load-batch B --load-total N --load-inflight N --load-per-device --load-provision
 Every flag also reads from its variable (SIM_KITS, SIM_INTERVAL, ..., see firmware-sim/src/config.ts).`;
 
 /** Parses flags into variable overrides; an unknown flag is a ConfigError naming it. */
@@ -142,7 +163,8 @@ export function flagsToEnv(argv: readonly string[]): { env: Record<string, strin
   const env: Record<string, string> = {};
   for (const [flag, value] of Object.entries(parsed.values)) {
     if (flag in FLAGS) env[FLAGS[flag as keyof typeof FLAGS]] = String(value);
-    else if (flag in BOOLEAN_FLAGS) env[BOOLEAN_FLAGS[flag as keyof typeof BOOLEAN_FLAGS]] = value ? 'true' : 'false';
+    else if (flag in BOOLEAN_FLAGS)
+      env[BOOLEAN_FLAGS[flag as keyof typeof BOOLEAN_FLAGS]] = value ? 'true' : 'false';
   }
   return { env, help: parsed.values.help === true };
 }
@@ -177,6 +199,7 @@ export function loadSimConfig(argv: readonly string[] = [], env: NodeJS.ProcessE
       total: e.SIM_LOAD_TOTAL,
       inflight: e.SIM_LOAD_INFLIGHT,
       perDevice: e.SIM_LOAD_PER_DEVICE,
+      provision: e.SIM_LOAD_PROVISION,
     },
   });
 }

@@ -27,8 +27,18 @@ export function utcOffsetMinutes(ms: number, timeZone: string): number {
   const key = `${timeZone}|${Math.floor(ms / 3_600_000)}`;
   const cached = offsets.get(key);
   if (cached !== undefined) return cached;
-  const parts = Object.fromEntries(formatter(timeZone).formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
-  const asUtc = Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute));
+  const parts = Object.fromEntries(
+    formatter(timeZone)
+      .formatToParts(new Date(ms))
+      .map((p) => [p.type, p.value]),
+  );
+  const asUtc = Date.UTC(
+    Number(parts.year),
+    Number(parts.month) - 1,
+    Number(parts.day),
+    Number(parts.hour),
+    Number(parts.minute),
+  );
   const offset = Math.round((asUtc - Math.floor(ms / 60_000) * 60_000) / 60_000);
   if (offsets.size > 10_000) offsets.clear();
   offsets.set(key, offset);

@@ -54,7 +54,7 @@ export function sunSine(ms: number, p: Position): number {
   const dayOfYear = Math.floor((ms - Date.UTC(d.getUTCFullYear(), 0, 1)) / DAY);
   const decl = ((23.44 * Math.PI) / 180) * Math.sin((2 * Math.PI * (284 + dayOfYear)) / 365);
   const solarHour = d.getUTCHours() + d.getUTCMinutes() / 60 + p.lon / 15;
-  const ha = ((15 * (solarHour - 12)) * Math.PI) / 180;
+  const ha = (15 * (solarHour - 12) * Math.PI) / 180;
   const lat = (p.lat * Math.PI) / 180;
   return Math.sin(lat) * Math.sin(decl) + Math.cos(lat) * Math.cos(decl) * Math.cos(ha);
 }
@@ -103,7 +103,9 @@ export function createModel({ seed, city, dropout = 0.015 }: ModelOptions): Mode
     const prox = roadProximity(site.position);
     const act = activity(hour);
     // Regional background: one value for the whole city, drifting over hours and days.
-    const drift = Math.exp(0.45 * smoothNoise(ms, 18 * HOUR, seed, 'bg') + 0.3 * smoothNoise(ms, 5 * DAY, seed, 'bg5'));
+    const drift = Math.exp(
+      0.45 * smoothNoise(ms, 18 * HOUR, seed, 'bg') + 0.3 * smoothNoise(ms, 5 * DAY, seed, 'bg5'),
+    );
     const winter = 0.5 + 0.5 * Math.cos((2 * Math.PI * (dayOfYear - 15)) / 365); // 1 mid-January, 0 mid-July
     const summer = 1 - winter;
     // Evening wood-burning in winter: a known PM source in Breton towns.
@@ -111,7 +113,8 @@ export function createModel({ seed, city, dropout = 0.015 }: ModelOptions): Mode
     // Per-second jitter: what a sensor's own noise looks like between two readings.
     const jitter = (m: string, sd: number) => 1 + sd * hashGauss(seed, site.id, m, Math.floor(ms / 1000));
 
-    const pm25Out = (6 * drift * (0.8 + 0.5 * winter) + traffic * (2 + 9 * prox) + 6 * heating) * jitter('pm25', 0.06);
+    const pm25Out =
+      (6 * drift * (0.8 + 0.5 * winter) + traffic * (2 + 9 * prox) + 6 * heating) * jitter('pm25', 0.06);
     const no2Bg = 10 * drift * (0.8 + 0.4 * winter);
     const no2Out = (no2Bg + traffic * (7 + 48 * prox)) * jitter('no2', 0.07);
     const o3Out = Math.max(
@@ -125,10 +128,12 @@ export function createModel({ seed, city, dropout = 0.015 }: ModelOptions): Mode
     const sun = sunSine(ms, site.position);
     const clouds = 0.3 + 0.7 * (0.5 + 0.5 * smoothNoise(ms, 3 * HOUR, seed, 'clouds'));
     // Civil twilight (sun down to ~6° below the horizon) fades from ~400 lux to nothing.
-    const daylight = sun > 0 ? 110_000 * sun ** 1.15 * clouds : sun > -0.1 ? 400 * ((sun + 0.1) / 0.1) ** 2 : 0;
+    const daylight =
+      sun > 0 ? 110_000 * sun ** 1.15 * clouds : sun > -0.1 ? 400 * ((sun + 0.1) / 0.1) ** 2 : 0;
     // Along a road the street lamps are what a kit sees at night.
     const streetLight = prox > 0.2 ? 12 : 3;
-    const pressure = 1013 + 9 * smoothNoise(ms, 3 * DAY, seed, 'p') + 2.5 * smoothNoise(ms, 12 * HOUR, seed, 'p12');
+    const pressure =
+      1013 + 9 * smoothNoise(ms, 3 * DAY, seed, 'p') + 2.5 * smoothNoise(ms, 12 * HOUR, seed, 'p12');
 
     let v: MetricValues;
     if (site.indoor) {

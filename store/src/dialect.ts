@@ -79,6 +79,9 @@ export function connect(opts: { dataDir: string; databaseUrl?: string; log?: Log
     const dialect: Dialect = new PostgresDialect({ pool });
     return { db: new Kysely<Database>({ dialect }), dialect: 'postgres', location: opts.databaseUrl };
   }
+  if (opts.databaseUrl) {
+    throw new Error('DATABASE_URL must start with postgres:// or postgresql:// (unset: the embedded store)');
+  }
   mkdirSync(opts.dataDir, { recursive: true });
   const file = resolve(opts.dataDir, 'citytel.db');
   const dialect = new CitytelSqliteDialect({ database: async () => openSqliteFile(file) });

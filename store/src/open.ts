@@ -11,7 +11,7 @@ import type { Store } from './types.ts';
 export interface OpenStoreOptions {
   /** Where the embedded SQLite file lives (`${dataDir}/citytel.db`); created when missing. */
   dataDir: string;
-  /** `postgres://` or `postgresql://` selects PostgreSQL; anything else (or nothing) the embedded file. */
+  /** `postgres://` or `postgresql://` selects PostgreSQL; unset or empty, the embedded file; else an error. */
   databaseUrl?: string | undefined;
   log?: Logger | undefined;
 }

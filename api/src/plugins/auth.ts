@@ -9,9 +9,9 @@ declare module 'fastify' {
     operator: Operator | null;
   }
   interface FastifyInstance {
-    /** preHandler: `Authorization: Bearer <token>` of an operator, else 401 `unauthorized`. */
+    /** onRequest hook: `Authorization: Bearer <token>` of an operator, else 401 `unauthorized`. */
     requireOperator: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
-    /** preHandler: an admin operator, else 401 / 403. */
+    /** onRequest hook: an admin operator, else 401 / 403. */
     requireAdmin: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
   }
 }
@@ -27,7 +27,8 @@ export const canManage = (operator: Operator, device: Pick<Device, 'operatorId'>
   operator.admin || device.operatorId === operator.id;
 
 /**
- * Operator authentication. Routes opt in with `preHandler: app.requireOperator`; read routes stay public
+ * Operator authentication. Routes opt in with `onRequest: app.requireOperator` (before the body is read or validated, so a caller
+ * without a token hears 401 whatever it sent); read routes stay public
  * (open data, CONTRACT §4).
  */
 export const authPlugin = fp(
@@ -36,7 +37,12 @@ export const authPlugin = fp(
 
     const requireOperator = async (request: FastifyRequest) => {
       const token = bearerToken(request.headers.authorization);
-      if (!token) throw apiError('unauthorized', 'an operator token is required (Authorization: Bearer ...)', challenge);
+      if (!token)
+        throw apiError(
+          'unauthorized',
+          'an operator token is required (Authorization: Bearer ...)',
+          challenge,
+        );
       const operator = await app.store.operators.verifyToken(token);
       if (!operator) throw apiError('unauthorized', 'unknown or revoked operator token', challenge);
       request.operator = operator;

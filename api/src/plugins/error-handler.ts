@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { isResponseSerializationError } from 'fastify-type-provider-zod';
-import { type ErrorCode, ERRORS, errorBody, codeForStatus, isApiError } from '../errors.ts';
+import { codeForStatus, ERRORS, type ErrorCode, errorBody, isApiError } from '../errors.ts';
 
 interface ValidationIssue {
   instancePath?: string;

@@ -13,7 +13,8 @@ export interface Route {
 export function makeRoute(points: readonly Position[]): Route {
   if (points.length === 0) throw new Error('a route needs at least one point');
   const cumulative = [0];
-  for (let i = 1; i < points.length; i++) cumulative.push(cumulative[i - 1]! + distanceM(points[i - 1]!, points[i]!));
+  for (let i = 1; i < points.length; i++)
+    cumulative.push(cumulative[i - 1]! + distanceM(points[i - 1]!, points[i]!));
   return { points: [...points], cumulative, lengthM: cumulative[cumulative.length - 1]! };
 }
 

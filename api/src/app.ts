@@ -1,0 +1,140 @@
+import { readFileSync } from 'node:fs';
+import type { Store } from '@citytel/store';
+import fastifyCompress from '@fastify/compress';
+import fastifyCors from '@fastify/cors';
+import fastifyRateLimit from '@fastify/rate-limit';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  LogController,
+} from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import type { ApiConfig } from './config.ts';
+import { ApiError } from './errors.ts';
+import type { InfluxClient } from './influx.ts';
+import type { ApiMqtt } from './mqtt.ts';
+import { authPlugin } from './plugins/auth.ts';
+import { contextPlugin } from './plugins/context.ts';
+import { registerDashboard } from './plugins/dashboard.ts';
+import { registerDocs } from './plugins/docs.ts';
+import { errorHandlerPlugin } from './plugins/error-handler.ts';
+import { metricsRegistryPlugin } from './plugins/metrics-registry.ts';
+import { airrohrRoutes } from './routes/airrohr.ts';
+import { devicesAdminRoutes } from './routes/devices-admin.ts';
+import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
+
+/**
+ * The route groups, one plugin file each under routes/. A new group is one file and one line here; it reads
+ * the shared parts from decorators (`app.store`, `app.mqtt`, `app.influx`, `app.config`, `app.metrics`) and
+ * guards writes with `onRequest: app.requireOperator`.
+ */
+export const ROUTE_GROUPS: ReadonlyArray<{ name: string; plugin: FastifyPluginAsync }> = [
+  { name: 'health', plugin: healthRoutes },
+  { name: 'metrics', plugin: metricsRoutes },
+  { name: 'devices-admin', plugin: devicesAdminRoutes },
+  { name: 'airrohr', plugin: airrohrRoutes },
+];
+
+export interface AppDeps {
+  config: ApiConfig;
+  store: Store;
+  log: Logger;
+  mqtt?: ApiMqtt | undefined;
+  influx?: InfluxClient | undefined;
+  /** Extra route groups (tests, or a deployment's own additions). */
+  routes?: ReadonlyArray<{ name: string; plugin: FastifyPluginAsync }>;
+}
+
+/** A route as registered, for the test that every documented route exists and every route is documented. */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  /** Left out of the OpenAPI document on purpose (docs UI, static files). */
+  hidden: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    registeredRoutes: readonly RegisteredRoute[];
+  }
+}
+
+const version = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/** Request lines at debug: at info, every kit's post every 145 s would drown the log (STYLE §9). */
+class QuietLogController extends LogController {
+  override incomingRequest(): void {}
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: Parameters<LogController['requestCompleted']>[1],
+    reply: Parameters<LogController['requestCompleted']>[2],
+  ): void {
+    reply.log.debug(
+      {
+        method: request.method,
+        url: request.url,
+        statusCode: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+        err: error ?? undefined,
+      },
+      'request completed',
+    );
+  }
+}
+
+/** Builds the api (not listening). Nothing here connects: the caller passes the store, broker and InfluxDB. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger,
+    logController: new QuietLogController(),
+    trustProxy: config.TRUST_PROXY,
+    // Bodies are small JSON (provisioning, commands); routes that take more say so.
+    bodyLimit: 256 * 1024,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  const routes: RegisteredRoute[] = [];
+  app.decorate('registeredRoutes', routes);
+  app.addHook('onRoute', (r) => {
+    const hidden = (r.schema as { hide?: boolean } | undefined)?.hide === true;
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url, hidden });
+  });
+
+  await app.register(contextPlugin, { config, store: deps.store, mqtt: deps.mqtt, influx: deps.influx });
+  const notFoundFallback = await registerDashboard(app, config.DASHBOARD_DIR);
+  await app.register(errorHandlerPlugin, notFoundFallback ? { notFoundFallback } : {});
+  await app.register(metricsRegistryPlugin);
+  await app.register(authPlugin);
+  await app.register(fastifyCors, {
+    origin: config.CORS_ORIGINS,
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID'],
+    maxAge: 600,
+  });
+  await app.register(fastifyCompress, { global: true, threshold: 1024 });
+  // Off by default; a public route opts in with `config: { rateLimit: {} }` (RATE_LIMIT_PER_MIN per
+  // client address) or its own `{ max, timeWindow }`.
+  await app.register(fastifyRateLimit, {
+    global: false,
+    max: config.RATE_LIMIT_PER_MIN,
+    timeWindow: 60_000,
+    errorResponseBuilder: (_request, ctx) =>
+      ctx.ban
+        ? new ApiError('forbidden', 'too many requests from this address')
+        : new ApiError('rate_limited', `rate limit of ${ctx.max} requests exceeded; retry in ${ctx.after}`),
+  });
+  await registerDocs(app, { version, license: config.OPEN_DATA_LICENSE });
+
+  for (const group of [...ROUTE_GROUPS, ...(deps.routes ?? [])]) {
+    await app.register(group.plugin);
+  }
+  return app;
+}

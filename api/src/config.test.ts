@@ -1,0 +1,49 @@
+import { ConfigError } from '@citytel/contract';
+import { describe, expect, it } from 'vitest';
+import { loadApiConfig } from './config.ts';
+
+describe('api configuration', () => {
+  it('runs on one machine with no variable set', () => {
+    const c = loadApiConfig({ INIT_CWD: '/srv/citytel' });
+    expect(c).toMatchObject({
+      API_PORT: 8080,
+      API_HOST: '0.0.0.0',
+      DATA_DIR: '/srv/citytel/.data',
+      MQTT_PORT: 1883,
+      INFLUX_URL: 'http://127.0.0.1:8086',
+      INFLUX_DB: 'telemetry',
+      CORS_ORIGINS: true,
+      OPEN_DATA_LICENSE: 'ODbL-1.0',
+      RATE_LIMIT_PER_MIN: 120,
+      TRUST_PROXY: false,
+      LOG_LEVEL: 'info',
+    });
+    expect(c.DASHBOARD_DIR.endsWith('/dashboard/dist')).toBe(true);
+    expect(c.BOOTSTRAP_ADMIN_TOKEN).toBeUndefined();
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('resolves relative folders from where the command was typed', () => {
+    const c = loadApiConfig({ INIT_CWD: '/srv/citytel', DATA_DIR: 'var/data', DASHBOARD_DIR: '/opt/dash' });
+    expect([c.DATA_DIR, c.DASHBOARD_DIR]).toEqual(['/srv/citytel/var/data', '/opt/dash']);
+  });
+
+  it('reads a list of CORS origins, and none', () => {
+    expect(loadApiConfig({ CORS_ORIGINS: 'https://a.example, https://b.example:8443' }).CORS_ORIGINS).toEqual(
+      ['https://a.example', 'https://b.example:8443'],
+    );
+    expect(loadApiConfig({ CORS_ORIGINS: 'none' }).CORS_ORIGINS).toBe(false);
+  });
+
+  it.each([
+    [{ API_PORT: '80a' }, 'API_PORT'],
+    [{ INFLUX_URL: 'not a url' }, 'INFLUX_URL'],
+    [{ CORS_ORIGINS: 'example.org' }, 'CORS_ORIGINS'],
+    [{ BOOTSTRAP_ADMIN_TOKEN: 'short' }, 'BOOTSTRAP_ADMIN_TOKEN'],
+    [{ RATE_LIMIT_PER_MIN: '0' }, 'RATE_LIMIT_PER_MIN'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+  ])('stops on %o with a message naming %s', (env, name) => {
+    expect(() => loadApiConfig(env)).toThrow(ConfigError);
+    expect(() => loadApiConfig(env)).toThrow(new RegExp(`^invalid configuration:\\n  ${name}: `));
+  });
+});

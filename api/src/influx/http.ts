@@ -1,0 +1,20 @@
+import { ApiError } from '../errors.ts';
+import { InfluxError } from './client.ts';
+
+/**
+ * InfluxDB down or slow is a 503 the client may retry; a statement InfluxDB refused is our bug and stays a
+ * 500 (logged by the error handler with the statement's error).
+ */
+export function influxFailure(err: unknown): unknown {
+  if (err instanceof InfluxError && err.kind !== 'query') {
+    return new ApiError('unavailable', `InfluxDB is unavailable (${err.kind}); retry later`, { cause: err });
+  }
+  return err;
+}
+
+/** Three decimals: beyond any kit's resolution, and a third of the bytes of a full double. */
+export const round3 = (v: number): number => Math.round(v * 1000) / 1000;
+
+/** `public, max-age=N` for answers a cache may keep as long as the api does. */
+export const cacheControl = (ttlMs: number): string =>
+  ttlMs > 0 ? `public, max-age=${Math.max(1, Math.round(ttlMs / 1000))}` : 'no-cache';

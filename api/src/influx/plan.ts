@@ -1,0 +1,51 @@
+import { MEASUREMENTS } from '@citytel/contract';
+import { ceilTo, floorTo } from './time.ts';
+
+/**
+ * Splits a time range between the pre-aggregated tiers and the raw readings so that long ranges read
+ * few points and the answer stays exact: each tier serves the whole buckets it covers, finer tiers the
+ * partial buckets at both ends, raw readings the rest. 30 days from 1-hour and 1-day tiers read at most
+ * 29 days + 2 × 23 hours of rollups and under 2 hours of raw points.
+ */
+
+/** What a tier holds completely: whole buckets of `step` in [from, to). */
+export interface TierCoverage {
+  measurement: string;
+  step: number;
+  from: number;
+  to: number;
+}
+
+export interface Segment {
+  /** `readings`, or a rollup measurement. */
+  measurement: string;
+  rollup: boolean;
+  from: number;
+  to: number;
+}
+
+/** Segments covering [from, to) exactly, in time order; `tiers` in any order. */
+export function planSegments(from: number, to: number, tiers: readonly TierCoverage[]): Segment[] {
+  const sorted = [...tiers].sort((a, b) => b.step - a.step);
+  const out: Segment[] = [];
+  split(from, to, sorted, out);
+  return out;
+}
+
+function split(from: number, to: number, tiers: readonly TierCoverage[], out: Segment[]): void {
+  if (from >= to) return;
+  const [tier, ...finer] = tiers;
+  if (!tier) {
+    out.push({ measurement: MEASUREMENTS.readings, rollup: false, from, to });
+    return;
+  }
+  const a = ceilTo(Math.max(from, tier.from), tier.step);
+  const b = floorTo(Math.min(to, tier.to), tier.step);
+  if (a >= b) {
+    split(from, to, finer, out);
+    return;
+  }
+  split(from, a, finer, out);
+  out.push({ measurement: tier.measurement, rollup: true, from: a, to: b });
+  split(b, to, finer, out);
+}

@@ -1,0 +1,73 @@
+import { ConfigError, mqttUrlOf } from '@citytel/contract';
+import { createLogger, openStore, resolveServiceSecret } from '@citytel/store';
+import { buildApp } from './app.ts';
+import { type ApiConfig, loadApiConfig } from './config.ts';
+import { createInfluxClient } from './influx.ts';
+import { connectApiMqtt } from './mqtt.ts';
+
+/** `npm start -w api`: reads the environment, opens the store, connects to the broker, listens. */
+async function main(): Promise<void> {
+  let config: ApiConfig;
+  try {
+    config = loadApiConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`api: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger('api', config.LOG_LEVEL);
+
+  const store = await openStore({ dataDir: config.DATA_DIR, databaseUrl: config.DATABASE_URL, log });
+  if (config.BOOTSTRAP_ADMIN_TOKEN) {
+    const admin = await store.operators.ensureBootstrapAdmin(config.BOOTSTRAP_ADMIN_TOKEN);
+    log.info({ operator: admin.id }, 'bootstrap admin operator ready');
+  }
+  const secret = await resolveServiceSecret(config.DATA_DIR, config.MQTT_SERVICE_SECRET);
+  const mqtt = connectApiMqtt({ url: mqttUrlOf(config), password: secret, log });
+  const influx = createInfluxClient(config);
+  const app = await buildApp({ config, store, mqtt, influx, log });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    // Each part is closed even when another fails to, so the store is always flushed.
+    for (const [name, close] of [
+      ['http', () => app.close()],
+      ['mqtt', () => mqtt.close()],
+      ['store', () => store.close()],
+    ] as const) {
+      try {
+        await close();
+      } catch (err) {
+        log.error({ err, part: name }, 'close failed');
+      }
+    }
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+
+  await app.listen({ port: config.API_PORT, host: config.API_HOST });
+  log.info(
+    {
+      port: config.API_PORT,
+      host: config.API_HOST,
+      mqtt: mqttUrlOf(config),
+      influx: influx.url,
+      dataDir: config.DATA_DIR,
+    },
+    'api listening; OpenAPI at /docs',
+  );
+}
+
+main().catch((err) => {
+  console.error('api: failed to start:', err);
+  process.exit(1);
+});

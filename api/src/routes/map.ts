@@ -1,0 +1,143 @@
+import { bandFor, geohashBounds, legendFor, METRICS } from '@citytel/contract';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { apiError, errorResponses } from '../errors.ts';
+import type { InfluxQuery } from '../influx/client.ts';
+import { cacheControl, influxFailure, round3 } from '../influx/http.ts';
+import { aggregateCells, type CellAggregate } from '../influx/map-query.ts';
+import { bboxParam, durationParam, metricParam, timeParam } from '../influx/params.ts';
+import type { TierCoverage } from '../influx/plan.ts';
+import { round6 } from '../influx/public-position.ts';
+import { createResultCache } from '../influx/result-cache.ts';
+import { formatDuration, iso, UNIT_MS } from '../influx/time.ts';
+
+export interface MapRoutesOptions {
+  influx: InfluxQuery;
+  /** The rollup job's coverage; without it every map reads raw readings (slow past a few hours). */
+  rollups?: { coverage(): TierCoverage[] } | undefined;
+  /** How long an identical request is answered from memory (default 10 s; 0 disables). */
+  cacheTtlMs?: number;
+  /** Most cells in one answer (default 20 000): past it, a coarser cell or a smaller bbox is asked for. */
+  maxCells?: number;
+}
+
+const bandSchema = z.object({ level: z.number().int(), label: z.string(), color: z.string() }).meta({ id: 'Band' });
+
+export const mapCellSchema = z
+  .object({
+    type: z.literal('Feature'),
+    geometry: z.object({ type: z.literal('Polygon'), coordinates: z.array(z.array(z.array(z.number()))) }),
+    properties: z.object({
+      cell: z.string().describe('geohash of the cell'),
+      mean: z.number(),
+      max: z.number(),
+      count: z.number().int().describe('readings'),
+      devices: z.number().int().describe('distinct devices that contributed'),
+      band: bandSchema.nullable().describe('index band of the mean; null for a metric without one'),
+    }),
+  })
+  .meta({ id: 'MapCell' });
+
+export const mapSchema = z
+  .object({
+    type: z.literal('FeatureCollection'),
+    metric: z.string(),
+    unit: z.string(),
+    cell: z.number().int(),
+    window: z.string(),
+    from: z.iso.datetime(),
+    to: z.iso.datetime(),
+    legend: z.array(
+      bandSchema.extend({ from: z.number().nullable().describe('lower bound'), to: z.number().nullable().describe('upper bound') }),
+    ),
+    features: z.array(mapCellSchema),
+  })
+  .meta({ id: 'MapCells', description: 'GeoJSON FeatureCollection of geohash cells with their aggregates' });
+type MapAnswer = z.infer<typeof mapSchema>;
+
+/** GET /api/v1/map. */
+export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, opts) => {
+  const ttl = opts.cacheTtlMs ?? 10_000;
+  const maxCells = opts.maxCells ?? 20_000;
+  const cache = createResultCache<string>({ ttlMs: ttl, maxEntries: 200 });
+
+  app.get(
+    '/api/v1/map',
+    {
+      config: { rateLimit: {} },
+      schema: {
+        tags: ['open data'],
+        summary: 'City map: aggregates per geohash cell',
+        description:
+          'Readings of `metric` in [`to` − `window`, `to`) aggregated over geohash cells of length `cell`: ' +
+          'mean, max, count, distinct devices and the index band of the mean (EEA EAQI 2024 for PM2.5, ' +
+          'PM10, NO2, O3; END 5 dB classes for noise). Mobile readings count in the cell they were taken ' +
+          'in. With `bbox`, the cells overlapping the box are returned whole. Indoor kits count at their ' +
+          'public position (centre of their length-7 cell). Long windows read hourly and daily rollups ' +
+          'with raw readings at both ends, so the edges stay exact. Answers may be up to 10 s old.',
+        querystring: z.object({
+          metric: metricParam,
+          window: durationParam(UNIT_MS.m, 366 * UNIT_MS.d, 'time window up to `to`, 1m to 366d (default 1h)').optional(),
+          to: timeParam('end of the window, excluded (default now)').optional(),
+          bbox: bboxParam.optional(),
+          cell: z.coerce.number().int().min(1).max(9).default(7).describe('geohash length of the cells, 1 to 9'),
+        }),
+        response: { 200: mapSchema, ...errorResponses(400, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const q = request.query;
+      const to = q.to ?? Date.now();
+      const window = q.window ?? UNIT_MS.h;
+      const from = to - window;
+      const body = await cache
+        .get(request.url, async () => {
+          const cells = await aggregateCells(
+            opts.influx,
+            { metric: q.metric, from, to, cell: q.cell, bbox: q.bbox },
+            opts.rollups?.coverage() ?? [],
+          );
+          if (cells.length > maxCells) {
+            throw apiError(
+              'invalid_parameter',
+              `querystring.cell: ${cells.length} cells, at most ${maxCells}: use a smaller cell or a bbox`,
+            );
+          }
+          const out: MapAnswer = {
+            type: 'FeatureCollection',
+            metric: q.metric,
+            unit: METRICS[q.metric].unit,
+            cell: q.cell,
+            window: formatDuration(window),
+            from: iso(from),
+            to: iso(to),
+            legend: legendFor(q.metric),
+            features: cells.map((c) => feature(q.metric, c)),
+          };
+          return JSON.stringify(out);
+        })
+        .catch((err: unknown) => {
+          throw influxFailure(err);
+        });
+      return reply.type('application/json; charset=utf-8').header('Cache-Control', cacheControl(ttl)).send(body);
+    },
+  );
+};
+
+function feature(metric: Parameters<typeof bandFor>[0], c: CellAggregate): MapAnswer['features'][number] {
+  const [s, w, n, e] = geohashBounds(c.cell).map(round6) as [number, number, number, number];
+  const mean = round3(c.sum / c.count);
+  return {
+    type: 'Feature',
+    // Counter-clockwise exterior ring (RFC 7946 §3.1.6).
+    geometry: { type: 'Polygon', coordinates: [[[w, s], [e, s], [e, n], [w, n], [w, s]]] },
+    properties: {
+      cell: c.cell,
+      mean,
+      max: round3(c.max),
+      count: c.count,
+      devices: c.devices.size,
+      band: bandFor(metric, mean) ?? null,
+    },
+  };
+}

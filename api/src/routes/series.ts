@@ -1,0 +1,191 @@
+import { MEASUREMENTS, METRICS, type Metric, READING_TAGS } from '@citytel/contract';
+import type { Store } from '@citytel/store';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { apiError, errorResponses } from '../errors.ts';
+import type { InfluxQuery } from '../influx/client.ts';
+import { cacheControl, influxFailure, round3 } from '../influx/http.ts';
+import { and, as, call, ident, select, tagEquals, timeRange } from '../influx/influxql.ts';
+import { deviceIdParam, durationParam, type Fn, fnParam, metricParam, timeParam } from '../influx/params.ts';
+import { planSegments, type TierCoverage } from '../influx/plan.ts';
+import { createResultCache } from '../influx/result-cache.ts';
+import { rollupField } from '../influx/rollup.ts';
+import { floorTo, formatDuration, iso, UNIT_MS } from '../influx/time.ts';
+
+export interface SeriesRoutesOptions {
+  influx: InfluxQuery;
+  store: Pick<Store, 'devices'>;
+  /** The rollup job's coverage; without it every series reads raw readings. */
+  rollups?: { coverage(): TierCoverage[] } | undefined;
+  /** How long an identical request is answered from memory (default 5 s; 0 disables). */
+  cacheTtlMs?: number;
+  /** Most buckets in one answer (default 10 000). */
+  maxPoints?: number;
+}
+
+export const seriesSchema = z
+  .object({
+    device: z.string(),
+    metric: metricParam,
+    fn: fnParam,
+    every: z.string().describe('bucket width, e.g. 5m, 1h, 1d'),
+    unit: z.string(),
+    from: z.iso.datetime().describe('start of the first bucket'),
+    to: z.iso.datetime().describe('end of the range (excluded)'),
+    points: z.array(
+      z.object({
+        t: z.iso.datetime().describe('bucket start (UTC)'),
+        v: z.number().nullable().describe('null when the bucket holds no reading'),
+      }),
+    ),
+  })
+  .meta({ id: 'Series', description: "One device's metric in time buckets; every bucket present, empty ones null" });
+type Series = z.infer<typeof seriesSchema>;
+
+/** Functions whose buckets combine from rollups (sums, counts, extremes); median and p95 need raw points. */
+const COMBINABLE: ReadonlySet<Fn> = new Set(['mean', 'min', 'max', 'count']);
+
+interface Bucket {
+  s: number;
+  c: number;
+  lo: number;
+  hi: number;
+  v?: number;
+}
+
+/** GET /api/v1/devices/{id}/series. */
+export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (app, opts) => {
+  const { influx } = opts;
+  const ttl = opts.cacheTtlMs ?? 5000;
+  const maxPoints = opts.maxPoints ?? 10_000;
+  const cache = createResultCache<string>({ ttlMs: ttl });
+
+  app.get(
+    '/api/v1/devices/:id/series',
+    {
+      config: { rateLimit: {} },
+      schema: {
+        tags: ['open data'],
+        summary: "A device's time series",
+        description:
+          'Time buckets of one metric of one device between `from` (included) and `to` (excluded), each ' +
+          'with the chosen aggregate: mean, min, max, count, median or p95 (nearest rank: the value at ' +
+          'rank ⌊0.95·n + 0.5⌋ of the sorted bucket). Buckets start at multiples of `every` since the epoch ' +
+          '(UTC midnight for 1d). Every bucket of the range is present; an empty one has `v: null`. ' +
+          'Values are rounded to 3 decimals.',
+        params: z.object({ id: deviceIdParam }),
+        querystring: z.object({
+          metric: metricParam,
+          from: timeParam('start, ISO 8601 or relative (default -24h)').optional(),
+          to: timeParam('end, excluded, ISO 8601 or relative (default now)').optional(),
+          every: durationParam(UNIT_MS.m, UNIT_MS.d, 'bucket width, 1m to 1d (default 1h)').optional(),
+          fn: fnParam.default('mean'),
+        }),
+        response: { 200: seriesSchema, ...errorResponses(400, 404, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const q = request.query;
+      const to = q.to ?? Date.now();
+      const from = q.from ?? to - UNIT_MS.d;
+      const every = q.every ?? UNIT_MS.h;
+      if (from >= to) throw apiError('invalid_parameter', 'querystring.from: must be before to');
+      const first = floorTo(from, every);
+      const buckets = Math.ceil((to - first) / every);
+      if (buckets > maxPoints) {
+        throw apiError(
+          'invalid_parameter',
+          `querystring.every: ${buckets} buckets asked, at most ${maxPoints}: widen every or shorten the range`,
+        );
+      }
+      if (!(await opts.store.devices.get(id))) throw apiError('device_not_found', `no device ${id}`);
+
+      const body = await cache
+        .get(request.url, async () => {
+          const values = await bucketValues(influx, id, q.metric, q.fn, from, to, every, tiersFor(q.fn, every));
+          const out: Series = {
+            device: id,
+            metric: q.metric,
+            fn: q.fn,
+            every: formatDuration(every),
+            unit: METRICS[q.metric].unit,
+            from: iso(first),
+            to: iso(to),
+            points: [],
+          };
+          for (let t = first; t < to; t += every) out.points.push({ t: iso(t), v: values.get(t) ?? null });
+          return JSON.stringify(out);
+        })
+        .catch((err: unknown) => {
+          throw influxFailure(err);
+        });
+      return reply.type('application/json; charset=utf-8').header('Cache-Control', cacheControl(ttl)).send(body);
+    },
+  );
+
+  const tiersFor = (fn: Fn, every: number): TierCoverage[] =>
+    COMBINABLE.has(fn) ? (opts.rollups?.coverage() ?? []).filter((t) => every % t.step === 0) : [];
+};
+
+/** The aggregate of each non-empty bucket, keyed by bucket start. */
+async function bucketValues(
+  influx: InfluxQuery,
+  device: string,
+  metric: Metric,
+  fn: Fn,
+  from: number,
+  to: number,
+  every: number,
+  tiers: TierCoverage[],
+): Promise<Map<number, number>> {
+  const where = (a: number, b: number) => and(tagEquals(READING_TAGS.device, device), timeRange(a, b));
+  const out = new Map<number, number>();
+  if (!COMBINABLE.has(fn)) {
+    const q = select({
+      fields: [as(call(fn === 'p95' ? 'p95' : 'median', metric), 'v')],
+      from: MEASUREMENTS.readings,
+      where: where(from, to),
+      groupBy: [{ time: every }],
+      fill: 'none',
+    });
+    for (const s of await influx.query(q)) {
+      for (const [t, v] of s.values as Array<[number, unknown]>) if (typeof v === 'number') out.set(t, round3(v));
+    }
+    return out;
+  }
+  // Sums, counts and extremes of each bucket from every segment of the plan, combined per bucket start.
+  const buckets = new Map<number, Bucket>();
+  const segments = planSegments(from, to, tiers);
+  const results = await Promise.all(
+    segments.map((seg) => {
+      const f = (stat: 'sum' | 'count' | 'min' | 'max') => ident(seg.rollup ? rollupField(metric, stat) : metric);
+      const fields = seg.rollup
+        ? [as(`sum(${f('sum')})`, 's'), as(`sum(${f('count')})`, 'c'), as(`min(${f('min')})`, 'lo'), as(`max(${f('max')})`, 'hi')]
+        : [as(`sum(${f('sum')})`, 's'), as(`count(${f('count')})`, 'c'), as(`min(${f('min')})`, 'lo'), as(`max(${f('max')})`, 'hi')];
+      return influx.query(
+        select({ fields, from: seg.measurement, where: where(seg.from, seg.to), groupBy: [{ time: every }], fill: 'none' }),
+      );
+    }),
+  );
+  for (const series of results) {
+    for (const s of series) {
+      for (const [t, sum, c, lo, hi] of s.values as Array<[number, number, number, number, number]>) {
+        if (!(c > 0)) continue;
+        const b = buckets.get(t);
+        if (!b) buckets.set(t, { s: sum, c, lo, hi });
+        else {
+          b.s += sum;
+          b.c += c;
+          b.lo = Math.min(b.lo, lo);
+          b.hi = Math.max(b.hi, hi);
+        }
+      }
+    }
+  }
+  for (const [t, b] of buckets) {
+    const v = fn === 'mean' ? b.s / b.c : fn === 'min' ? b.lo : fn === 'max' ? b.hi : b.c;
+    out.set(t, round3(v));
+  }
+  return out;
+}

@@ -1,0 +1,181 @@
+import type { EventEmitter } from 'node:events';
+import type { Store } from '@citytel/store';
+import { Aedes, type Client } from 'aedes';
+import type { Logger } from 'pino';
+import { createAuthentication } from './auth.ts';
+import { createVerifiedCache } from './auth-cache.ts';
+import { createAuthorization } from './authorize.ts';
+import { rememberRemote, remoteAddressOf } from './connection.ts';
+import { type Identity, identityName, identityOf } from './identity.ts';
+import { createListeners, type Ports } from './listeners.ts';
+import { capPacketSize, MAX_PACKET_BYTES } from './packet-guard.ts';
+import { createRefusals } from './refusals.ts';
+import { type BrokerStats, createStats } from './stats.ts';
+import { createLoginThrottle, type LoginThrottleOptions } from './throttle.ts';
+
+/** What the broker reads of its configuration; a BrokerConfig fits, and tests leave the options out. */
+export interface BrokerSettings {
+  MQTT_PORT: number;
+  MQTT_HOST: string;
+  MQTT_WS_PORT?: number | undefined;
+  MQTT_TLS_PORT?: number | undefined;
+  MQTT_TLS_CERT?: string | undefined;
+  MQTT_TLS_KEY?: string | undefined;
+  STATS_INTERVAL_MS: number;
+  BROKER_ID: string;
+}
+
+export interface BrokerDeps {
+  config: BrokerSettings;
+  store: Pick<Store, 'devices'>;
+  /** Password of the svc:ingest, svc:api and svc:sim accounts. */
+  serviceSecret: string;
+  log: Logger;
+  /** Tests shorten or lengthen the login slow-down; defaults are CONTRACT §1's. */
+  throttle?: Partial<LoginThrottleOptions>;
+}
+
+export interface Broker {
+  aedes: Aedes;
+  /** Starts the listeners; port 0 in the config picks a free port, and the one chosen is returned. */
+  listen(): Promise<Ports>;
+  /** Stops listening, disconnects every client, closes the servers. */
+  close(): Promise<void>;
+  stats(): BrokerStats;
+}
+
+const HOUSEKEEPING_MS = 30_000;
+
+export function createBroker({
+  config,
+  store,
+  serviceSecret,
+  log: parentLog,
+  throttle: throttleOptions,
+}: BrokerDeps): Broker {
+  const log = parentLog.child({ component: 'broker' });
+  const refusals = createRefusals(log.child({ component: 'refusals' }));
+  const throttle = createLoginThrottle(throttleOptions);
+  const auth = createAuthentication({
+    devices: store.devices,
+    serviceSecret,
+    throttle,
+    cache: createVerifiedCache<Identity>(),
+    refusals,
+    log,
+  });
+  let stats: ReturnType<typeof createStats> | undefined;
+  const authorization = createAuthorization(refusals, () => stats?.countForward());
+
+  const aedes = new Aedes({
+    id: config.BROKER_ID,
+    preConnect: auth.preConnect,
+    authenticate: auth.authenticate,
+    authorizePublish: authorization.authorizePublish,
+    authorizeSubscribe: authorization.authorizeSubscribe,
+    authorizeForward: authorization.authorizeForward,
+    // MQTT 3.1's 23-character client id limit is too short for device ids (up to 64) plus a suffix.
+    maxClientsIdLength: 128,
+    // An hour at most between packets; a keepalive of 0 (never) is refused, so a dead car's last will fires.
+    keepaliveLimit: 3600,
+    connectTimeout: 10_000,
+    // A subscriber that stops reading is dropped after 30 s rather than stalling delivery to everyone.
+    drainTimeout: 30_000,
+    // Messages in flight at once through the broker's emitter; the ingest subscriber takes nearly all.
+    concurrency: 500,
+    // Our topics have at most 5 levels; deeper ones are refused before they reach the topic trees.
+    maxTopicLevels: 16,
+    // Devices publish at QoS 0 or 1; a small QoS 2 window is plenty.
+    maxInflightInbound: 100,
+  });
+  stats = createStats(aedes, refusals, config.BROKER_ID, log);
+
+  // emitted when publishing stale wills fails; an 'error' nobody listens to would crash the process
+  (aedes as EventEmitter).on('error', (err: Error) => log.error({ err }, 'broker error'));
+  // Aedes never logs (STYLE §4). Refusals are logged by refusals.ts; these are socket resets, keepalive
+  // timeouts and the errors that close a refused client, so they stay at debug.
+  aedes.on('clientError', (client, err) =>
+    log.debug({ clientId: client.id, err: err.message }, 'client error'),
+  );
+  aedes.on('connectionError', (client, err) =>
+    log.debug(
+      { clientId: client.id, remoteAddress: remoteAddressOf(client), err: err.message },
+      'connection error',
+    ),
+  );
+  aedes.on('clientReady', (client) =>
+    log.debug({ clientId: client.id, as: nameOf(client) }, 'client connected'),
+  );
+  aedes.on('clientDisconnect', (client) =>
+    log.debug({ clientId: client.id, as: nameOf(client) }, 'client disconnected'),
+  );
+
+  let capWarned = false;
+  const listeners = createListeners(
+    {
+      host: config.MQTT_HOST,
+      port: config.MQTT_PORT,
+      wsPort: config.MQTT_WS_PORT,
+      tlsPort: config.MQTT_TLS_PORT,
+      tlsCertFile: config.MQTT_TLS_CERT,
+      tlsKeyFile: config.MQTT_TLS_KEY,
+      maxWsMessageBytes: 4 * MAX_PACKET_BYTES,
+    },
+    (stream, remoteAddress) => {
+      const client = aedes.handle(stream);
+      rememberRemote(client, remoteAddress);
+      const capped = capPacketSize(client, MAX_PACKET_BYTES, (declared) =>
+        refusals.refuse('packet_too_large', {
+          clientId: client.id,
+          username: nameOf(client),
+          remoteAddress: remoteAddressOf(client),
+          detail: `${declared} bytes declared`,
+        }),
+      );
+      if (!capped && !capWarned) {
+        capWarned = true;
+        log.warn(
+          'packet size cap unavailable (mqtt-packet parser changed): large packets are read before refusal',
+        );
+      }
+    },
+  );
+
+  let housekeeping: NodeJS.Timeout | undefined;
+  let closing: Promise<void> | undefined;
+
+  return {
+    aedes,
+    async listen() {
+      await aedes.listen();
+      const ports = await listeners.listen();
+      stats?.start(config.STATS_INTERVAL_MS);
+      housekeeping = setInterval(() => {
+        refusals.flush();
+        throttle.sweep();
+      }, HOUSEKEEPING_MS);
+      housekeeping.unref();
+      log.info({ ...ports, host: config.MQTT_HOST, brokerId: config.BROKER_ID }, 'broker listening');
+      return ports;
+    },
+    close() {
+      closing ??= (async () => {
+        clearInterval(housekeeping);
+        stats?.stop();
+        const stopped = listeners.stopAccepting();
+        await new Promise<void>((resolve) => aedes.close(() => resolve()));
+        listeners.dropAll();
+        await stopped;
+        refusals.flush();
+        log.info('broker closed');
+      })();
+      return closing;
+    },
+    stats: () => stats!.snapshot(),
+  };
+}
+
+function nameOf(client: Client): string | undefined {
+  const identity = identityOf(client);
+  return identity ? identityName(identity) : undefined;
+}

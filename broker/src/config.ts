@@ -1,0 +1,54 @@
+import { hostname } from 'node:os';
+import { loadConfig, optionalString, port, sharedEnv } from '@citytel/contract';
+import { z } from 'zod';
+
+/** Unset or empty: off (an empty string would otherwise coerce to port 0, a random port). */
+const optionalPortVar = z.preprocess(
+  (v) => (v === '' ? undefined : v),
+  z.coerce.number().int().min(0).max(65535).optional(),
+);
+
+/** A single topic level: the instance part of `$SYS/citytel/broker/{BROKER_ID}/stats`. */
+const BROKER_ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+const defaultBrokerId = () =>
+  `${hostname()
+    .replace(/[^A-Za-z0-9_.-]/g, '-')
+    .slice(0, 50)}-${process.pid}`;
+
+/** The broker's environment (CONTRACT §5). */
+export const brokerConfigSchema = z
+  .object({
+    DATA_DIR: sharedEnv.DATA_DIR,
+    DATABASE_URL: sharedEnv.DATABASE_URL,
+    LOG_LEVEL: sharedEnv.LOG_LEVEL,
+    /** Password of the svc:* accounts; unset, the one made once under DATA_DIR is used. */
+    MQTT_SERVICE_SECRET: sharedEnv.MQTT_SERVICE_SECRET,
+    /** TCP listener; 0 picks a free port. */
+    MQTT_PORT: port(1883),
+    MQTT_HOST: z.string().min(1).default('0.0.0.0'),
+    /** MQTT over WebSocket (browsers, gateways behind HTTP proxies); off when unset. */
+    MQTT_WS_PORT: optionalPortVar,
+    /** MQTT over TLS; needs MQTT_TLS_CERT and MQTT_TLS_KEY (PEM file paths). */
+    MQTT_TLS_PORT: optionalPortVar,
+    MQTT_TLS_CERT: optionalString,
+    MQTT_TLS_KEY: optionalString,
+    /** How often the broker publishes its figures on $SYS/citytel/broker/{BROKER_ID}/stats. */
+    STATS_INTERVAL_MS: z.coerce.number().int().min(100).default(5000),
+    /** This broker's name in stats topics; hostname-pid by default. */
+    BROKER_ID: optionalString
+      .transform((v) => v ?? defaultBrokerId())
+      .pipe(z.string().regex(BROKER_ID_PATTERN, 'must be 1-64 of [A-Za-z0-9_.-] (one topic level)')),
+  })
+  .superRefine((c, ctx) => {
+    if (c.MQTT_TLS_PORT === undefined) return;
+    for (const key of ['MQTT_TLS_CERT', 'MQTT_TLS_KEY'] as const) {
+      if (!c[key])
+        ctx.addIssue({ code: 'custom', path: [key], message: 'required when MQTT_TLS_PORT is set' });
+    }
+  });
+
+export type BrokerConfig = Readonly<z.infer<typeof brokerConfigSchema>>;
+
+export function loadBrokerConfig(env: NodeJS.ProcessEnv = process.env): BrokerConfig {
+  return loadConfig(brokerConfigSchema, env);
+}

@@ -1,0 +1,53 @@
+import { ConfigError } from '@citytel/contract';
+import { createLogger, openStore, resolveServiceSecret } from '@citytel/store';
+import { loadIngestConfig } from './config.ts';
+import { createIngest } from './index.ts';
+
+/** `npm start -w ingest`: reads the environment, builds the worker, stops it cleanly on SIGINT / SIGTERM. */
+async function main() {
+  let config: ReturnType<typeof loadIngestConfig>;
+  try {
+    config = loadIngestConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger('ingest', config.LOG_LEVEL);
+  const store = await openStore({ dataDir: config.DATA_DIR, databaseUrl: config.DATABASE_URL, log });
+  const serviceSecret = resolveServiceSecret(config.DATA_DIR, config.MQTT_SERVICE_SECRET);
+  const ingest = createIngest({ config, store, log, serviceSecret });
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    log.info({ signal }, 'stopping');
+    stopping = ingest
+      .stop()
+      .then(() => store.close())
+      .then(
+        () => process.exit(0),
+        (err) => {
+          log.error({ err }, 'unclean stop');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+
+  try {
+    await ingest.start();
+  } catch (err) {
+    log.fatal({ err }, 'ingest could not start');
+    await store.close();
+    process.exit(1);
+  }
+}
+
+await main();

@@ -1,0 +1,290 @@
+import {
+  type DecodedReading,
+  type DecodeResult,
+  decodeSensorMessage,
+  decodeVehicleTelemetry,
+  type FieldRejection,
+  geohash,
+  isPlainObject,
+  MAX_PAYLOAD_BYTES,
+  type Position,
+  parseJson,
+  parseTopic,
+  type RejectionReason,
+  resolveTime,
+  STAMPED_TOPIC_KINDS,
+  type TopicKind,
+  unstamp,
+  vehicleStatusSchema,
+} from '@citytel/contract';
+import type { Device } from '@citytel/store';
+import type { DeviceCache, Lookup } from './devices.ts';
+import { nanos, type Place, readingLine, type SeriesTags, type TimeSource, vehicleLine } from './points.ts';
+
+export interface InboundMessage {
+  topic: string;
+  payload: Buffer;
+  /** A retained message replayed on subscribe: a state already ingested when it was live. */
+  retain?: boolean;
+}
+
+/** What one message became: points to write, or the reason nothing could be kept. */
+export interface Outcome {
+  topic: string;
+  kind?: TopicKind;
+  /** Id or SCK token from the topic: names the sender in logs even when it is not registered. */
+  owner: string;
+  /** Registry id, when the sender is registered. */
+  deviceId?: string;
+  /** The payload without the broker's stamp, for the rejection sample. */
+  payload: Buffer;
+  lines: string[];
+  readings: number;
+  /** Set when the whole message was refused. */
+  rejected?: { reason: RejectionReason; detail: string };
+  /** Fields dropped from a message whose rest was kept (or explaining a refusal). */
+  fields: FieldRejection[];
+  /** Readings by the clock their time came from. */
+  times: Record<TimeSource, number>;
+  seen?: { id: string; at: Date; firmware?: string };
+}
+
+export interface Pipeline {
+  /** Never throws; answers now when the device is cached, else once the registry has answered. */
+  process(msg: InboundMessage): Outcome | Promise<Outcome>;
+}
+
+/** Turns a topic and its bytes into line-protocol points: decode → device → position → time → points. */
+export function createPipeline(deps: { devices: DeviceCache; now?: () => Date }): Pipeline {
+  const now = deps.now ?? (() => new Date());
+
+  return {
+    process(msg) {
+      const parsed = parseTopic(msg.topic);
+      const base = (payload: Buffer): Outcome => ({
+        topic: msg.topic,
+        owner: parsed?.owner ?? msg.topic.slice(0, 128),
+        payload,
+        lines: [],
+        readings: 0,
+        fields: [],
+        times: { device: 0, broker: 0, ingest: 0 },
+        ...(parsed ? { kind: parsed.kind } : {}),
+      });
+      if (!parsed) return refuse(base(msg.payload), 'schema', 'topic is not one ingest handles');
+      let payload = msg.payload;
+      let receivedAt: Date | undefined;
+      if (STAMPED_TOPIC_KINDS.has(parsed.kind)) ({ receivedAt, payload } = unstamp(msg.payload));
+      const out = base(payload);
+      if (payload.length > MAX_PAYLOAD_BYTES)
+        return refuse(out, 'too_large', `payload of ${payload.length} bytes`);
+      const clock: Clock = receivedAt
+        ? { at: receivedAt, source: 'broker' }
+        : { at: now(), source: 'ingest' };
+
+      const lookup: Lookup = parsed.kind.startsWith('sck-')
+        ? deps.devices.byToken(parsed.owner)
+        : deps.devices.byId(parsed.owner);
+      const go = (device: Device | null): Outcome => {
+        if (!device) return refuse(out, 'unknown_device', `no registered device for ${parsed.owner}`);
+        out.deviceId = device.id;
+        try {
+          return route(out, parsed.kind, device, payload, clock, msg.retain === true);
+        } catch (e) {
+          // Every step is written not to throw; this keeps one bug from stopping the stream.
+          out.lines = [];
+          out.readings = 0;
+          return refuse(out, 'malformed', `ingest error: ${String((e as Error)?.message).slice(0, 200)}`);
+        }
+      };
+      return lookup instanceof Promise ? lookup.then(go) : go(lookup);
+    },
+  };
+}
+
+interface Clock {
+  at: Date;
+  source: 'broker' | 'ingest';
+}
+
+function refuse(out: Outcome, reason: RejectionReason, detail: string): Outcome {
+  out.rejected = { reason, detail };
+  return out;
+}
+
+function route(
+  out: Outcome,
+  kind: TopicKind,
+  device: Device,
+  payload: Buffer,
+  clock: Clock,
+  retain: boolean,
+): Outcome {
+  switch (kind) {
+    case 'native':
+    case 'airrohr':
+    case 'sck-raw':
+    case 'sck-json':
+      out.seen = { id: device.id, at: clock.at };
+      return sensorPoints(out, device, decodeSensorMessage(kind, payload), clock);
+    case 'vehicle-telemetry':
+      out.seen = { id: device.id, at: clock.at };
+      return vehiclePoints(out, device, payload, clock);
+    case 'vehicle-status':
+      return vehicleStatus(out, device, payload, clock, retain);
+    case 'sck-hello':
+      // `{token}:Hello`: the kit is alive; nothing to store as a reading.
+      out.seen = { id: device.id, at: clock.at };
+      return out;
+    case 'sck-info':
+      out.seen = { id: device.id, at: clock.at, ...sckFirmware(payload) };
+      return out;
+    default:
+      return refuse(out, 'schema', `ingest does not consume ${kind} messages`);
+  }
+}
+
+const placeOf = (d: Device): Place =>
+  d.kind === 'vehicle' || d.mobile ? 'mobile' : d.indoor ? 'indoor' : 'fixed';
+
+const registered = (d: Device): Position | undefined =>
+  d.lat !== null && d.lon !== null && !(d.lat === 0 && d.lon === 0) ? { lat: d.lat, lon: d.lon } : undefined;
+
+/**
+ * Time of the i-th reading of a message: the device's when plausible, else the broker's stamp (CONTRACT
+ * §2). A replaced device time is reported as a field rejection so the kit's owner can see the clock drift.
+ */
+function timeOf(out: Outcome, r: { ts?: Date | undefined }, i: number, prefix: string, clock: Clock) {
+  // `"ts":1e308` parses to an Invalid Date, which resolveTime would take for a device time.
+  const device = r.ts && Number.isFinite(r.ts.getTime()) ? r.ts : undefined;
+  const { ts, source } = resolveTime(device, clock.at);
+  if (source === 'device') {
+    out.times.device++;
+    return { time: nanos(ts), source: 'device' as const };
+  }
+  if (r.ts) {
+    out.fields.push({
+      field: `${prefix}ts`,
+      reason: 'bad_time',
+      detail: `device time ${Number.isNaN(r.ts.getTime()) ? 'invalid' : r.ts.toISOString()} is implausible; receive time used`,
+    });
+  }
+  out.times[clock.source]++;
+  return { time: nanos(clock.at, i), source: clock.source };
+}
+
+function sensorPoints(out: Outcome, device: Device, decoded: DecodeResult, clock: Clock): Outcome {
+  out.fields.push(...decoded.rejections);
+  if (decoded.error) return refuse(out, decoded.error.reason, decoded.error.detail);
+  const place = placeOf(device);
+  decoded.readings.forEach((r: DecodedReading, i) => {
+    const prefix = decoded.readings.length > 1 ? `readings[${i}].` : '';
+    // Fixed kits stand where they were registered; mobile kits report where they are.
+    const position = place === 'mobile' ? r.position : (registered(device) ?? r.position);
+    if (!position) {
+      out.fields.push({
+        field: `${prefix}position`,
+        reason: 'missing_position',
+        detail: place === 'mobile' ? 'a mobile kit must send lat and lon' : 'kit has no registered position',
+      });
+      return;
+    }
+    const { time, source } = timeOf(out, r, i, prefix, clock);
+    const tags: SeriesTags = { device: device.id, kind: device.kind, place, geohash: geohash(position) };
+    // The exact position of an indoor (home) kit is never stored where the open data is served from.
+    out.lines.push(readingLine(tags, r.values, place === 'indoor' ? undefined : position, source, time));
+    out.readings++;
+  });
+  if (out.readings === 0) return refuse(out, 'missing_position', 'no reading could be placed');
+  return out;
+}
+
+function vehiclePoints(out: Outcome, device: Device, payload: Buffer, clock: Clock): Outcome {
+  const text = utf8(payload);
+  if (text === undefined) return refuse(out, 'malformed', 'payload is not valid UTF-8 text');
+  const decoded = decodeVehicleTelemetry(text);
+  out.fields.push(...decoded.rejections);
+  if (!decoded.ok) return refuse(out, decoded.reason, decoded.detail);
+  const v = decoded.vehicle;
+  const { time, source } = timeOf(out, v, 0, '', clock);
+  const tags: SeriesTags = {
+    device: device.id,
+    kind: device.kind,
+    place: 'mobile',
+    geohash: v.position ? geohash(v.position) : undefined,
+  };
+  out.lines.push(vehicleLine(tags, v.numbers, v.flags, v.position, source, time));
+  if (v.air?.position) {
+    // The car's air sensor: a mobile reading at the car's position and time.
+    out.lines.push(
+      readingLine({ ...tags, geohash: geohash(v.air.position) }, v.air.values, v.air.position, source, time),
+    );
+  }
+  out.readings = out.lines.length;
+  return out;
+}
+
+/**
+ * `vehicles/{id}/status`, retained, also the last will `{"online":false}`. A retained copy replayed on
+ * subscribe was ingested when it was live. The broker does not stamp status messages: a status without
+ * its own `ts` takes ingest's clock, so a redelivered one may land on a second point.
+ */
+function vehicleStatus(
+  out: Outcome,
+  device: Device,
+  payload: Buffer,
+  clock: Clock,
+  retain: boolean,
+): Outcome {
+  if (retain) return out;
+  const text = utf8(payload);
+  if (text === undefined) return refuse(out, 'malformed', 'payload is not valid UTF-8 text');
+  const json = parseJson(text);
+  if (!json.ok) return refuse(out, 'not_json', json.detail);
+  const status = vehicleStatusSchema.safeParse(json.value);
+  if (!status.success)
+    return refuse(out, 'schema', 'status must be {"online":boolean,"locked"?:boolean,"ts"?}');
+  const s = status.data;
+  const deviceTs = typeof s.ts === 'string' || typeof s.ts === 'number' ? parseStatusTime(s.ts) : undefined;
+  const { time, source } = timeOf(out, { ts: deviceTs }, 0, '', clock);
+  const flags = { online: s.online, ...(s.locked === undefined ? {} : { locked: s.locked }) };
+  out.lines.push(
+    vehicleLine(
+      { device: device.id, kind: device.kind, place: 'mobile' },
+      {},
+      flags,
+      undefined,
+      source,
+      time,
+    ),
+  );
+  out.readings = 1;
+  if (s.online) out.seen = { id: device.id, at: clock.at };
+  return out;
+}
+
+function parseStatusTime(ts: string | number): Date | undefined {
+  const ms = typeof ts === 'number' ? (ts > 1e12 ? ts : ts * 1000) : Date.parse(ts);
+  return Number.isFinite(ms) ? new Date(ms) : undefined;
+}
+
+/** Smart Citizen `info` JSON carries the SAM and ESP firmware versions. */
+function sckFirmware(payload: Buffer): { firmware?: string } {
+  const text = utf8(payload);
+  const json = text === undefined ? undefined : parseJson(text);
+  if (!json?.ok || !isPlainObject(json.value)) return {};
+  const o = json.value;
+  const parts = [
+    typeof o.sam_ver === 'string' ? `sam ${o.sam_ver}` : undefined,
+    typeof o.esp_ver === 'string' ? `esp ${o.esp_ver}` : undefined,
+    typeof o.hw_ver === 'string' ? `hw ${o.hw_ver}` : undefined,
+  ].filter(Boolean);
+  return parts.length ? { firmware: parts.join(' / ').slice(0, 200) } : {};
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: false });
+
+function utf8(payload: Buffer): string | undefined {
+  const text = decoder.decode(payload);
+  return text.includes('\uFFFD') ? undefined : text;
+}

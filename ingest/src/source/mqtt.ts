@@ -1,0 +1,189 @@
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import type { MessageSource, SourceHandlers, SourceStats } from './types.ts';
+
+export interface MqttSourceOptions {
+  url: string;
+  /** Stable across restarts: the broker keeps the persistent session (and its unacknowledged messages) under it. */
+  clientId: string;
+  username: string;
+  password: string;
+  subscriptions: readonly string[];
+  keepaliveS: number;
+  log: Logger;
+}
+
+export interface MqttSource extends MessageSource {
+  /** Publishes on the same connection (QoS 0); dropped while disconnected. */
+  publish(topic: string, payload: string, retain: boolean): void;
+}
+
+interface Held {
+  messageId: number;
+  connection: number;
+  done: boolean;
+}
+
+/**
+ * Passed to MQTT.js's handleMessage callback to release its packet queue without sending the PUBACK. In
+ * MQTT.js 5, incoming packets are handled one at a time (client.js `work` / `nextTickWork`): the callback of
+ * `handleMessage` both sends the PUBACK and lets the next packet in. Holding it until a message is written
+ * would serialize everything (and starve PINGRESP). With an error, publish.js calls the queue's `done`
+ * without a PUBACK; the PUBACK is then sent here once the message's points are written.
+ */
+const HELD = new Error('puback held until written');
+
+/**
+ * The direct MQTT subscription: QoS 1, persistent session (clean: false), so messages published while
+ * ingest is down or not yet acknowledged when it died are delivered again.
+ */
+export function createMqttSource(opts: MqttSourceOptions): MqttSource {
+  const log = opts.log;
+  let client: MqttClient | undefined;
+  let handlers: SourceHandlers | undefined;
+  // Acknowledgements leave in the order the messages arrived [MQTT-4.6.0-2], so a message written early
+  // waits for those before it. The queue belongs to one connection: after a reconnect the broker sends
+  // every unacknowledged message again, and a late PUBACK must not reach the new connection.
+  let queue: Held[] = [];
+  let head = 0;
+  let connection = 0;
+  let delivering = true;
+  let started = false;
+  let pausedSince: number | undefined;
+  const s = { received: 0, acked: 0, pausedMs: 0, reconnects: 0 };
+
+  const sendPuback = (messageId: number) =>
+    // MQTT.js has no public call for a deferred PUBACK; this is what its own publish handler runs.
+    (client as unknown as { _sendPacket(p: object, cb: () => void): void })._sendPacket(
+      { cmd: 'puback', messageId },
+      () => undefined,
+    );
+
+  function release(h: Held) {
+    h.done = true;
+    if (h.connection !== connection || queue[head] !== h) return;
+    const live = client?.connected === true;
+    while (head < queue.length && queue[head]!.done) {
+      const next = queue[head++]!;
+      if (live) sendPuback(next.messageId);
+      s.acked++;
+    }
+    if (head > 1024 && head * 2 > queue.length) {
+      queue = queue.slice(head);
+      head = 0;
+    }
+  }
+
+  function onPublish(packet: IPublishPacket, callback: (err?: Error) => void) {
+    const qos1 = packet.qos === 1 && packet.messageId !== undefined;
+    if (!delivering || !handlers) return callback(qos1 ? HELD : undefined);
+    s.received++;
+    let ack = () => undefined;
+    if (qos1) {
+      const h: Held = { messageId: packet.messageId!, connection, done: false };
+      queue.push(h);
+      let once = false;
+      ack = () => {
+        if (once) return;
+        once = true;
+        release(h);
+      };
+    }
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    handlers.onMessage({ topic: packet.topic, payload, retain: packet.retain === true, ack });
+    const next = () => callback(qos1 ? HELD : undefined);
+    const wait = handlers.backpressure();
+    if (!wait) return next();
+    // Not taking the next packet stops reading the socket: TCP pushes back on the broker, which keeps
+    // the messages in the session. PINGRESP waits too: past 1.5 × keepalive MQTT.js reconnects, the
+    // broker resends what was not acknowledged, and the points it produces land on the same points.
+    pausedSince ??= Date.now();
+    wait.then(() => {
+      if (pausedSince !== undefined) s.pausedMs += Date.now() - pausedSince;
+      pausedSince = undefined;
+      next();
+    });
+  }
+
+  return {
+    start(h) {
+      handlers = h;
+      const c = mqtt.connect(opts.url, {
+        clientId: opts.clientId,
+        username: opts.username,
+        password: opts.password,
+        clean: false,
+        protocolVersion: 4,
+        keepalive: opts.keepaliveS,
+        reconnectPeriod: 1000,
+        connectTimeout: 10_000,
+        queueQoSZero: false,
+        resubscribe: true,
+      });
+      client = c;
+      c.handleMessage = onPublish as MqttClient['handleMessage'];
+      c.on('close', () => {
+        connection++;
+        queue = [];
+        head = 0;
+      });
+      c.on('reconnect', () => {
+        s.reconnects++;
+        log.warn({ url: opts.url }, 'reconnecting to the broker');
+      });
+      return new Promise((resolve, reject) => {
+        c.on('error', (err) => {
+          const code = (err as { code?: unknown }).code;
+          // CONNACK 4/5: bad credentials or not authorized. Retrying will not help; say so at start-up.
+          if (!started && (code === 4 || code === 5)) {
+            c.end(true);
+            reject(new Error(`broker refused ${opts.username}: ${err.message}`));
+          } else log.warn({ err }, 'mqtt error');
+        });
+        c.once('connect', (connack) => {
+          log.info(
+            { url: opts.url, clientId: opts.clientId, sessionPresent: connack.sessionPresent },
+            'connected to the broker',
+          );
+          c.subscribe(
+            opts.subscriptions.map((t) => t),
+            { qos: 1 },
+            (err, granted) => {
+              const refused = granted?.filter((g) => g.qos === 128).map((g) => g.topic) ?? [];
+              if (err || refused.length) {
+                reject(err ?? new Error(`broker refused subscriptions: ${refused.join(', ')}`));
+                return;
+              }
+              started = true;
+              c.on('connect', (ack) =>
+                log.info({ sessionPresent: ack.sessionPresent }, 'reconnected to the broker'),
+              );
+              resolve();
+            },
+          );
+        });
+      });
+    },
+    pause() {
+      delivering = false;
+    },
+    async close() {
+      delivering = false;
+      const c = client;
+      if (!c) return;
+      await new Promise<void>((resolve) => c.end(false, {}, () => resolve()));
+    },
+    publish(topic, payload, retain) {
+      if (client?.connected) client.publish(topic, payload, { qos: 0, retain });
+    },
+    stats: (): SourceStats => ({
+      connected: client?.connected === true,
+      received: s.received,
+      unacked: queue.length - head,
+      acked: s.acked,
+      paused: pausedSince !== undefined,
+      pausedMs: s.pausedMs + (pausedSince === undefined ? 0 : Date.now() - pausedSince),
+      reconnects: s.reconnects,
+    }),
+  };
+}

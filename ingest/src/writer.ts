@@ -1,0 +1,298 @@
+import { HttpError, InfluxDB, setLogger, type Transport, type WriteApi } from '@influxdata/influxdb-client';
+import type { Logger } from 'pino';
+import { createSampler, type Summary } from './sampler.ts';
+
+export interface WriterOptions {
+  url: string;
+  /** 1.x database; also the bucket when `bucket` is unset. */
+  db: string;
+  /** 2.x / 3.x: with a token, writes go to /api/v2/write?org=&bucket=. */
+  token?: string | undefined;
+  org?: string | undefined;
+  bucket?: string | undefined;
+  /** 1.x HTTP auth. */
+  username?: string | undefined;
+  password?: string | undefined;
+  batchLines: number;
+  batchBytes: number;
+  flushMs: number;
+  gzipBytes: number;
+  /** The most lines this writer will ever hold; the caller stops feeding it there (see `waitBelow`). */
+  maxInFlight: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+  timeoutMs: number;
+}
+
+export interface WriterStats {
+  /** Lines accepted and not yet written: in the batch buffer, on the wire, or waiting for a retry. */
+  pending: number;
+  written: number;
+  /** Lines InfluxDB refused for good (400/422: a type conflict, a limit); acknowledged, counted, logged. */
+  refused: number;
+  batches: number;
+  batchLines: Summary;
+  /** HTTP round trip of each write attempt. */
+  writeMs: Summary;
+  /** From a message's lines entering the writer to the last of them written. */
+  queueMs: Summary;
+  failedAttempts: number;
+  /** Lines the client would have given up on and the writer re-queued instead. */
+  requeued: number;
+  up: boolean;
+  lastError: string | null;
+}
+
+export interface Writer {
+  /** Queues lines; `done` runs once, after every one of them is written (or refused for good). */
+  write(lines: string[], done: () => void): void;
+  pending(): number;
+  /** Resolves once fewer than `n` lines are pending (or the writer is closed). */
+  waitBelow(n: number): Promise<void>;
+  /** Waits until nothing is pending or `timeoutMs` passed; true when everything was written. */
+  drain(timeoutMs: number): Promise<boolean>;
+  /** Stops writing; lines still pending are abandoned (their messages were not acknowledged). */
+  close(): void;
+  stats(): WriterStats;
+}
+
+interface Ticket {
+  left: number;
+  done: () => void;
+  t0: number;
+}
+
+type Failure = 'retry' | 'hold' | 'refused';
+
+/**
+ * What to do with a failed write. InfluxDB refusing the data itself (400 with a type conflict or a limit,
+ * 422) will refuse it again: those lines are dropped, counted and logged. A server down, slow or overloaded
+ * (network errors, 429, 5xx) is retried by the client. Anything else (401/403 bad credentials, 404 no such
+ * database, 413 batch too large) is an operator's fix away: the lines are held and retried, never lost.
+ */
+export function classifyWriteError(err: Error): Failure {
+  if (!(err instanceof HttpError)) return 'retry';
+  if (err.statusCode === 400 || err.statusCode === 422) return 'refused';
+  return err.statusCode >= 429 ? 'retry' : 'hold';
+}
+
+/** The 1.x write endpoint (Debian's influxd 1.6 has no /api/v2/write), or the v2 one that 2.x and 3.x serve. */
+export function writePath(o: Pick<WriterOptions, 'db' | 'token' | 'org' | 'bucket'>): string | undefined {
+  if (o.token) return undefined;
+  return `/write?db=${encodeURIComponent(o.db)}&precision=ns`;
+}
+
+let clientLog: Logger | undefined;
+// The client logs every failed attempt of every batch: during an outage that is a flood. Its lines go to
+// debug; the writer logs the outage once and the recovery once.
+setLogger({
+  error: (message, error) => clientLog?.debug({ err: error }, `influxdb-client: ${message}`),
+  warn: (message, error) => clientLog?.debug({ err: error }, `influxdb-client: ${message}`),
+});
+
+/**
+ * Lines go through @influxdata/influxdb-client's WriteApi: its batching (by lines, bytes and time), its
+ * gzip and its retries with backoff. Its retry buffer drops the oldest lines past `maxBufferLines`; here
+ * it can never fill, because every line in it is also counted as pending and the caller stops feeding
+ * the writer at `maxInFlight` (the buffer is sized above that bound). Failures the client would give up
+ * on (retries exhausted, non-retryable statuses) are taken back through `writeFailed` and re-queued after
+ * a backoff. Each line is matched back to the message that produced it when `writeSuccess` reports it.
+ */
+export function createWriter(opts: WriterOptions, log: Logger): Writer {
+  clientLog = log;
+  const tickets = new Map<string, Ticket | Ticket[]>();
+  const waiters: Array<{ n: number; resolve: () => void }> = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const batchLines = createSampler();
+  const writeMs = createSampler();
+  const queueMs = createSampler();
+  const s = { pending: 0, written: 0, refused: 0, batches: 0, failedAttempts: 0, requeued: 0 };
+  let up = true;
+  let lastError: string | null = null;
+  let holdFailures = 0;
+  let closed = false;
+
+  const maxRetries = 1_000_000_000;
+  const headers: Record<string, string> = {};
+  if (opts.username && !opts.token) {
+    headers.Authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password ?? ''}`).toString('base64')}`;
+  }
+  const influx = new InfluxDB({
+    url: opts.url,
+    timeout: opts.timeoutMs,
+    ...(opts.token ? { token: opts.token } : {}),
+  });
+  timeTransport(influx.transport, (ms) => writeMs.add(ms));
+  const api: WriteApi = influx.getWriteApi(opts.org ?? '', opts.bucket ?? opts.db, 'ns', {
+    batchSize: opts.batchLines,
+    maxBatchBytes: opts.batchBytes,
+    flushInterval: opts.flushMs,
+    gzipThreshold: opts.gzipBytes,
+    headers,
+    maxRetries,
+    // Far away: lines never expire inside the client (and would be taken back if they did).
+    maxRetryTime: 365 * 86_400_000,
+    maxBufferLines: opts.maxInFlight * 2 + 10_000,
+    minRetryDelay: opts.retryMinMs,
+    maxRetryDelay: Math.max(opts.retryMinMs, opts.retryMaxMs),
+    retryJitter: Math.min(200, opts.retryMinMs),
+    exponentialBase: 2,
+    writeSuccess(lines) {
+      if (!up) log.info({ pending: s.pending }, 'InfluxDB writes succeed again');
+      up = true;
+      holdFailures = 0;
+      s.batches++;
+      batchLines.add(lines.length);
+      settle(lines);
+      s.written += lines.length;
+    },
+    writeFailed(error, lines, attempt, expires) {
+      if (closed) return Promise.resolve();
+      s.failedAttempts++;
+      lastError = error.message.slice(0, 300);
+      const kind = classifyWriteError(error);
+      if (kind === 'refused') {
+        log.error(
+          { err: error, lines: lines.length, first: lines[0]?.slice(0, 300) },
+          'InfluxDB refused points',
+        );
+        s.refused += lines.length;
+        settle(lines);
+        return Promise.resolve();
+      }
+      if (up)
+        log.warn({ err: error, pending: s.pending }, 'InfluxDB write failed; holding points and retrying');
+      up = false;
+      if (kind === 'retry' && attempt <= maxRetries && expires > Date.now()) return undefined;
+      requeue(lines, error);
+      return Promise.resolve();
+    },
+    writeRetrySkipped(entry) {
+      // Unreachable while pending stays under maxInFlight; if it ever happens, nothing is dropped.
+      log.error(
+        { lines: entry.lines.length },
+        'client retry buffer overflowed; re-queueing its oldest lines',
+      );
+      requeue(entry.lines);
+    },
+  });
+  const path = writePath(opts);
+  if (path) api.path = path;
+
+  function requeue(lines: string[], error?: Error) {
+    holdFailures++;
+    const after = error instanceof HttpError ? error.retryAfter() : 0;
+    const delay = Math.max(
+      after,
+      Math.min(opts.retryMaxMs, opts.retryMinMs * 2 ** Math.min(holdFailures - 1, 20)),
+    );
+    s.requeued += lines.length;
+    const t = setTimeout(() => {
+      timers.delete(t);
+      if (!closed) api.writeRecords(lines);
+    }, delay);
+    timers.add(t);
+  }
+
+  function settle(lines: string[]) {
+    const t = performance.now();
+    for (const line of lines) {
+      const entry = tickets.get(line);
+      if (!entry) continue;
+      let ticket: Ticket;
+      if (Array.isArray(entry)) {
+        ticket = entry.shift()!;
+        if (entry.length === 1) tickets.set(line, entry[0]!);
+      } else {
+        ticket = entry;
+        tickets.delete(line);
+      }
+      s.pending--;
+      if (--ticket.left === 0) {
+        queueMs.add(t - ticket.t0);
+        ticket.done();
+      }
+    }
+    wake();
+  }
+
+  function wake() {
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      const w = waiters[i]!;
+      if (closed || s.pending < w.n) {
+        waiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  return {
+    write(lines, done) {
+      if (closed) throw new Error('writer is closed');
+      if (lines.length === 0) return done();
+      const ticket: Ticket = { left: lines.length, done, t0: performance.now() };
+      for (const line of lines) {
+        const entry = tickets.get(line);
+        if (entry === undefined) tickets.set(line, ticket);
+        else if (Array.isArray(entry)) entry.push(ticket);
+        else tickets.set(line, [entry, ticket]);
+      }
+      s.pending += lines.length;
+      api.writeRecords(lines);
+    },
+    pending: () => s.pending,
+    waitBelow(n) {
+      if (closed || s.pending < n) return Promise.resolve();
+      return new Promise((resolve) => waiters.push({ n, resolve }));
+    },
+    async drain(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      await api.flush().catch(() => undefined);
+      while (s.pending > 0 && Date.now() < deadline && !closed) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return s.pending === 0;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      const left = api.dispose();
+      if (s.pending > 0)
+        log.warn(
+          { pending: s.pending, buffered: left },
+          'writer closed with unwritten points (not acknowledged)',
+        );
+      wake();
+    },
+    stats: () => ({
+      ...s,
+      batchLines: batchLines.summary(),
+      writeMs: writeMs.summary(),
+      queueMs: queueMs.summary(),
+      up,
+      lastError,
+    }),
+  };
+}
+
+/** Times every request the client sends (the WriteApi has no hook of its own for it). */
+function timeTransport(transport: Transport, record: (ms: number) => void): void {
+  const send = transport.send.bind(transport);
+  transport.send = (path, body, options, callbacks) => {
+    const t0 = performance.now();
+    const done = () => record(performance.now() - t0);
+    send(path, body, options, {
+      ...callbacks,
+      error(e) {
+        done();
+        callbacks?.error?.(e);
+      },
+      complete() {
+        done();
+        callbacks?.complete?.();
+      },
+    });
+  };
+}
