@@ -8,7 +8,12 @@ import { checkNode, ensureDashboardBuilt, ensureDebianPackages, ensureNpmDeps, r
 
 checkNode();
 ensureNpmDeps();
-ensureDebianPackages({ influxd: 'influxdb', mosquitto_pub: 'mosquitto-clients', chromium: 'chromium' });
+ensureDebianPackages({
+  influxd: 'influxdb',
+  mosquitto_pub: 'mosquitto-clients',
+  chromium: 'chromium',
+  pg_ctlcluster: 'postgresql',
+});
 ensureDashboardBuilt();
 
 const run = (what, cmd, args) => {

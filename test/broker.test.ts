@@ -1,10 +1,13 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MAX_PAYLOAD_BYTES, statsTopic, topics, unstamp } from '@citytel/contract';
 import type { MqttClient } from 'mqtt';
 import { generate } from 'mqtt-packet';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   brokerClient,
   closedByBroker,
@@ -58,7 +61,9 @@ beforeAll(async () => {
   otherToken = (await tb.store.devices.create({ id: 'sck-2', kind: 'sck' })).token!;
   ingest = await service('svc:ingest', { clientId: 'ingest-test' });
   ingestLog = messageLog(ingest);
-  await ingest.subscribeAsync(['sensors/+/readings', 'device/sck/+/readings/raw', 'vehicles/+/status'], { qos: 1 });
+  await ingest.subscribeAsync(['sensors/+/readings', 'device/sck/+/readings/raw', 'vehicles/+/status'], {
+    qos: 1,
+  });
 });
 
 afterAll(async () => {
@@ -73,7 +78,9 @@ describe('connect', () => {
 
   it('refuses a device with a wrong password as bad user name or password', async () => {
     const before = refusals().bad_credentials;
-    expect(await connackCode(tb.url, { username: 'kit-1', password: 'not-the-secret' })).toBe(BAD_USER_OR_PASSWORD);
+    expect(await connackCode(tb.url, { username: 'kit-1', password: 'not-the-secret' })).toBe(
+      BAD_USER_OR_PASSWORD,
+    );
     expect(refusals().bad_credentials).toBe(before + 1);
   });
 
@@ -82,7 +89,9 @@ describe('connect', () => {
   });
 
   it('refuses a service account with a wrong secret', async () => {
-    expect(await connackCode(tb.url, { username: 'svc:ingest', password: 'guess' })).toBe(BAD_USER_OR_PASSWORD);
+    expect(await connackCode(tb.url, { username: 'svc:ingest', password: 'guess' })).toBe(
+      BAD_USER_OR_PASSWORD,
+    );
   });
 
   it('refuses a connection without credentials whose client id is no token', async () => {
@@ -93,8 +102,15 @@ describe('connect', () => {
 
   it('refuses a last will on a topic the device may not publish', async () => {
     const before = refusals().will_denied;
-    const will = { topic: topics.vehicleStatus('car-2'), payload: Buffer.from('{"online":false}'), qos: 1 as const, retain: true };
-    expect(await connackCode(tb.url, { username: 'car-1', password: secrets['car-1']!, will })).toBe(NOT_AUTHORIZED);
+    const will = {
+      topic: topics.vehicleStatus('car-2'),
+      payload: Buffer.from('{"online":false}'),
+      qos: 1 as const,
+      retain: true,
+    };
+    expect(await connackCode(tb.url, { username: 'car-1', password: secrets['car-1']!, will })).toBe(
+      NOT_AUTHORIZED,
+    );
     expect(refusals().will_denied).toBe(before + 1);
   });
 });
@@ -192,8 +208,21 @@ describe('Smart Citizen kits', () => {
 
   it('accepts the stock firmware as mosquitto_pub plays it: client id = token, no credentials', async () => {
     const raw = '{t:2026-11-22T10:20:00Z,87:9.5}';
-    await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(tb.port), '-i', token, '-t', topics.sckRaw(token), '-m', raw]);
-    const m = await ingestLog.next((x) => x.topic === topics.sckRaw(token) && unstamp(x.payload).payload.toString() === raw);
+    await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(tb.port),
+      '-i',
+      token,
+      '-t',
+      topics.sckRaw(token),
+      '-m',
+      raw,
+    ]);
+    const m = await ingestLog.next(
+      (x) => x.topic === topics.sckRaw(token) && unstamp(x.payload).payload.toString() === raw,
+    );
     expect(unstamp(m.payload).payload.toString()).toBe(raw);
   });
 });
@@ -227,7 +256,9 @@ describe('payload size', () => {
     const kit = await device('kit-1');
     const body = Buffer.alloc(MAX_PAYLOAD_BYTES, 0x61);
     await kit.publishAsync(topics.sensorReadings('kit-1'), body, { qos: 1 });
-    const m = await ingestLog.next((x) => x.topic === topics.sensorReadings('kit-1') && x.payload.length > 60_000);
+    const m = await ingestLog.next(
+      (x) => x.topic === topics.sensorReadings('kit-1') && x.payload.length > 60_000,
+    );
     expect(unstamp(m.payload).payload.equals(body)).toBe(true);
   });
 
@@ -316,8 +347,8 @@ describe('stats', () => {
     const published = JSON.parse(m.payload.toString());
     expect(published.broker).toBe(`test-${process.pid}`);
     expect(Object.keys(published.refusals).sort()).toEqual(Object.keys(tb.broker.stats().refusals).sort());
+    await vi.waitFor(() => expect(tb.broker.stats().clients).toBe(open.filter((c) => c.connected).length));
     const s = tb.broker.stats();
-    expect(s.clients).toBe(open.filter((c) => c.connected).length);
     expect(s.messagesIn).toBeGreaterThan(0);
     expect(s.messagesOut).toBeGreaterThan(0);
     expect(s.bytesIn).toBeGreaterThan(MAX_PAYLOAD_BYTES);
@@ -329,9 +360,59 @@ describe('WebSocket listener', () => {
     const kit = await track(brokerClient(tb.wsUrl!, { username: 'kit-1', password: secrets['kit-1']! }));
     await kit.publishAsync(topics.sensorReadings('kit-1'), '{"pm25":3.3}', { qos: 1 });
     const m = await ingestLog.next(
-      (x) => x.topic === topics.sensorReadings('kit-1') && unstamp(x.payload).payload.toString() === '{"pm25":3.3}',
+      (x) =>
+        x.topic === topics.sensorReadings('kit-1') &&
+        unstamp(x.payload).payload.toString() === '{"pm25":3.3}',
     );
     expect(unstamp(m.payload).receivedAt).toBeInstanceOf(Date);
+  });
+});
+
+describe('TLS listener', () => {
+  it('carries MQTT over TLS with the configured certificate', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'citytel-tls-'));
+    try {
+      const certFile = join(dir, 'cert.pem');
+      const keyFile = join(dir, 'key.pem');
+      await run('openssl', [
+        ...[
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-days',
+          '1',
+        ],
+        ...[
+          '-subj',
+          '/CN=127.0.0.1',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+          '-keyout',
+          keyFile,
+          '-out',
+          certFile,
+        ],
+      ]);
+      const secure = await startTestBroker({ store: tb.store, brokerId: 'tls', tls: { certFile, keyFile } });
+      try {
+        const kit = await brokerClient(secure.tlsUrl!, {
+          username: 'kit-1',
+          password: secrets['kit-1']!,
+          ca: readFileSync(certFile),
+        });
+        await kit.publishAsync(topics.sensorReadings('kit-1'), '{"pm25":1}', { qos: 1 });
+        await vi.waitFor(() => expect(secure.broker.stats().messagesIn).toBe(1));
+        kit.end(true);
+      } finally {
+        await secure.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -11,6 +11,7 @@ export interface TestBroker {
   port: number;
   url: string;
   wsUrl?: string;
+  tlsUrl?: string;
   serviceSecret: string;
   /** Closes the broker and the store and removes the data directory. */
   stop(): Promise<void>;
@@ -23,6 +24,8 @@ export interface TestBroker {
 export async function startTestBroker(
   options: {
     ws?: boolean;
+    /** PEM file paths: also listen for MQTT over TLS. */
+    tls?: { certFile: string; keyFile: string };
     throttle?: Partial<LoginThrottleOptions>;
     statsIntervalMs?: number;
     brokerId?: string;
@@ -38,6 +41,9 @@ export async function startTestBroker(
       MQTT_PORT: 0,
       MQTT_HOST: '127.0.0.1',
       MQTT_WS_PORT: options.ws ? 0 : undefined,
+      MQTT_TLS_PORT: options.tls ? 0 : undefined,
+      MQTT_TLS_CERT: options.tls?.certFile,
+      MQTT_TLS_KEY: options.tls?.keyFile,
       STATS_INTERVAL_MS: options.statsIntervalMs ?? 5000,
       BROKER_ID: options.brokerId ?? `test-${process.pid}`,
     },
@@ -54,6 +60,7 @@ export async function startTestBroker(
     port: ports.port,
     url: `mqtt://127.0.0.1:${ports.port}`,
     ...(ports.wsPort !== undefined ? { wsUrl: `ws://127.0.0.1:${ports.wsPort}` } : {}),
+    ...(ports.tlsPort !== undefined ? { tlsUrl: `mqtts://127.0.0.1:${ports.tlsPort}` } : {}),
     serviceSecret,
     async stop() {
       await broker.close();

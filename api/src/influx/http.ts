@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import { ApiError } from '../errors.ts';
 import { InfluxError } from './client.ts';
 
@@ -18,3 +19,11 @@ export const round3 = (v: number): number => Math.round(v * 1000) / 1000;
 /** `public, max-age=N` for answers a cache may keep as long as the api does. */
 export const cacheControl = (ttlMs: number): string =>
   ttlMs > 0 ? `public, max-age=${Math.max(1, Math.round(ttlMs / 1000))}` : 'no-cache';
+
+/**
+ * Sends JSON already serialized (a cached answer): Fastify sends a string with a JSON content type as is,
+ * so the route's zod response schema documents the shape without re-validating it on every hit.
+ */
+export function sendJsonText(reply: FastifyReply, text: string, ttlMs: number): FastifyReply {
+  return reply.type('application/json; charset=utf-8').header('Cache-Control', cacheControl(ttlMs)).send(text);
+}

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { apiError, errorResponses } from '../errors.ts';
 import type { InfluxQuery } from '../influx/client.ts';
-import { cacheControl, influxFailure, round3 } from '../influx/http.ts';
+import { influxFailure, round3, sendJsonText } from '../influx/http.ts';
 import { aggregateCells, type CellAggregate } from '../influx/map-query.ts';
 import { bboxParam, durationParam, metricParam, timeParam } from '../influx/params.ts';
 import type { TierCoverage } from '../influx/plan.ts';
@@ -119,7 +119,7 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
         .catch((err: unknown) => {
           throw influxFailure(err);
         });
-      return reply.type('application/json; charset=utf-8').header('Cache-Control', cacheControl(ttl)).send(body);
+      return sendJsonText(reply, body, ttl);
     },
   );
 };

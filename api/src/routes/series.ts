@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { apiError, errorResponses } from '../errors.ts';
 import type { InfluxQuery } from '../influx/client.ts';
-import { cacheControl, influxFailure, round3 } from '../influx/http.ts';
+import { influxFailure, round3, sendJsonText } from '../influx/http.ts';
 import { and, as, call, ident, select, tagEquals, timeRange } from '../influx/influxql.ts';
 import { deviceIdParam, durationParam, type Fn, fnParam, metricParam, timeParam } from '../influx/params.ts';
 import { planSegments, type TierCoverage } from '../influx/plan.ts';
@@ -120,7 +120,7 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
         .catch((err: unknown) => {
           throw influxFailure(err);
         });
-      return reply.type('application/json; charset=utf-8').header('Cache-Control', cacheControl(ttl)).send(body);
+      return sendJsonText(reply, body, ttl);
     },
   );
 
