@@ -31,9 +31,20 @@ export const optionalString = z
   .optional()
   .transform((v) => (v === '' ? undefined : v));
 
+/**
+ * A relative path is taken from where the user typed the command: npm sets INIT_CWD there, while
+ * `npm start -w broker` runs the process inside broker/. So every process finds the same `.data`.
+ * (No node:path here: the dashboard imports this package too.)
+ */
+export function fromInvocationDir(path: string): string {
+  if (path.startsWith('/')) return path;
+  const base = (typeof process !== 'undefined' && (process.env.INIT_CWD ?? process.cwd())) || '.';
+  return `${base.replace(/\/$/, '')}/${path.replace(/^\.\//, '')}`;
+}
+
 /** Variables several processes read (CONTRACT §5), with their defaults for one machine. */
 export const sharedEnv = {
-  DATA_DIR: z.string().min(1).default('.data'),
+  DATA_DIR: z.string().min(1).default('.data').transform(fromInvocationDir),
   LOG_LEVEL: logLevel,
   MQTT_PORT: port(1883),
   MQTT_URL: optionalString.pipe(z.url().optional()),

@@ -13,8 +13,17 @@ function scryptAsync(secret: string, salt: Buffer, keylen: number, opts: ScryptO
   );
 }
 
-/** A device's MQTT / Basic-auth password: 24 random bytes, 32 base64url characters. */
-export const newDeviceSecret = (): string => randomBytes(24).toString('base64url');
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * A device's MQTT / Basic-auth password: 32 letters and digits (~190 bits). Not base64url: a secret starting
+ * with `-` is read as an option by `mosquitto_pub -P` and by firmware config tools.
+ */
+export const newDeviceSecret = (): string => {
+  let s = '';
+  for (let i = 0; i < 32; i++) s += ALNUM[randomInt(ALNUM.length)];
+  return s;
+};
 
 /** `scrypt$N$r$p$<salt b64>$<hash b64>`: the parameters travel with the hash so they can be raised later. */
 export async function hashSecret(secret: string): Promise<string> {

@@ -105,6 +105,11 @@ export interface ExpectedCell {
 }
 
 export const round3 = (v: number) => Math.round(v * 1000) / 1000;
+/**
+ * The api rounds a sum to 6 decimals (the precision readings are stored with) before dividing, so that a
+ * mean does not depend on the order of summation; the expected means do the same.
+ */
+export const meanOf = (sum: number, count: number) => round3(Math.round(sum * 1e6) / 1e6 / count);
 
 export function expectedCells(
   readings: TestReading[],
@@ -127,7 +132,7 @@ export function expectedCells(
     acc.set(cell, a);
   }
   return [...acc]
-    .map(([cell, a]) => ({ cell, mean: round3(a.sum / a.count), max: a.max, count: a.count, devices: a.devices.size }))
+    .map(([cell, a]) => ({ cell, mean: meanOf(a.sum, a.count), max: a.max, count: a.count, devices: a.devices.size }))
     .sort((x, y) => (x.cell < y.cell ? -1 : 1));
 }
 
@@ -140,7 +145,7 @@ export function aggregate(values: number[], fn: Fn): number | null {
   const n = sorted.length;
   switch (fn) {
     case 'mean':
-      return round3(values.reduce((s, v) => s + v, 0) / n);
+      return meanOf(values.reduce((s, v) => s + v, 0), n);
     case 'min':
       return sorted[0]!;
     case 'max':

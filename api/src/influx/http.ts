@@ -16,6 +16,13 @@ export function influxFailure(err: unknown): unknown {
 /** Three decimals: beyond any kit's resolution, and a third of the bytes of a full double. */
 export const round3 = (v: number): number => Math.round(v * 1000) / 1000;
 
+/**
+ * A mean to 3 decimals. The sum is first rounded to 6 decimals, the precision readings are stored with,
+ * so that the answer does not depend on the order InfluxDB and the api added the values in (a mean of
+ * exactly x.xxx5 would otherwise round either way).
+ */
+export const mean3 = (sum: number, count: number): number => round3(Math.round(sum * 1e6) / 1e6 / count);
+
 /** `public, max-age=N` for answers a cache may keep as long as the api does. */
 export const cacheControl = (ttlMs: number): string =>
   ttlMs > 0 ? `public, max-age=${Math.max(1, Math.round(ttlMs / 1000))}` : 'no-cache';

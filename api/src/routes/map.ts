@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { apiError, errorResponses } from '../errors.ts';
 import type { InfluxQuery } from '../influx/client.ts';
-import { influxFailure, round3, sendJsonText } from '../influx/http.ts';
+import { influxFailure, mean3, round3, sendJsonText } from '../influx/http.ts';
 import { aggregateCells, type CellAggregate } from '../influx/map-query.ts';
 import { bboxParam, durationParam, metricParam, timeParam } from '../influx/params.ts';
 import type { TierCoverage } from '../influx/plan.ts';
@@ -126,7 +126,7 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
 
 function feature(metric: Parameters<typeof bandFor>[0], c: CellAggregate): MapAnswer['features'][number] {
   const [s, w, n, e] = geohashBounds(c.cell).map(round6) as [number, number, number, number];
-  const mean = round3(c.sum / c.count);
+  const mean = mean3(c.sum, c.count);
   return {
     type: 'Feature',
     // Counter-clockwise exterior ring (RFC 7946 §3.1.6).

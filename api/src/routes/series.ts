@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { apiError, errorResponses } from '../errors.ts';
 import type { InfluxQuery } from '../influx/client.ts';
-import { influxFailure, round3, sendJsonText } from '../influx/http.ts';
+import { influxFailure, mean3, round3, sendJsonText } from '../influx/http.ts';
 import { and, as, call, ident, select, tagEquals, timeRange } from '../influx/influxql.ts';
 import { deviceIdParam, durationParam, type Fn, fnParam, metricParam, timeParam } from '../influx/params.ts';
 import { planSegments, type TierCoverage } from '../influx/plan.ts';
@@ -184,7 +184,7 @@ async function bucketValues(
     }
   }
   for (const [t, b] of buckets) {
-    const v = fn === 'mean' ? b.s / b.c : fn === 'min' ? b.lo : fn === 'max' ? b.hi : b.c;
+    const v = fn === 'mean' ? mean3(b.s, b.c) : fn === 'min' ? b.lo : fn === 'max' ? b.hi : b.c;
     out.set(t, round3(v));
   }
   return out;
