@@ -161,11 +161,19 @@ describe('map', () => {
     const [s, w, n, e] = ngeohash.decode_bbox(cellA);
     const exact = await map(`metric=pm25&window=3d&to=${iso(END)}&cell=6&bbox=${w},${s},${e},${n}`);
     expect(exact.features.map((f) => f.properties.cell)).toEqual([cellA]);
-    // A hair to the west reaches into the neighbour cell, where the mobile kit parks.
-    const west = ngeohash.neighbor(cellA, [0, -1]);
-    const wider = await map(`metric=pm25&window=3d&to=${iso(END)}&cell=6&bbox=${w - 1e-6},${s},${e},${n}`);
-    const expected = expectedCells(all, 'pm25', END - 3 * DAY, END, 6).filter((c) => c.cell === cellA || c.cell === west);
-    expect(expected.length).toBe(2);
+    // A hair past one edge reaches into the neighbour cell there that holds readings (kit-b, east).
+    const all6 = expectedCells(all, 'pm25', END - 3 * DAY, END, 6);
+    const hair = 1e-6;
+    const sides = [
+      { dir: [1, 0], box: [w, s, e, n + hair] },
+      { dir: [-1, 0], box: [w, s - hair, e, n] },
+      { dir: [0, 1], box: [w, s, e + hair, n] },
+      { dir: [0, -1], box: [w - hair, s, e, n] },
+    ] as const;
+    const side = sides.find((x) => all6.some((c) => c.cell === ngeohash.neighbor(cellA, [...x.dir])))!;
+    const neighbour = ngeohash.neighbor(cellA, [...side.dir]);
+    const wider = await map(`metric=pm25&window=3d&to=${iso(END)}&cell=6&bbox=${side.box.join(',')}`);
+    const expected = all6.filter((c) => c.cell === cellA || c.cell === neighbour);
     expect(cellsOf(wider)).toEqual(expected);
   });
 
@@ -202,6 +210,17 @@ describe('rollups', () => {
       expect(cellsOf(body)).toEqual(expectedCells(all, 'pm25', to - 50 * HOUR, to, cell));
     });
   }
+
+  it('are what long windows read: with a raw day deleted, the map still counts it', async () => {
+    const day = { from: T0 + DAY, to: T0 + 2 * DAY };
+    await stack.query.query(`DELETE FROM "readings" WHERE time >= ${day.from}ms AND time < ${day.to}ms`);
+    try {
+      const body = await map(`metric=pm25&window=3d&to=${iso(END)}&cell=6`);
+      expect(cellsOf(body)).toEqual(expectedCells(all, 'pm25', END - 3 * DAY, END, 6));
+    } finally {
+      await stack.write(all.filter((r) => r.t >= day.from && r.t < day.to));
+    }
+  });
 
   for (const fn of ['mean', 'min', 'max', 'count'] as Fn[]) {
     it(`give the same ${fn} series as the raw readings`, async () => {

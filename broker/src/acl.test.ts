@@ -161,14 +161,14 @@ describe('publish', () => {
     ).toEqual({ ok: false, reason: 'payload_too_large' });
   });
 
-  it('keeps the retain flag only on a vehicle status', () => {
+  it('keeps the retain flag only on a vehicle status and on ingest figures', () => {
     const retained = Object.values(everyone).flatMap((who) =>
       concrete.filter((topic) => {
         const v = checkPublish(who, { topic, payloadBytes: 10, retain: true });
         return v.ok && v.retain;
       }),
     );
-    expect([...new Set(retained)].sort()).toEqual(byOwner(topics.vehicleStatus).sort());
+    expect([...new Set(retained)].sort()).toEqual([...byOwner(topics.vehicleStatus), statsTopic('ingest', 'i1')].sort());
     expect(checkPublish(car, { topic: 'vehicles/car-1/status', payloadBytes: 10, retain: true })).toEqual({
       ok: true,
       retain: true,

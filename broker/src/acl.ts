@@ -80,8 +80,9 @@ export function checkPublish(identity: Identity, req: PublishRequest): PublishVe
   if (req.payloadBytes > MAX_PAYLOAD_BYTES) return { ok: false, reason: 'payload_too_large' };
   return {
     ok: true,
-    // a retained message outlives its sender; only a car's status (and its will) is worth that
-    retain: req.retain && kind === 'vehicle-status',
+    // a retained message outlives its sender; only a car's status (and its will) and a service's own
+    // figures (kind undefined: the ingest stats topic) are worth that
+    retain: req.retain && (kind === 'vehicle-status' || kind === undefined),
     stamp: kind !== undefined && STAMPED_TOPIC_KINDS.has(kind),
   };
 }

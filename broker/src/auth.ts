@@ -101,6 +101,8 @@ export function createAuthentication(deps: AuthDeps) {
     if (client.id.length > MAX_CLIENT_ID_LENGTH) refuse('client_id_rejected', CONNACK.identifierRejected);
     const admission = await throttle.admit(remoteAddress);
     if (!admission.go) refuse('throttled', CONNACK.serverUnavailable);
+    // gone while it waited: spare the scrypt (Aedes ignores the answer of a closed client)
+    if (client.closed) return false;
 
     let outcome: Outcome;
     try {
@@ -121,7 +123,7 @@ export function createAuthentication(deps: AuthDeps) {
     if (will) {
       const verdict = checkPublish(outcome.identity, {
         topic: will.topic,
-        payloadBytes: will.payload?.length ?? 0,
+        payloadBytes: will.payload ? Buffer.byteLength(will.payload) : 0,
         retain: will.retain ?? false,
       });
       if (!verdict.ok) refuse('will_denied', CONNACK.notAuthorized, `${verdict.reason}: ${will.topic}`);

@@ -15,15 +15,25 @@ describe('config', () => {
       mqttUrl: 'mqtt://127.0.0.1:1883',
       prefix: 'sim',
       speedup: 1,
-      stateFile: '.data/sim-devices.json',
       load: false,
     });
+    // Relative to where the command was typed, as every process finds the same .data.
+    expect(c.stateFile).toBe(`${process.env.INIT_CWD ?? process.cwd()}/.data/sim-devices.json`);
     expect(c.city.name).toBe('Rennes');
   });
 
   it('reads the environment, and flags override it', () => {
-    const env = { SIM_KITS: '7', API_PORT: '9000', MQTT_PORT: '1999', DATA_DIR: '/var/lib/citytel', BOOTSTRAP_ADMIN_TOKEN: 'tok' };
-    const c = loadSimConfig(['--kits', '3', '--mqtt-url', 'mqtt://broker:1883', '--speedup', '60', '--load'], env);
+    const env = {
+      SIM_KITS: '7',
+      API_PORT: '9000',
+      MQTT_PORT: '1999',
+      DATA_DIR: '/var/lib/citytel',
+      BOOTSTRAP_ADMIN_TOKEN: 'tok',
+    };
+    const c = loadSimConfig(
+      ['--kits', '3', '--mqtt-url', 'mqtt://broker:1883', '--speedup', '60', '--load'],
+      env,
+    );
     expect(c).toMatchObject({
       kits: 3,
       apiUrl: 'http://127.0.0.1:9000',

@@ -185,7 +185,7 @@ export function loadSimConfig(argv: readonly string[] = [], env: NodeJS.ProcessE
     adminToken: e.BOOTSTRAP_ADMIN_TOKEN,
     prefix: e.SIM_PREFIX,
     speedup: e.SIM_SPEEDUP,
-    stateFile: e.SIM_STATE_FILE ?? join(e.DATA_DIR, 'sim-devices.json'),
+    stateFile: e.SIM_STATE_FILE ? fromInvocationDir(e.SIM_STATE_FILE) : join(e.DATA_DIR, 'sim-devices.json'),
     autoTrips: e.SIM_AUTO_TRIPS,
     logLevel: e.LOG_LEVEL,
     serviceSecret: e.MQTT_SERVICE_SECRET,

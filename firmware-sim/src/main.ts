@@ -3,7 +3,7 @@ import pino, { type Logger } from 'pino';
 import { HELP, loadSimConfig, type SimConfig } from './config.ts';
 import { provisionLoadDevices, readServiceSecret, runLoad } from './load.ts';
 import { startProgress } from './progress.ts';
-import { createProvisioner } from './provision.ts';
+import { createProvisioner, ProvisionError } from './provision.ts';
 import { createSimulator } from './simulator.ts';
 
 function createLogger(level: string): Logger {
@@ -90,7 +90,8 @@ async function main(): Promise<void> {
     await sim.start();
   } catch (e) {
     progress.stop();
-    log.fatal({ err: e }, (e as Error).message);
+    // A provisioning problem is the user's to fix and says how; a stack trace would only hide that.
+    log.fatal(e instanceof ProvisionError ? { code: e.code } : { err: e }, (e as Error).message);
     await sim.stop();
     process.exitCode = 1;
     return;

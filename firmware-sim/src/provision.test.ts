@@ -21,7 +21,10 @@ describe('provisioning', () => {
 
   it('reuses what the state file holds, without asking the api', async () => {
     const file = join(dir, 'sim-devices.json');
-    const state = { version: 1, devices: { 'sim-native-001': { id: 'sim-native-001-r2', kind: 'native', secret: 'abc' } } };
+    const state = {
+      version: 1,
+      devices: { 'sim-native-001': { id: 'sim-native-001-r2', kind: 'native', secret: 'abc' } },
+    };
     writeFileSync(file, JSON.stringify(state), { mode: 0o600 });
     const p = await createProvisioner(
       { apiUrl: 'http://127.0.0.1:1', adminToken: undefined, stateFile: file },

@@ -64,6 +64,8 @@ export interface ProvisionerOptions {
   apiUrl: string;
   adminToken: string | undefined;
   stateFile: string;
+  /** How long to wait for an api that is not up yet (default 60 s). */
+  waitForApiMs?: number;
 }
 
 export interface Provisioner {
@@ -126,6 +128,33 @@ export async function createProvisioner(
     return writing;
   };
 
+  /**
+   * One POST, retried while the api is not up yet or busy: `npm start` launches every process at once,
+   * and the simulator may be first.
+   */
+  async function post(id: string, req: DeviceRequest): Promise<Response> {
+    const deadline = Date.now() + (opts.waitForApiMs ?? 60_000);
+    for (let attempt = 0; ; attempt++) {
+      let problem: string;
+      try {
+        const res = await doFetch(`${opts.apiUrl}/api/v1/devices`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${opts.adminToken}` },
+          body: JSON.stringify({ ...req, id }),
+          signal: AbortSignal.timeout(15_000),
+        });
+        if (res.status !== 502 && res.status !== 503 && res.status !== 504) return res;
+        problem = `answered ${res.status}`;
+      } catch (e) {
+        problem = (e as Error).message;
+      }
+      if (Date.now() > deadline)
+        throw new ProvisionError('api_unreachable', `api at ${opts.apiUrl}: ${problem}`);
+      if (attempt === 0) log.info({ api: opts.apiUrl, problem }, 'waiting for the api');
+      await new Promise((r) => setTimeout(r, Math.min(5000, 500 * 2 ** attempt)));
+    }
+  }
+
   /** POSTs one device; `undefined` when the id is taken. */
   async function register(req: DeviceRequest, id: string): Promise<Credentials | undefined> {
     if (!opts.adminToken) {
@@ -134,19 +163,7 @@ export async function createProvisioner(
         `device ${req.id} is not in ${opts.stateFile} and no operator token was given (--admin-token or BOOTSTRAP_ADMIN_TOKEN)`,
       );
     }
-    let res: Response;
-    try {
-      res = await doFetch(`${opts.apiUrl}/api/v1/devices`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${opts.adminToken}` },
-        body: JSON.stringify({ ...req, id }),
-      });
-    } catch (e) {
-      throw new ProvisionError(
-        'api_unreachable',
-        `api at ${opts.apiUrl} unreachable: ${(e as Error).message}`,
-      );
-    }
+    const res = await post(id, req);
     const body = (await res.json().catch(() => ({}))) as {
       device?: { id?: string };
       secret?: string;

@@ -6,6 +6,7 @@ import {
   decodeSckJson,
   decodeSckRaw,
   decodeVehicleTelemetry,
+  INGEST_SUBSCRIPTIONS,
   parseTopic,
   unstamp,
 } from '@citytel/contract';
@@ -47,10 +48,19 @@ describe('firmware simulator against the real platform', () => {
   beforeAll(async () => {
     stack = await startApiStack();
     stateFile = join(stack.dir, 'sim-devices.json');
-    observer = await mqtt.connectAsync(stack.mqttUrl, { username: 'svc:ingest', password: stack.serviceSecret });
-    await observer.subscribeAsync(['sensors/+/readings', 'sensors/+/airrohr', 'device/sck/#', 'vehicles/+/telemetry', 'vehicles/+/status'], { qos: 1 });
-    observer.on('message', (topic, payload) => seen.push({ topic, payload: unstamp(payload).payload.toString() }));
-    operator = await mqtt.connectAsync(stack.mqttUrl, { username: 'svc:api', password: stack.serviceSecret, clientId: 'test-operator' });
+    observer = await mqtt.connectAsync(stack.mqttUrl, {
+      username: 'svc:ingest',
+      password: stack.serviceSecret,
+    });
+    await observer.subscribeAsync([...INGEST_SUBSCRIPTIONS], { qos: 1 });
+    observer.on('message', (topic, payload) =>
+      seen.push({ topic, payload: unstamp(payload).payload.toString() }),
+    );
+    operator = await mqtt.connectAsync(stack.mqttUrl, {
+      username: 'svc:api',
+      password: stack.serviceSecret,
+      clientId: 'test-operator',
+    });
     await operator.subscribeAsync('vehicles/+/commands/ack', { qos: 1 });
     operator.on('message', (topic, payload) => acks.push({ topic, payload: payload.toString() }));
     sim = createSimulator(
@@ -100,7 +110,16 @@ describe('firmware simulator against the real platform', () => {
   });
 
   it('publishes every format in a shape the contract decoders accept whole', async () => {
-    const kinds = ['native', 'sck-raw', 'sck-json', 'sck-hello', 'sck-info', 'airrohr', 'vehicle-telemetry', 'vehicle-status'];
+    const kinds = [
+      'native',
+      'sck-raw',
+      'sck-json',
+      'sck-hello',
+      'sck-info',
+      'airrohr',
+      'vehicle-telemetry',
+      'vehicle-status',
+    ];
     await waitFor('one message of each kind', () =>
       kinds.every((k) => seen.some((m) => parseTopic(m.topic)?.kind === k)),
     );
@@ -121,7 +140,8 @@ describe('firmware simulator against the real platform', () => {
         // A silent sensor is sent as null and dropped without a rejection.
         expect(decoded.rejections, m.payload).toEqual([]);
       }
-      if (kind === 'vehicle-telemetry') expect(decodeVehicleTelemetry(m.payload)).toMatchObject({ ok: true, rejections: [] });
+      if (kind === 'vehicle-telemetry')
+        expect(decodeVehicleTelemetry(m.payload)).toMatchObject({ ok: true, rejections: [] });
     }
     const token = JSON.parse(readFileSync(stateFile, 'utf8')).devices['sim-sck-001'].token;
     expect(seen.find((m) => m.topic === `device/sck/${token}/hello`)?.payload).toBe(`${token}:Hello`);
@@ -140,7 +160,8 @@ describe('firmware simulator against the real platform', () => {
       });
     const send = (vehicle: string, payload: string) =>
       operator.publishAsync(`vehicles/${vehicle}/commands`, payload, { qos: 1 });
-    const acksOf = (id: string) => acks.filter((a) => JSON.parse(a.payload).id === id).map((a) => JSON.parse(a.payload));
+    const acksOf = (id: string) =>
+      acks.filter((a) => JSON.parse(a.payload).id === id).map((a) => JSON.parse(a.payload));
 
     it('unlocks, publishes its new status, and answers done', async () => {
       const car = sim.vehicle('sim-car-02')!;
@@ -149,11 +170,15 @@ describe('firmware simulator against the real platform', () => {
       const action = before ? 'unlock' : 'lock';
       if (car.car.state.ignition) car.car.state.ignition = false;
       await send(car.id, command('cmd_UNLOCK00001', action));
-      const [a] = await waitFor('ack', () => (acksOf('cmd_UNLOCK00001').length ? acksOf('cmd_UNLOCK00001') : undefined));
+      const [a] = await waitFor('ack', () =>
+        acksOf('cmd_UNLOCK00001').length ? acksOf('cmd_UNLOCK00001') : undefined,
+      );
       expect(a).toMatchObject({ id: 'cmd_UNLOCK00001', status: 'done' });
       expect(car.locked).toBe(!before);
       const status = await waitFor('status', () =>
-        seen.findLast((m) => m.topic === `vehicles/${car.id}/status` && JSON.parse(m.payload).locked === !before),
+        seen.findLast(
+          (m) => m.topic === `vehicles/${car.id}/status` && JSON.parse(m.payload).locked === !before,
+        ),
       );
       expect(JSON.parse(status.payload)).toMatchObject({ online: true, locked: !before });
     });
@@ -172,7 +197,9 @@ describe('firmware simulator against the real platform', () => {
       const car = sim.vehicle('sim-car-02')!;
       const locked = car.locked;
       await send(car.id, command('cmd_EXPIRED0001', locked ? 'unlock' : 'lock', -1000));
-      const [a] = await waitFor('ack', () => (acksOf('cmd_EXPIRED0001').length ? acksOf('cmd_EXPIRED0001') : undefined));
+      const [a] = await waitFor('ack', () =>
+        acksOf('cmd_EXPIRED0001').length ? acksOf('cmd_EXPIRED0001') : undefined,
+      );
       expect(a).toMatchObject({ status: 'rejected', reason: 'expired' });
       expect(car.locked).toBe(locked);
     });
@@ -181,7 +208,9 @@ describe('firmware simulator against the real platform', () => {
       const car = sim.vehicle('sim-car-02')!;
       car.setFailing('unit_fault');
       await send(car.id, command('cmd_FAILING0001', 'unlock'));
-      const [a] = await waitFor('ack', () => (acksOf('cmd_FAILING0001').length ? acksOf('cmd_FAILING0001') : undefined));
+      const [a] = await waitFor('ack', () =>
+        acksOf('cmd_FAILING0001').length ? acksOf('cmd_FAILING0001') : undefined,
+      );
       expect(a).toMatchObject({ status: 'rejected', reason: 'unit_fault' });
       car.setFailing(false);
       car.setSilent(true);
@@ -197,17 +226,47 @@ describe('firmware simulator against the real platform', () => {
       const mark = seen.length;
       car.goOffline();
       const will = await waitFor('will', () =>
-        seen.slice(mark).find((m) => m.topic === `vehicles/${car.id}/status` && JSON.parse(m.payload).online === false),
+        seen
+          .slice(mark)
+          .find((m) => m.topic === `vehicles/${car.id}/status` && JSON.parse(m.payload).online === false),
       );
       expect(JSON.parse(will.payload)).toEqual({ online: false });
       car.comeBack();
       await waitFor('back online', () =>
-        seen.slice(mark).find((m) => m.topic === `vehicles/${car.id}/status` && JSON.parse(m.payload).online === true),
+        seen
+          .slice(mark)
+          .find((m) => m.topic === `vehicles/${car.id}/status` && JSON.parse(m.payload).online === true),
       );
     });
   });
 
-  it('logs in again after a restart with the secrets of its state file, and re-registers a refused one', async () => {
+  it('logs in again after a restart with the secrets of its state file, without an operator token', async () => {
+    await sim.stop();
+    sim = createSimulator(
+      simConfig({
+        kits: 7,
+        vehicles: 2,
+        intervalS: 1,
+        vehicleIntervalS: 1,
+        seed: 5,
+        apiUrl: stack.baseUrl,
+        mqttUrl: stack.mqttUrl,
+        adminToken: undefined,
+        stateFile,
+        autoTrips: false,
+      }),
+      { log: stack.log },
+    );
+    await sim.start();
+    await waitFor(
+      'all online',
+      () => sim.stats().kitsOnline === 7 && sim.stats().vehiclesOnline === 2,
+      20_000,
+    );
+    expect(sim.stats().errors).toBe(0);
+  });
+
+  it('registers a device again under a new id when its login is refused', async () => {
     await sim.stop();
     const state = JSON.parse(readFileSync(stateFile, 'utf8'));
     state.devices['sim-native-002'].secret = 'stale-secret-from-an-old-database';
@@ -226,9 +285,15 @@ describe('firmware simulator against the real platform', () => {
     });
     sim = createSimulator(config, { log: stack.log });
     await sim.start();
-    await waitFor('all online', () => sim.stats().kitsOnline === 7 && sim.stats().vehiclesOnline === 2, 20_000);
+    await waitFor(
+      'all online',
+      () => sim.stats().kitsOnline === 7 && sim.stats().vehiclesOnline === 2,
+      20_000,
+    );
     expect(sim.kit('sim-native-002')!.id).toBe('sim-native-002-r2');
-    expect(JSON.parse(readFileSync(stateFile, 'utf8')).devices['sim-native-002'].id).toBe('sim-native-002-r2');
+    expect(JSON.parse(readFileSync(stateFile, 'utf8')).devices['sim-native-002'].id).toBe(
+      'sim-native-002-r2',
+    );
     expect(sim.kit('sim-native-001')!.id).toBe('sim-native-001');
   });
 
@@ -249,7 +314,9 @@ describe('firmware simulator against the real platform', () => {
     expect(result.puback?.count).toBe(100);
     expect(result.messagesPerSec).toBeGreaterThan(0);
     await waitFor('load messages', () =>
-      seen.slice(mark).filter((m) => m.topic.startsWith('sensors/bench-load-')).length === 100 ? true : undefined,
+      seen.slice(mark).filter((m) => m.topic.startsWith('sensors/bench-load-')).length === 100
+        ? true
+        : undefined,
     );
     const one = seen.slice(mark).find((m) => m.topic.startsWith('sensors/bench-load-'))!;
     expect(decodeNative(one.payload).readings).toHaveLength(5);

@@ -14,7 +14,7 @@ import { createWriter } from './writer.ts';
 export { type IngestConfig, ingestEnvSchema, loadIngestConfig } from './config.ts';
 export { createDeviceCache, type DeviceCache, type DeviceDirectory } from './devices.ts';
 export { createPipeline, type InboundMessage, type Outcome, type Pipeline } from './pipeline.ts';
-export { MEASUREMENT, type Place, type TimeSource } from './points.ts';
+export { nanos, readingLine, type TimeSource, vehicleLine } from './points.ts';
 export { createMqttSource, type MqttSource } from './source/mqtt.ts';
 export type { MessageSource, SourceHandlers, SourceMessage, SourceStats } from './source/types.ts';
 export type { IngestStats } from './stats.ts';

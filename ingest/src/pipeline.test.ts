@@ -38,7 +38,7 @@ describe('native readings', () => {
     expect(o.rejected).toBeUndefined();
     expect(o.fields).toEqual([]);
     expect(o.lines).toEqual([
-      `reading,device=kit-1,geohash=${GH},kind=native,place=fixed pm25=8.2,pm10=14,noise_laeq=58.4,lat=48.1113,lon=-1.68,time_source="device" ${NS(Date.UTC(2026, 10, 22, 10, 15))}`,
+      `readings,device=kit-1,gh=${GH},kind=native,loc=fixed pm25=8.2,pm10=14,noise_laeq=58.4,lat=48.1113,lon=-1.68,tsrc="device" ${NS(Date.UTC(2026, 10, 22, 10, 15))}`,
     ]);
     expect(o.seen).toEqual({ id: 'kit-1', at: new Date(RECEIVED) });
     expect(o.times).toEqual({ device: 1, broker: 0, ingest: 0 });
@@ -55,7 +55,7 @@ describe('native readings', () => {
       ['humidity', 'out_of_range'],
     ]);
     expect(o.lines).toHaveLength(1);
-    expect(o.lines[0]).toContain(' temperature=11.2,lat=48.1113,lon=-1.68,time_source="broker" ');
+    expect(o.lines[0]).toContain(' temperature=11.2,lat=48.1113,lon=-1.68,tsrc="broker" ');
   });
 
   it('take the broker stamp when the device sends no time, apart by a nanosecond each in a batch', async () => {
@@ -78,7 +78,7 @@ describe('native readings', () => {
 
   it('use ingest clock (and say so) when the broker did not stamp the message', async () => {
     const o = await run(topics.sensorReadings('kit-1'), JSON.stringify({ pm25: 1 }), { stamped: false });
-    expect(o.lines[0]).toMatch(new RegExp(`time_source="ingest" ${NS(RECEIVED + 999)}$`));
+    expect(o.lines[0]).toMatch(new RegExp(`tsrc="ingest" ${NS(RECEIVED + 999)}$`));
   });
 
   it('place a mobile kit where it reports, and refuse its readings without a position', async () => {
@@ -88,7 +88,7 @@ describe('native readings', () => {
     );
     expect(placed.lines[0]).toMatch(
       new RegExp(
-        `^reading,device=bike-1,geohash=${geohash({ lat: 48.12, lon: -1.7 })},kind=native,place=mobile `,
+        `^readings,device=bike-1,gh=${geohash({ lat: 48.12, lon: -1.7 })},kind=native,loc=mobile `,
       ),
     );
     const lost = await run(topics.sensorReadings('bike-1'), JSON.stringify({ pm25: 5 }));
@@ -99,7 +99,7 @@ describe('native readings', () => {
   it('never store the exact position of an indoor kit', async () => {
     const o = await run(topics.sensorReadings('home-1'), JSON.stringify({ pm25: 5 }));
     expect(o.lines[0]).toMatch(
-      new RegExp(`^reading,device=home-1,geohash=${GH},kind=native,place=indoor pm25=5,time_source=`),
+      new RegExp(`^readings,device=home-1,gh=${GH},kind=native,loc=indoor pm25=5,tsrc=`),
     );
   });
 
@@ -128,7 +128,7 @@ describe('Smart Citizen kits', () => {
     );
     expect(o.deviceId).toBe('sck-1');
     expect(o.lines).toEqual([
-      `reading,device=sck-1,geohash=${GH},kind=sck,place=fixed pm25=8.2,pm10=14,pressure=1012.3,lat=48.1113,lon=-1.68,time_source="device" ${NS(Date.UTC(2026, 10, 22, 10, 15))}`,
+      `readings,device=sck-1,gh=${GH},kind=sck,loc=fixed pm25=8.2,pm10=14,pressure=1012.3,lat=48.1113,lon=-1.68,tsrc="device" ${NS(Date.UTC(2026, 10, 22, 10, 15))}`,
     ]);
     expect(o.fields.map((f) => f.reason)).toEqual(['unknown_sensor']);
   });
@@ -142,8 +142,8 @@ describe('Smart Citizen kits', () => {
     };
     const o = await run(topics.sckJson('ab12cd'), JSON.stringify(body));
     expect(o.lines.map((l) => l.split(' ').slice(1).join(' '))).toEqual([
-      `pm25=8,lat=48.1113,lon=-1.68,time_source="device" ${NS(Date.UTC(2026, 10, 22, 10, 14))}`,
-      `pm25=9,lat=48.1113,lon=-1.68,time_source="device" ${NS(Date.UTC(2026, 10, 22, 10, 15))}`,
+      `pm25=8,lat=48.1113,lon=-1.68,tsrc="device" ${NS(Date.UTC(2026, 10, 22, 10, 14))}`,
+      `pm25=9,lat=48.1113,lon=-1.68,tsrc="device" ${NS(Date.UTC(2026, 10, 22, 10, 15))}`,
     ]);
   });
 
@@ -180,7 +180,7 @@ describe('airrohr', () => {
     const body = encodeAirrohr('13463245', { pm10: 14, pm25: 8.2, temperature: 11.2, pressure: 1012.3 });
     const o = await run(topics.sensorAirrohr('air-1'), JSON.stringify(body));
     expect(o.lines).toEqual([
-      `reading,device=air-1,geohash=${GH},kind=airrohr,place=fixed pm25=8.2,pm10=14,temperature=11.2,pressure=1012.3,lat=48.1113,lon=-1.68,time_source="broker" ${NS(RECEIVED)}`,
+      `readings,device=air-1,gh=${GH},kind=airrohr,loc=fixed pm25=8.2,pm10=14,temperature=11.2,pressure=1012.3,lat=48.1113,lon=-1.68,tsrc="broker" ${NS(RECEIVED)}`,
     ]);
   });
 });
@@ -203,8 +203,8 @@ describe('vehicle telemetry', () => {
     const o = await run(topics.vehicleTelemetry('car-1'), JSON.stringify(telemetry));
     const t = NS(Date.UTC(2026, 10, 22, 10, 15));
     expect(o.lines).toEqual([
-      `vehicle,device=car-1,geohash=${GH},kind=vehicle,place=mobile speed_kmh=32.5,heading=270,fuel_pct=62,ignition=true,locked=false,lat=48.1113,lon=-1.68,time_source="device" ${t}`,
-      `reading,device=car-1,geohash=${GH},kind=vehicle,place=mobile pm25=9.1,noise_laeq=66,lat=48.1113,lon=-1.68,time_source="device" ${t}`,
+      `vehicles,gh=${GH},vehicle=car-1 speed_kmh=32.5,heading=270,fuel_pct=62,ignition=true,locked=false,lat=48.1113,lon=-1.68,tsrc="device" ${t}`,
+      `readings,device=car-1,gh=${GH},kind=vehicle,loc=mobile pm25=9.1,noise_laeq=66,lat=48.1113,lon=-1.68,tsrc="device" ${t}`,
     ]);
   });
 
@@ -223,7 +223,7 @@ describe('vehicle telemetry', () => {
   it('live status is a point; a retained replay is not', async () => {
     const live = await run(topics.vehicleStatus('car-1'), '{"online":false}', { stamped: false });
     expect(live.lines).toEqual([
-      `vehicle,device=car-1,kind=vehicle,place=mobile online=false,time_source="ingest" ${NS(RECEIVED + 999)}`,
+      `vehicles,vehicle=car-1 online=false,tsrc="ingest" ${NS(RECEIVED + 999)}`,
     ]);
     const replay = await run(topics.vehicleStatus('car-1'), '{"online":true}', {
       stamped: false,
@@ -231,5 +231,13 @@ describe('vehicle telemetry', () => {
     });
     expect(replay.lines).toEqual([]);
     expect(replay.rejected).toBeUndefined();
+  });
+});
+
+describe('device times', () => {
+  it('an absurd epoch ("ts":1e308) is no time at all: the stamp is used', async () => {
+    const o = await run(topics.sensorReadings('kit-1'), '{"ts":1e308,"pm25":1}');
+    expect(o.lines[0]).toMatch(new RegExp(`tsrc="broker" ${NS(RECEIVED)}$`));
+    expect(o.fields.map((f) => f.reason)).toEqual(['bad_time']);
   });
 });

@@ -6,6 +6,7 @@ import {
   type FieldRejection,
   geohash,
   isPlainObject,
+  type LocationClass,
   MAX_PAYLOAD_BYTES,
   type Position,
   parseJson,
@@ -19,7 +20,7 @@ import {
 } from '@citytel/contract';
 import type { Device } from '@citytel/store';
 import type { DeviceCache, Lookup } from './devices.ts';
-import { nanos, type Place, readingLine, type SeriesTags, type TimeSource, vehicleLine } from './points.ts';
+import { nanos, readingLine, type TimeSource, vehicleLine } from './points.ts';
 
 export interface InboundMessage {
   topic: string;
@@ -144,7 +145,7 @@ function route(
   }
 }
 
-const placeOf = (d: Device): Place =>
+const locationOf = (d: Device): LocationClass =>
   d.kind === 'vehicle' || d.mobile ? 'mobile' : d.indoor ? 'indoor' : 'fixed';
 
 const registered = (d: Device): Position | undefined =>
@@ -176,23 +177,23 @@ function timeOf(out: Outcome, r: { ts?: Date | undefined }, i: number, prefix: s
 function sensorPoints(out: Outcome, device: Device, decoded: DecodeResult, clock: Clock): Outcome {
   out.fields.push(...decoded.rejections);
   if (decoded.error) return refuse(out, decoded.error.reason, decoded.error.detail);
-  const place = placeOf(device);
+  const loc = locationOf(device);
   decoded.readings.forEach((r: DecodedReading, i) => {
     const prefix = decoded.readings.length > 1 ? `readings[${i}].` : '';
     // Fixed kits stand where they were registered; mobile kits report where they are.
-    const position = place === 'mobile' ? r.position : (registered(device) ?? r.position);
+    const position = loc === 'mobile' ? r.position : (registered(device) ?? r.position);
     if (!position) {
       out.fields.push({
         field: `${prefix}position`,
         reason: 'missing_position',
-        detail: place === 'mobile' ? 'a mobile kit must send lat and lon' : 'kit has no registered position',
+        detail: loc === 'mobile' ? 'a mobile kit must send lat and lon' : 'kit has no registered position',
       });
       return;
     }
     const { time, source } = timeOf(out, r, i, prefix, clock);
-    const tags: SeriesTags = { device: device.id, kind: device.kind, place, geohash: geohash(position) };
-    // The exact position of an indoor (home) kit is never stored where the open data is served from.
-    out.lines.push(readingLine(tags, r.values, place === 'indoor' ? undefined : position, source, time));
+    // An indoor kit's exact position is stored too: the api serves it blurred to its 7-cell.
+    const tags = { device: device.id, kind: device.kind, loc, geohash: geohash(position) };
+    out.lines.push(readingLine(tags, r.values, position, source, time));
     out.readings++;
   });
   if (out.readings === 0) return refuse(out, 'missing_position', 'no reading could be placed');
@@ -207,18 +208,12 @@ function vehiclePoints(out: Outcome, device: Device, payload: Buffer, clock: Clo
   if (!decoded.ok) return refuse(out, decoded.reason, decoded.detail);
   const v = decoded.vehicle;
   const { time, source } = timeOf(out, v, 0, '', clock);
-  const tags: SeriesTags = {
-    device: device.id,
-    kind: device.kind,
-    place: 'mobile',
-    geohash: v.position ? geohash(v.position) : undefined,
-  };
-  out.lines.push(vehicleLine(tags, v.numbers, v.flags, v.position, source, time));
+  const cell = v.position ? geohash(v.position) : undefined;
+  out.lines.push(vehicleLine(device.id, v.numbers, v.flags, v.position, cell, source, time));
   if (v.air?.position) {
     // The car's air sensor: a mobile reading at the car's position and time.
-    out.lines.push(
-      readingLine({ ...tags, geohash: geohash(v.air.position) }, v.air.values, v.air.position, source, time),
-    );
+    const tags = { device: device.id, kind: device.kind, loc: 'mobile' as const, geohash: geohash(v.air.position) };
+    out.lines.push(readingLine(tags, v.air.values, v.air.position, source, time));
   }
   out.readings = out.lines.length;
   return out;
@@ -248,16 +243,7 @@ function vehicleStatus(
   const deviceTs = typeof s.ts === 'string' || typeof s.ts === 'number' ? parseStatusTime(s.ts) : undefined;
   const { time, source } = timeOf(out, { ts: deviceTs }, 0, '', clock);
   const flags = { online: s.online, ...(s.locked === undefined ? {} : { locked: s.locked }) };
-  out.lines.push(
-    vehicleLine(
-      { device: device.id, kind: device.kind, place: 'mobile' },
-      {},
-      flags,
-      undefined,
-      source,
-      time,
-    ),
-  );
+  out.lines.push(vehicleLine(device.id, {}, flags, undefined, undefined, source, time));
   out.readings = 1;
   if (s.online) out.seen = { id: device.id, at: clock.at };
   return out;

@@ -1,44 +1,48 @@
 import {
   type DeviceKind,
+  type LocationClass,
+  MEASUREMENTS,
   METRIC_NAMES,
   type MetricValues,
   type Position,
+  POSITION_FIELDS,
+  READING_TAGS,
+  TIME_SOURCE_FIELD,
+  VEHICLE_TAGS,
   type VehicleBooleanField,
   type VehicleNumericField,
 } from '@citytel/contract';
 
 /**
- * The InfluxDB schema ingest writes (documented in ../README.md), as line protocol built by hand: one
- * string per point, with no intermediate objects on the hot path.
+ * The InfluxDB schema of the contract (influx-schema.ts, documented in ../README.md), as line protocol
+ * built by hand: one string per point, no intermediate objects on the hot path.
  *
  * Tag values need no escaping: device ids are `[A-Za-z0-9_-]` (CONTRACT §1), geohashes are base32, and
- * kind and place are fixed words. Tag keys are written in lexical order, as InfluxDB stores them.
+ * kinds and location classes are fixed words. Tag keys are written in lexical order, as InfluxDB sorts them.
  */
-export const MEASUREMENT = {
-  /** Environmental readings: kits, and the air block of vehicle telemetry. */
-  reading: 'reading',
-  /** Vehicle telemetry and live status. */
-  vehicle: 'vehicle',
-} as const;
-
-/** Where a device stands: `indoor` kits are fixed kits whose readings stay off the city map. */
-export type Place = 'fixed' | 'mobile' | 'indoor';
 
 /** Which clock a point's time comes from: the device's, the broker's stamp, or ingest's own (unstamped). */
 export type TimeSource = 'device' | 'broker' | 'ingest';
 
-export interface SeriesTags {
+export interface ReadingTags {
   device: string;
   kind: DeviceKind;
-  place: Place;
-  /** Absent only on vehicle points sent without a valid position. */
-  geohash?: string | undefined;
+  loc: LocationClass;
+  geohash: string;
 }
 
-const tagSet = (measurement: string, t: SeriesTags): string =>
-  t.geohash === undefined
-    ? `${measurement},device=${t.device},kind=${t.kind},place=${t.place}`
-    : `${measurement},device=${t.device},geohash=${t.geohash},kind=${t.kind},place=${t.place}`;
+const T = READING_TAGS;
+const readingKey = (t: ReadingTags): string =>
+  `${MEASUREMENTS.readings},${T.device}=${t.device},${T.geohash}=${t.geohash},${T.kind}=${t.kind},${T.loc}=${t.loc}`;
+
+/** `geohash` is absent on vehicle points sent without a valid position. */
+const vehicleKey = (vehicle: string, geohash: string | undefined): string =>
+  geohash === undefined
+    ? `${MEASUREMENTS.vehicles},${VEHICLE_TAGS.vehicle}=${vehicle}`
+    : `${MEASUREMENTS.vehicles},${VEHICLE_TAGS.geohash}=${geohash},${VEHICLE_TAGS.vehicle}=${vehicle}`;
+
+const position = (p: Position | undefined): string =>
+  p ? `${POSITION_FIELDS.lat}=${num(p.lat)},${POSITION_FIELDS.lon}=${num(p.lon)},` : '';
 
 /**
  * Nanosecond timestamp. `offset` separates readings of one message that share a time (a batch without
@@ -61,9 +65,9 @@ function num(v: number): string {
 }
 
 export function readingLine(
-  tags: SeriesTags,
+  tags: ReadingTags,
   values: MetricValues,
-  position: Position | undefined,
+  at: Position,
   timeSource: TimeSource,
   time: string,
 ): string {
@@ -72,21 +76,20 @@ export function readingLine(
     const v = values[m];
     if (v !== undefined) fields += `${m}=${num(v)},`;
   }
-  if (position) fields += `lat=${num(position.lat)},lon=${num(position.lon)},`;
-  return `${tagSet(MEASUREMENT.reading, tags)} ${fields}time_source="${timeSource}" ${time}`;
+  return `${readingKey(tags)} ${fields}${position(at)}${TIME_SOURCE_FIELD}="${timeSource}" ${time}`;
 }
 
 export function vehicleLine(
-  tags: SeriesTags,
+  vehicle: string,
   numbers: Partial<Record<VehicleNumericField, number>>,
   flags: Partial<Record<VehicleBooleanField | 'online', boolean>>,
-  position: Position | undefined,
+  at: Position | undefined,
+  geohash: string | undefined,
   timeSource: TimeSource,
   time: string,
 ): string {
   let fields = '';
   for (const [k, v] of Object.entries(numbers)) fields += `${k}=${num(v)},`;
   for (const [k, v] of Object.entries(flags)) fields += `${k}=${v ? 'true' : 'false'},`;
-  if (position) fields += `lat=${num(position.lat)},lon=${num(position.lon)},`;
-  return `${tagSet(MEASUREMENT.vehicle, tags)} ${fields}time_source="${timeSource}" ${time}`;
+  return `${vehicleKey(vehicle, geohash)} ${fields}${position(at)}${TIME_SOURCE_FIELD}="${timeSource}" ${time}`;
 }

@@ -18,7 +18,7 @@ export const E0 = Date.UTC(2026, 10, 25, 12);
 
 export const POS = {
   kitA: { lat: 48.1113, lon: -1.68 },
-  kitB: { lat: 48.1131, lon: -1.6752 },
+  kitB: { lat: 48.1131, lon: -1.6652 },
   home: { lat: 48.1195, lon: -1.6655 },
 };
 /** Where the mobile kit parks, one spot per hour (several 6-cells apart). */

@@ -49,10 +49,19 @@ const plan = planFleet({ seed: 3, kits: 40, vehicles: 6, prefix: 'sim', city: RE
 
 describe('Smart Citizen payloads', () => {
   it('are byte for byte what the firmware sends', () => {
-    expect(sckRaw(TS, { pm25: 8.2, pm10: 14, noise_laeq: 58.4, temperature: 11.2, humidity: 71, pressure: 1012.3 })).toBe(
-      '{t:2026-11-22T10:15:00Z,87:8.2,88:14,53:58.4,55:11.2,56:71,58:101.23}',
+    expect(
+      sckRaw(TS, {
+        pm25: 8.2,
+        pm10: 14,
+        noise_laeq: 58.4,
+        temperature: 11.2,
+        humidity: 71,
+        pressure: 1012.3,
+      }),
+    ).toBe('{t:2026-11-22T10:15:00Z,87:8.2,88:14,53:58.4,55:11.2,56:71,58:101.23}');
+    expect(sckRaw(TS, { pm25: 8.2, pm10: null, temperature: 11.2 })).toBe(
+      '{t:2026-11-22T10:15:00Z,87:8.2,55:11.2,88:null}',
     );
-    expect(sckRaw(TS, { pm25: 8.2, pm10: null, temperature: 11.2 })).toBe('{t:2026-11-22T10:15:00Z,87:8.2,55:11.2,88:null}');
     expect(JSON.parse(sckJson(TS, { pm25: 8.2, pm10: null }))).toEqual({
       data: [
         {
@@ -67,7 +76,16 @@ describe('Smart Citizen payloads', () => {
   });
 
   it('round-trip through the contract decoders, nulls dropped', () => {
-    const values = { pm1: 5.7, pm25: 8.2, pm10: 14, noise_laeq: 58.4, temperature: 11.25, humidity: 71, light: 320, battery: 88 };
+    const values = {
+      pm1: 5.7,
+      pm25: 8.2,
+      pm10: 14,
+      noise_laeq: 58.4,
+      temperature: 11.25,
+      humidity: 71,
+      light: 320,
+      battery: 88,
+    };
     const raw = decodeSckRaw(sckRaw(TS, { ...values, pressure: null }));
     expect(raw.error).toBeUndefined();
     expect(raw.rejections).toEqual([]);
@@ -75,7 +93,10 @@ describe('Smart Citizen payloads', () => {
     const json = decodeSckJson(sckJson(TS, { ...values, pressure: null }));
     expect(json.rejections).toEqual([]);
     expect(json.readings).toEqual([{ ts: TS, values }]);
-    expect(decodeSckRaw(sckRaw(TS, { pressure: 1012.3 })).readings[0]!.values.pressure).toBeCloseTo(1012.3, 9);
+    expect(decodeSckRaw(sckRaw(TS, { pressure: 1012.3 })).readings[0]!.values.pressure).toBeCloseTo(
+      1012.3,
+      9,
+    );
   });
 
   it('go to the topics of the kit’s token, in the format it is set to', () => {
@@ -92,7 +113,16 @@ describe('Smart Citizen payloads', () => {
     expect(parseTopic(j.topic)).toEqual({ kind: 'sck-json', owner: 'xyz789' });
     expect(sckJsonSchema.safeParse(JSON.parse(j.payload)).success).toBe(true);
     expect(decodeSckJson(j.payload).rejections).toEqual([]);
-    expect(Object.keys(rawKit.info())).toEqual(['time', 'hw_ver', 'id', 'sam_ver', 'sam_bd', 'mac', 'esp_ver', 'esp_bd']);
+    expect(Object.keys(rawKit.info())).toEqual([
+      'time',
+      'hw_ver',
+      'id',
+      'sam_ver',
+      'sam_bd',
+      'mac',
+      'esp_ver',
+      'esp_bd',
+    ]);
   });
 });
 

@@ -28,7 +28,13 @@ describe('car', () => {
   it('waits parked and locked at its station', () => {
     const car = parkedCar();
     car.autoTrips = false;
-    expect(car.state).toMatchObject({ phase: 'parked', station: 'gares', locked: true, ignition: false, speedKmh: 0 });
+    expect(car.state).toMatchObject({
+      phase: 'parked',
+      station: 'gares',
+      locked: true,
+      ignition: false,
+      speedKmh: 0,
+    });
     expect(car.state.position).toEqual(stationPosition(RENNES, 'gares'));
     expect(car.advance(T0 + 5 * 3_600_000)).toBe(false);
     expect(car.state.phase).toBe('parked');
@@ -53,7 +59,13 @@ describe('car', () => {
         expect(car.state.speedKmh).toBeLessThanOrEqual(50);
       } else expect(lockChanged).toBe(true);
     }
-    expect(car.state).toMatchObject({ phase: 'parked', station: 'villejean', locked: true, ignition: false, speedKmh: 0 });
+    expect(car.state).toMatchObject({
+      phase: 'parked',
+      station: 'villejean',
+      locked: true,
+      ignition: false,
+      speedKmh: 0,
+    });
     expect(car.state.position).toEqual(stationPosition(RENNES, 'villejean'));
     const km = car.state.odometerKm - odo0;
     const crowKm = distanceM(stationPosition(RENNES, 'gares'), stationPosition(RENNES, 'villejean')) / 1000;

@@ -22,7 +22,10 @@ describe('command handling', () => {
 
   it('refuses a command whose expiresAt is past, with reason expired', () => {
     const book = new CommandBook();
-    expect(book.decide(command({ expiresAt: '2026-11-22T10:14:59Z' }), NOW)).toEqual({ kind: 'expired', id: 'cmd_01JABCDEFGHJK' });
+    expect(book.decide(command({ expiresAt: '2026-11-22T10:14:59Z' }), NOW)).toEqual({
+      kind: 'expired',
+      id: 'cmd_01JABCDEFGHJK',
+    });
     // expiresAt exactly now is already too late.
     expect(book.decide(command({ expiresAt: '2026-11-22T10:15:00Z' }), NOW).kind).toBe('expired');
   });
@@ -33,12 +36,24 @@ describe('command handling', () => {
     expect(first.kind).toBe('execute');
     book.begin('cmd_01JABCDEFGHJK');
     // Replayed while the first run is still going: nothing to do, the first run will answer.
-    expect(book.decide(command(), NOW + 100)).toEqual({ kind: 'replay', id: 'cmd_01JABCDEFGHJK', ack: undefined });
+    expect(book.decide(command(), NOW + 100)).toEqual({
+      kind: 'replay',
+      id: 'cmd_01JABCDEFGHJK',
+      ack: undefined,
+    });
     const done = ack('cmd_01JABCDEFGHJK', 'done', NOW + 400);
     book.finish('cmd_01JABCDEFGHJK', done);
-    expect(book.decide(command(), NOW + 5000)).toEqual({ kind: 'replay', id: 'cmd_01JABCDEFGHJK', ack: done });
+    expect(book.decide(command(), NOW + 5000)).toEqual({
+      kind: 'replay',
+      id: 'cmd_01JABCDEFGHJK',
+      ack: done,
+    });
     // Even after expiry, a replay is answered with the first result, not with `expired`.
-    expect(book.decide(command(), NOW + 60_000)).toEqual({ kind: 'replay', id: 'cmd_01JABCDEFGHJK', ack: done });
+    expect(book.decide(command(), NOW + 60_000)).toEqual({
+      kind: 'replay',
+      id: 'cmd_01JABCDEFGHJK',
+      ack: done,
+    });
   });
 
   it('re-acks an expired command the same way when it is replayed', () => {
@@ -47,7 +62,11 @@ describe('command handling', () => {
     expect(book.decide(command(), late).kind).toBe('expired');
     const rejected = ack('cmd_01JABCDEFGHJK', 'rejected', late, 'expired');
     book.finish('cmd_01JABCDEFGHJK', rejected);
-    expect(book.decide(command(), late + 1)).toEqual({ kind: 'replay', id: 'cmd_01JABCDEFGHJK', ack: rejected });
+    expect(book.decide(command(), late + 1)).toEqual({
+      kind: 'replay',
+      id: 'cmd_01JABCDEFGHJK',
+      ack: rejected,
+    });
   });
 
   it('rejects what is not a command, naming the id when it can be read', () => {
@@ -58,12 +77,16 @@ describe('command handling', () => {
       id: 'cmd_01JABCDEFGHJK',
       reason: 'invalid_command',
     });
-    expect(book.decide(JSON.stringify({ id: 'nope' }), NOW)).toEqual({ kind: 'invalid', reason: 'invalid_command' });
+    expect(book.decide(JSON.stringify({ id: 'nope' }), NOW)).toEqual({
+      kind: 'invalid',
+      reason: 'invalid_command',
+    });
   });
 
   it('forgets the oldest ids past its capacity', () => {
     const book = new CommandBook(2);
-    for (const id of ['cmd_AAAAAAAAAA', 'cmd_BBBBBBBBBB', 'cmd_CCCCCCCCCC']) book.finish(id, ack(id, 'done', NOW));
+    for (const id of ['cmd_AAAAAAAAAA', 'cmd_BBBBBBBBBB', 'cmd_CCCCCCCCCC'])
+      book.finish(id, ack(id, 'done', NOW));
     expect(book.has('cmd_AAAAAAAAAA')).toBe(false);
     expect(book.has('cmd_CCCCCCCCCC')).toBe(true);
   });
@@ -73,12 +96,20 @@ describe('command handling', () => {
     expect(applyAction(parked, 'unlock')).toEqual({ ok: true, locked: false });
     expect(applyAction({ ...parked, locked: false }, 'lock')).toEqual({ ok: true, locked: true });
     expect(applyAction({ ...parked, ignition: true }, 'lock')).toEqual({ ok: false, reason: 'ignition_on' });
-    expect(applyAction({ ...parked, doorsClosed: false }, 'lock')).toEqual({ ok: false, reason: 'doors_open' });
+    expect(applyAction({ ...parked, doorsClosed: false }, 'lock')).toEqual({
+      ok: false,
+      reason: 'doors_open',
+    });
   });
 
   it('answers with acks the contract accepts', () => {
     const a = ack('cmd_01JABCDEFGHJK', 'rejected', NOW, 'expired');
-    expect(a).toEqual({ id: 'cmd_01JABCDEFGHJK', status: 'rejected', reason: 'expired', ts: '2026-11-22T10:15:00.000Z' });
+    expect(a).toEqual({
+      id: 'cmd_01JABCDEFGHJK',
+      status: 'rejected',
+      reason: 'expired',
+      ts: '2026-11-22T10:15:00.000Z',
+    });
     expect(commandAckSchema.safeParse(a).success).toBe(true);
     expect(ack('cmd_01JABCDEFGHJK', 'done', NOW)).not.toHaveProperty('reason');
   });

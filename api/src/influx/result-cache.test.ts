@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { createResultCache } from './result-cache.ts';
+
+describe('result cache', () => {
+  it('computes once for concurrent identical requests', async () => {
+    const cache = createResultCache<number>({ ttlMs: 1000 });
+    let calls = 0;
+    const compute = async () => {
+      calls++;
+      await new Promise((r) => setTimeout(r, 10));
+      return 42;
+    };
+    const answers = await Promise.all(Array.from({ length: 50 }, () => cache.get('k', compute)));
+    expect(answers.every((a) => a === 42)).toBe(true);
+    expect(calls).toBe(1);
+  });
+
+  it('recomputes after the ttl, and never keeps a failure', async () => {
+    let now = 0;
+    const cache = createResultCache<number>({ ttlMs: 100, now: () => now });
+    let n = 0;
+    expect(await cache.get('k', async () => ++n)).toBe(1);
+    now = 99;
+    expect(await cache.get('k', async () => ++n)).toBe(1);
+    now = 100;
+    expect(await cache.get('k', async () => ++n)).toBe(2);
+    await expect(cache.get('e', async () => Promise.reject(new Error('down')))).rejects.toThrow('down');
+    expect(await cache.get('e', async () => 7)).toBe(7);
+  });
+
+  it('keeps at most maxEntries, dropping the least recently used', async () => {
+    const cache = createResultCache<string>({ ttlMs: 1000, maxEntries: 2 });
+    await cache.get('a', async () => 'a');
+    await cache.get('b', async () => 'b');
+    await cache.get('a', async () => 'x');
+    await cache.get('c', async () => 'c');
+    expect(cache.size).toBe(2);
+    expect(await cache.get('a', async () => 'recomputed')).toBe('a');
+    expect(await cache.get('b', async () => 'recomputed')).toBe('recomputed');
+  });
+
+  it('caches nothing with a ttl of 0', async () => {
+    const cache = createResultCache<number>({ ttlMs: 0 });
+    let n = 0;
+    await cache.get('k', async () => ++n);
+    expect(await cache.get('k', async () => ++n)).toBe(2);
+  });
+});

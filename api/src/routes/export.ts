@@ -1,0 +1,312 @@
+import { Readable } from 'node:stream';
+import {
+  MEASUREMENTS,
+  METRIC_NAMES,
+  type Metric,
+  POSITION_FIELDS,
+  READING_TAGS,
+  TIME_SOURCE_FIELD,
+} from '@citytel/contract';
+import type { FastifyReply } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { apiError, errorResponses } from '../errors.ts';
+import type { InfluxQuery, InfluxSeries } from '../influx/client.ts';
+import { influxFailure, round3 } from '../influx/http.ts';
+import { and, as, call, ident, oneOf, select, tagEquals, timeRange } from '../influx/influxql.ts';
+import { prefilterCells } from '../influx/map-query.ts';
+import {
+  bboxParam,
+  deviceIdParam,
+  durationParam,
+  type Fn,
+  fnParam,
+  inBbox,
+  kindParam,
+  metricParam,
+  timeParam,
+} from '../influx/params.ts';
+import { publicPosition, round6 } from '../influx/public-position.ts';
+import { ceilTo, floorTo, formatDuration, iso, UNIT_MS } from '../influx/time.ts';
+
+export interface ExportRoutesOptions {
+  influx: InfluxQuery;
+  /** SPDX id of the open-data licence (OPEN_DATA_LICENSE), written into every export. */
+  license: string;
+  /** Time slice per InfluxDB query (default 6 h): each slice is also read in chunks. */
+  sliceMs?: number;
+  /** Points per chunk of InfluxDB's chunked answer (default 5000). */
+  chunkSize?: number;
+  /** Longest range one export may span (default 366 days). */
+  maxRangeMs?: number;
+}
+
+const querySchema = z.object({
+  metric: metricParam.optional().describe('one metric; all metrics when absent'),
+  from: timeParam('start, ISO 8601 or relative (default -24h)').optional(),
+  to: timeParam('end, excluded (default now)').optional(),
+  bbox: bboxParam.optional(),
+  device: deviceIdParam.optional(),
+  kind: kindParam.optional(),
+  format: z.enum(['csv', 'geojson']).default('csv'),
+  every: durationParam(UNIT_MS.m, UNIT_MS.d, 'bucket width for bucketed data (raw readings when absent)').optional(),
+  fn: fnParam.default('mean').describe('aggregate of each bucket, with every'),
+});
+type ExportQuery = z.infer<typeof querySchema>;
+
+interface Row {
+  t: number;
+  device: string;
+  kind: string;
+  loc: string;
+  lat: number;
+  lon: number;
+  values: Array<number | null>;
+  tsrc?: string;
+}
+
+/** GET /api/v1/export: open data, streamed. */
+export const exportRoutes: FastifyPluginAsyncZod<ExportRoutesOptions> = async (app, opts) => {
+  const maxRange = opts.maxRangeMs ?? 366 * UNIT_MS.d;
+
+  app.get(
+    '/api/v1/export',
+    {
+      config: { rateLimit: {} },
+      schema: {
+        tags: ['open data'],
+        summary: 'Open-data export of readings (CSV or GeoJSON), streamed',
+        description:
+          'Raw readings, or with `every` one row per device and bucket with `fn` of each metric (position: ' +
+          'the mean of the bucket). Rows are streamed as InfluxDB is read in time slices and chunks, so any ' +
+          'range costs the api the same memory. CSV starts with a `# license:` line; GeoJSON carries a ' +
+          '`license` member. Indoor kits are placed at the centre of their 7-cell, and `bbox` selects by ' +
+          'that public position. Within each time slice, bucketed rows are grouped by device.',
+        querystring: querySchema,
+        produces: ['text/csv', 'application/geo+json'],
+        response: {
+          200: z.string().describe('CSV (text/csv) or a GeoJSON FeatureCollection (application/geo+json)'),
+          ...errorResponses(400, 429, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const q = request.query;
+      const to = q.to ?? Date.now();
+      const from = q.from ?? to - UNIT_MS.d;
+      if (from >= to) throw apiError('invalid_parameter', 'querystring.from: must be before to');
+      if (to - from > maxRange) {
+        throw apiError('invalid_parameter', `querystring.from: at most ${formatDuration(maxRange)} per export`);
+      }
+      const metrics = q.metric ? [q.metric] : METRIC_NAMES;
+      const abort = new AbortController();
+      // The response's close: a client that goes away stops the InfluxDB reads behind it.
+      reply.raw.once('close', () => abort.abort());
+      const rows = exportRows(opts, q, metrics, from, to, abort.signal);
+      // The first slice is read before answering, so that InfluxDB down is a 503, not a cut-off 200.
+      const first = await rows.next().catch((err: unknown) => {
+        throw influxFailure(err);
+      });
+      const body = Readable.from(
+        (q.format === 'csv' ? csv : geojson)(opts.license, q, metrics, from, to, first, rows, request.log),
+      );
+      const name = `citytel-${q.metric ?? 'readings'}-${iso(from).slice(0, 10)}.${q.format === 'csv' ? 'csv' : 'geojson'}`;
+      // A stream is sent as is; the 200 schema above only documents it.
+      const plain: FastifyReply = reply;
+      return plain
+        .type(q.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/geo+json')
+        .header('Content-Disposition', `attachment; filename="${name}"`)
+        .header('Cache-Control', 'no-cache')
+        .send(body);
+    },
+  );
+};
+
+type Rows = AsyncGenerator<Row[], void>;
+type Log = { warn(obj: object, msg: string): void };
+
+async function* csv(
+  license: string,
+  q: ExportQuery,
+  metrics: readonly Metric[],
+  from: number,
+  to: number,
+  first: IteratorResult<Row[], void>,
+  rest: Rows,
+  log: Log,
+): AsyncGenerator<string> {
+  yield `# license: ${license}; source: citytel open data; ${describe(q, from, to)}\n`;
+  yield `time,device,kind,loc,lat,lon,${metrics.join(',')}${q.every ? '' : ',tsrc'}\n`;
+  for await (const batch of batches(first, rest, log)) {
+    let out = '';
+    for (const r of batch) {
+      out += `${iso(r.t)},${r.device},${r.kind},${r.loc},${r.lat},${r.lon},${r.values.map((v) => (v === null ? '' : v)).join(',')}`;
+      out += q.every ? '\n' : `,${r.tsrc ?? ''}\n`;
+    }
+    if (out) yield out;
+  }
+}
+
+async function* geojson(
+  license: string,
+  q: ExportQuery,
+  metrics: readonly Metric[],
+  from: number,
+  to: number,
+  first: IteratorResult<Row[], void>,
+  rest: Rows,
+  log: Log,
+): AsyncGenerator<string> {
+  const head = { type: 'FeatureCollection', license, source: 'citytel open data', query: describe(q, from, to) };
+  yield `${JSON.stringify(head).slice(0, -1)},"features":[\n`;
+  let sep = '';
+  for await (const batch of batches(first, rest, log)) {
+    let out = '';
+    for (const r of batch) {
+      const properties: Record<string, unknown> = { time: iso(r.t), device: r.device, kind: r.kind, loc: r.loc };
+      metrics.forEach((m, i) => {
+        if (r.values[i] !== null) properties[m] = r.values[i];
+      });
+      if (r.tsrc) properties.tsrc = r.tsrc;
+      out += `${sep}${JSON.stringify({ type: 'Feature', geometry: { type: 'Point', coordinates: [r.lon, r.lat] }, properties })}`;
+      sep = ',\n';
+    }
+    if (out) yield out;
+  }
+  yield '\n]}\n';
+}
+
+/** The batches after the first one read; a failure mid-stream is logged and ends the body early. */
+async function* batches(first: IteratorResult<Row[], void>, rest: Rows, log: Log): AsyncGenerator<Row[]> {
+  if (first.done) return;
+  yield first.value;
+  try {
+    for await (const batch of rest) yield batch;
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'export cut short');
+    throw err;
+  }
+}
+
+const describe = (q: ExportQuery, from: number, to: number): string =>
+  [
+    `from ${iso(from)} to ${iso(to)}`,
+    q.every ? `${q.fn} per ${formatDuration(q.every)}` : 'raw readings',
+    q.bbox ? `bbox ${q.bbox.minLon},${q.bbox.minLat},${q.bbox.maxLon},${q.bbox.maxLat}` : undefined,
+    q.device ? `device ${q.device}` : undefined,
+    q.kind ? `kind ${q.kind}` : undefined,
+  ]
+    .filter(Boolean)
+    .join('; ');
+
+/** Rows, one batch per InfluxDB chunk, slice after slice in time order. */
+async function* exportRows(
+  opts: ExportRoutesOptions,
+  q: ExportQuery,
+  metrics: readonly Metric[],
+  from: number,
+  to: number,
+  signal: AbortSignal,
+): Rows {
+  const prefilter = q.bbox ? prefilterCells(q.bbox, 6) : undefined;
+  const where = (a: number, b: number) =>
+    and(
+      timeRange(a, b),
+      q.device && tagEquals(READING_TAGS.device, q.device),
+      q.kind && tagEquals(READING_TAGS.kind, q.kind),
+      prefilter && `${ident(READING_TAGS.geohash)} =~ ${oneOf(prefilter, true)}`,
+    );
+  // Slices of whole buckets, so that no bucket is split between two queries.
+  const slice = q.every ? Math.max(q.every, floorTo(opts.sliceMs ?? 6 * UNIT_MS.h, q.every)) : (opts.sliceMs ?? 6 * UNIT_MS.h);
+  for (let a = from; a < to && !signal.aborted; ) {
+    const b = Math.min(to, q.every ? ceilTo(a + 1, slice) : a + slice);
+    const sql = q.every ? bucketedQuery(metrics, q.fn, q.every, where(a, b)) : rawQuery(metrics, where(a, b));
+    for await (const chunk of opts.influx.queryChunks(sql, { signal, chunkSize: opts.chunkSize ?? 5000, timeoutMs: 300_000 })) {
+      const rows = chunk.flatMap((s) => (q.every ? bucketRows(s, metrics, q.fn) : rawRows(s, metrics)));
+      yield rows.filter((r) => !q.bbox || inBbox(q.bbox, r.lat, r.lon));
+    }
+    a = b;
+  }
+}
+
+function rawQuery(metrics: readonly Metric[], where: string): string {
+  const fields = [...metrics, POSITION_FIELDS.lat, POSITION_FIELDS.lon, TIME_SOURCE_FIELD, READING_TAGS.device, READING_TAGS.kind, READING_TAGS.loc];
+  return select({ fields: fields.map(ident), from: MEASUREMENTS.readings, where });
+}
+
+function bucketedQuery(metrics: readonly Metric[], fn: Fn, every: number, where: string): string {
+  const fields = [
+    ...metrics.map((m) => as(call(fn, m), m)),
+    as(call('mean', POSITION_FIELDS.lat), 'lat'),
+    as(call('mean', POSITION_FIELDS.lon), 'lon'),
+  ];
+  return select({
+    fields,
+    from: MEASUREMENTS.readings,
+    where,
+    groupBy: [{ time: every }, READING_TAGS.device, READING_TAGS.kind, READING_TAGS.loc],
+    fill: 'none',
+  });
+}
+
+/** Column positions by name: a field never written is absent from InfluxDB's columns, not null. */
+function columns(s: InfluxSeries, metrics: readonly Metric[]) {
+  const at = (name: string) => s.columns.indexOf(name);
+  return { metrics: metrics.map(at), lat: at('lat'), lon: at('lon'), tsrc: at(TIME_SOURCE_FIELD), tags: s.tags ?? {}, at };
+}
+
+const numberAt = (v: unknown[], i: number): number | null => (i >= 0 && typeof v[i] === 'number' ? (v[i] as number) : null);
+const textAt = (v: unknown[], i: number): string | undefined => (i >= 0 && typeof v[i] === 'string' ? (v[i] as string) : undefined);
+
+function rawRows(s: InfluxSeries, metrics: readonly Metric[]): Row[] {
+  const c = columns(s, metrics);
+  const [device, kind, loc] = [READING_TAGS.device, READING_TAGS.kind, READING_TAGS.loc].map(c.at);
+  const out: Row[] = [];
+  for (const v of s.values) {
+    const values = c.metrics.map((i) => numberAt(v, i));
+    if (values.every((x) => x === null)) continue;
+    const row = placed({
+      t: v[0] as number,
+      device: textAt(v, device!) ?? '',
+      kind: textAt(v, kind!) ?? '',
+      loc: textAt(v, loc!) ?? '',
+      lat: numberAt(v, c.lat) ?? Number.NaN,
+      lon: numberAt(v, c.lon) ?? Number.NaN,
+      values,
+    });
+    const tsrc = textAt(v, c.tsrc);
+    if (row) out.push(tsrc ? { ...row, tsrc } : row);
+  }
+  return out;
+}
+
+function bucketRows(s: InfluxSeries, metrics: readonly Metric[], fn: Fn): Row[] {
+  const c = columns(s, metrics);
+  const out: Row[] = [];
+  for (const v of s.values) {
+    // count() answers 0, not null, for a metric absent from the bucket.
+    const values = c.metrics.map((i) => {
+      const x = numberAt(v, i);
+      return x === null || (fn === 'count' && x === 0) ? null : round3(x);
+    });
+    if (values.every((x) => x === null)) continue;
+    const row = placed({
+      t: v[0] as number,
+      device: c.tags[READING_TAGS.device] ?? '',
+      kind: c.tags[READING_TAGS.kind] ?? '',
+      loc: c.tags[READING_TAGS.loc] ?? '',
+      lat: numberAt(v, c.lat) ?? Number.NaN,
+      lon: numberAt(v, c.lon) ?? Number.NaN,
+      values,
+    });
+    if (row) out.push(row);
+  }
+  return out;
+}
+
+/** The row at its public position, rounded; undefined without a position. */
+function placed(r: Row): Row | undefined {
+  if (!Number.isFinite(r.lat) || !Number.isFinite(r.lon)) return undefined;
+  const p = publicPosition({ lat: r.lat, lon: r.lon }, r.loc);
+  return { ...r, lat: round6(p.lat), lon: round6(p.lon) };
+}
