@@ -28,7 +28,8 @@ function writeMessages(writer: Writer, measurement: string, n: number, per: numb
   const done: Promise<void>[] = [];
   for (let i = 0; i < n; i += per) {
     const lines: string[] = [];
-    for (let j = i; j < Math.min(n, i + per); j++) lines.push(`${measurement},device=d${j % 7} v=${j} ${T0 + j}000000`);
+    for (let j = i; j < Math.min(n, i + per); j++)
+      lines.push(`${measurement},device=d${j % 7} v=${j} ${T0 + j}000000`);
     done.push(new Promise((resolve) => writer.write(lines, resolve)));
   }
   return done;
@@ -99,13 +100,18 @@ describe('the writer', () => {
     const writer = createWriter(options(influx.url, 'later'), log);
     try {
       let written = false;
-      const done = new Promise<void>((resolve) => writer.write([`late v=1 ${T0}000000`], resolve)).then(() => {
-        written = true;
-      });
+      const done = new Promise<void>((resolve) => writer.write([`late v=1 ${T0}000000`], resolve)).then(
+        () => {
+          written = true;
+        },
+      );
       await sleep(600);
       expect(written).toBe(false);
       expect(writer.stats().requeued).toBeGreaterThan(0);
-      await fetch(`${influx.url}/query`, { method: 'POST', body: new URLSearchParams({ q: 'CREATE DATABASE later' }) });
+      await fetch(`${influx.url}/query`, {
+        method: 'POST',
+        body: new URLSearchParams({ q: 'CREATE DATABASE later' }),
+      });
       await done;
       expect(await count(influx.url, 'later', 'late')).toBe(1);
     } finally {

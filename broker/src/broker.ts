@@ -54,7 +54,7 @@ export function createBroker({
   throttle: throttleOptions,
 }: BrokerDeps): Broker {
   const log = parentLog.child({ component: 'broker' });
-  const refusals = createRefusals(log.child({ component: 'refusals' }));
+  const refusals = createRefusals(parentLog.child({ component: 'refusals' }));
   const throttle = createLoginThrottle(throttleOptions);
   const auth = createAuthentication({
     devices: store.devices,

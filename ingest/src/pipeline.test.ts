@@ -87,19 +87,19 @@ describe('native readings', () => {
       JSON.stringify({ lat: 48.12, lon: -1.7, pm25: 5 }),
     );
     expect(placed.lines[0]).toMatch(
-      new RegExp(
-        `^readings,device=bike-1,gh=${geohash({ lat: 48.12, lon: -1.7 })},kind=native,loc=mobile `,
-      ),
+      new RegExp(`^readings,device=bike-1,gh=${geohash({ lat: 48.12, lon: -1.7 })},kind=native,loc=mobile `),
     );
     const lost = await run(topics.sensorReadings('bike-1'), JSON.stringify({ pm25: 5 }));
     expect(lost.rejected?.reason).toBe('missing_position');
     expect(lost.lines).toEqual([]);
   });
 
-  it('never store the exact position of an indoor kit', async () => {
+  it('mark an indoor kit as such (the api blurs its position)', async () => {
     const o = await run(topics.sensorReadings('home-1'), JSON.stringify({ pm25: 5 }));
     expect(o.lines[0]).toMatch(
-      new RegExp(`^readings,device=home-1,gh=${GH},kind=native,loc=indoor pm25=5,tsrc=`),
+      new RegExp(
+        `^readings,device=home-1,gh=${GH},kind=native,loc=indoor pm25=5,lat=48.1113,lon=-1.68,tsrc=`,
+      ),
     );
   });
 
@@ -222,9 +222,7 @@ describe('vehicle telemetry', () => {
 
   it('live status is a point; a retained replay is not', async () => {
     const live = await run(topics.vehicleStatus('car-1'), '{"online":false}', { stamped: false });
-    expect(live.lines).toEqual([
-      `vehicles,vehicle=car-1 online=false,tsrc="ingest" ${NS(RECEIVED + 999)}`,
-    ]);
+    expect(live.lines).toEqual([`vehicles,vehicle=car-1 online=false,tsrc="ingest" ${NS(RECEIVED + 999)}`]);
     const replay = await run(topics.vehicleStatus('car-1'), '{"online":true}', {
       stamped: false,
       retain: true,

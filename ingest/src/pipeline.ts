@@ -212,7 +212,12 @@ function vehiclePoints(out: Outcome, device: Device, payload: Buffer, clock: Clo
   out.lines.push(vehicleLine(device.id, v.numbers, v.flags, v.position, cell, source, time));
   if (v.air?.position) {
     // The car's air sensor: a mobile reading at the car's position and time.
-    const tags = { device: device.id, kind: device.kind, loc: 'mobile' as const, geohash: geohash(v.air.position) };
+    const tags = {
+      device: device.id,
+      kind: device.kind,
+      loc: 'mobile' as const,
+      geohash: geohash(v.air.position),
+    };
     out.lines.push(readingLine(tags, v.air.values, v.air.position, source, time));
   }
   out.readings = out.lines.length;
