@@ -14,6 +14,8 @@ import type { Logger } from 'pino';
 import type { ApiConfig } from './config.ts';
 import { ApiError } from './errors.ts';
 import type { InfluxClient } from './influx.ts';
+import type { InfluxQuery } from './influx/client.ts';
+import type { TierCoverage } from './influx/plan.ts';
 import type { ApiMqtt } from './mqtt.ts';
 import { authPlugin } from './plugins/auth.ts';
 import { contextPlugin } from './plugins/context.ts';
@@ -23,8 +25,13 @@ import { errorHandlerPlugin } from './plugins/error-handler.ts';
 import { metricsRegistryPlugin } from './plugins/metrics-registry.ts';
 import { airrohrRoutes } from './routes/airrohr.ts';
 import { devicesAdminRoutes } from './routes/devices-admin.ts';
+import { devicesPublicRoutes } from './routes/devices-public.ts';
+import { exportRoutes } from './routes/export.ts';
 import { healthRoutes } from './routes/health.ts';
+import { mapRoutes } from './routes/map.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { seriesRoutes } from './routes/series.ts';
+import { type StreamRoutesOptions, streamRoutes } from './routes/stream.ts';
 
 /**
  * The route groups, one plugin file each under routes/. A new group is one file and one line here; it reads
@@ -44,6 +51,13 @@ export interface AppDeps {
   log: Logger;
   mqtt?: ApiMqtt | undefined;
   influx?: InfluxClient | undefined;
+  /**
+   * Open data (GET /api/v1/devices, /devices/{id}/series, /map, /export), read with this InfluxQL client and
+   * the rollup job's coverage (influx/rollup.ts). `cacheTtlMs` overrides each route's answer cache (0: off).
+   */
+  read?: { influx: InfluxQuery; rollups?: { coverage(): TierCoverage[] }; cacheTtlMs?: number } | undefined;
+  /** Settings of the live stream (GET /api/v1/stream), registered whenever `mqtt` is given. */
+  stream?: Omit<StreamRoutesOptions, 'mqtt' | 'store'>;
   /** Extra route groups (tests, or a deployment's own additions). */
   routes?: ReadonlyArray<{ name: string; plugin: FastifyPluginAsync }>;
 }
@@ -136,5 +150,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   for (const group of [...ROUTE_GROUPS, ...(deps.routes ?? [])]) {
     await app.register(group.plugin);
   }
+  if (deps.read) {
+    const { influx, rollups, cacheTtlMs } = deps.read;
+    await app.register(devicesPublicRoutes, { influx, store: deps.store, cacheTtlMs });
+    await app.register(seriesRoutes, { influx, store: deps.store, rollups, cacheTtlMs });
+    await app.register(mapRoutes, { influx, rollups, cacheTtlMs });
+    await app.register(exportRoutes, { influx, license: config.OPEN_DATA_LICENSE });
+  }
+  if (deps.mqtt) await app.register(streamRoutes, { ...deps.stream, mqtt: deps.mqtt, store: deps.store });
   return app;
 }

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import {
   boolFlag,
   ConfigError,
+  fromInvocationDir,
   loadConfig,
   logLevel,
   mqttUrlOf,

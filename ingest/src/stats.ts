@@ -1,3 +1,4 @@
+import type { RejectionReason } from '@citytel/contract';
 import type { RejectionStats } from './rejections.ts';
 import type { Summary } from './sampler.ts';
 import type { SourceStats } from './source/types.ts';
@@ -5,42 +6,53 @@ import type { WriterStats } from './writer.ts';
 
 /**
  * The figures ingest publishes, retained, as JSON on `$SYS/citytel/ingest/{id}/stats` (statsTopic) every
- * INGEST_STATS_MS; the api renders them in /metrics. Counters count since the process started.
+ * INGEST_STATS_MS. Flat on purpose: the api renders every top-level number as a gauge
+ * `citytel_ingest_{key}` and every map of numbers with a `key` label (api/src/stats-board.ts). Counters
+ * count since the process started.
  */
 export interface IngestStats {
   id: string;
   at: string;
-  uptimeS: number;
-  messages: {
-    received: number;
-    bytes: number;
-    /** Messages that produced at least one point. */
-    accepted: number;
-    /** Messages refused whole (by reason in `rejected.messages`). */
-    rejected: number;
-    acked: number;
-    unacked: number;
-  };
-  readings: {
-    /** Points produced (a reading or a vehicle record each). */
-    kept: number;
-    /** By the clock that gave their time. */
-    deviceTime: number;
-    brokerTime: number;
-    ingestTime: number;
-  };
-  rejected: RejectionStats;
-  points: { written: number; refused: number };
-  batches: { count: number; lines: Summary };
-  /** HTTP round trip of each write attempt. */
-  writeMs: Summary;
-  /** From a message's points entering the writer to their write, batching wait included. */
-  queueMs: Summary;
+  uptime_s: number;
+  /** Messages taken from the source, and their bytes. */
+  received: number;
+  received_bytes: number;
+  /** Messages that produced at least one point. */
+  accepted: number;
+  /** Messages refused whole, in total and by reason. */
+  rejected: number;
+  rejected_messages: Partial<Record<RejectionReason, number>>;
+  /** Fields dropped from messages otherwise kept, by reason (a replaced device time counts as bad_time). */
+  rejected_fields: Partial<Record<RejectionReason, number>>;
+  /** Rejection rows the store could not take (diagnostics, not data). */
+  rejection_rows_dropped: number;
+  acked: number;
+  /** Points produced (one per reading, vehicle record or live status), and by the clock of their time. */
+  points: number;
+  time_source: { device: number; broker: number; ingest: number };
+  points_written: number;
+  /** Points in batches InfluxDB refused for good (400/422); 1.x still writes the valid points of such a batch. */
+  points_refused: number;
+  batches: number;
+  batch_lines: Summary;
+  /** HTTP round trip of each write attempt, in ms. */
+  write_ms: Summary;
+  /** From a message's points entering the writer to the last of them written, batching wait included. */
+  queue_ms: Summary;
   /** What ingest holds: points not yet written, messages not yet acknowledged. */
-  backlog: { points: number; messages: number };
-  influx: { up: boolean; failedAttempts: number; requeued: number; lastError: string | null };
-  mqtt: Pick<SourceStats, 'connected' | 'reconnects' | 'paused' | 'pausedMs'>;
-  registry: { entries: number; hits: number; misses: number; storeErrors: number };
+  backlog_points: number;
+  backlog_messages: number;
+  influx_up: 0 | 1;
+  influx_failed_attempts: number;
+  /** Points the client would have given up on and the writer re-queued (404, 401, 413...). */
+  influx_requeued: number;
+  influx_last_error: string | null;
+  mqtt_connected: 0 | 1;
+  mqtt_reconnects: number;
+  /** 1 while the source is held back by backpressure; total time held back. */
+  mqtt_paused: 0 | 1;
+  mqtt_paused_ms: number;
+  registry: { entries: number; hits: number; misses: number; store_errors: number };
 }
 
 export interface Counters {
@@ -73,35 +85,39 @@ export function assembleStats(parts: {
   writer: WriterStats;
   source: SourceStats;
   rejections: RejectionStats;
-  registry: IngestStats['registry'];
+  registry: { entries: number; hits: number; misses: number; storeErrors: number };
 }): IngestStats {
-  const { counters: c, writer: w, source: src } = parts;
+  const { counters: c, writer: w, source: src, rejections: r, registry: g } = parts;
   return {
     id: parts.id,
     at: new Date().toISOString(),
-    uptimeS: Math.round((Date.now() - parts.startedAt) / 1000),
-    messages: {
-      received: c.received,
-      bytes: c.bytes,
-      accepted: c.accepted,
-      rejected: c.rejected,
-      acked: src.acked,
-      unacked: parts.open,
-    },
-    readings: { kept: c.kept, deviceTime: c.deviceTime, brokerTime: c.brokerTime, ingestTime: c.ingestTime },
-    rejected: parts.rejections,
-    points: { written: w.written, refused: w.refused },
-    batches: { count: w.batches, lines: w.batchLines },
-    writeMs: w.writeMs,
-    queueMs: w.queueMs,
-    backlog: { points: w.pending, messages: parts.open },
-    influx: { up: w.up, failedAttempts: w.failedAttempts, requeued: w.requeued, lastError: w.lastError },
-    mqtt: {
-      connected: src.connected,
-      reconnects: src.reconnects,
-      paused: src.paused,
-      pausedMs: src.pausedMs,
-    },
-    registry: parts.registry,
+    uptime_s: Math.round((Date.now() - parts.startedAt) / 1000),
+    received: c.received,
+    received_bytes: c.bytes,
+    accepted: c.accepted,
+    rejected: c.rejected,
+    rejected_messages: r.messages,
+    rejected_fields: r.fields,
+    rejection_rows_dropped: r.rowsDropped,
+    acked: src.acked,
+    points: c.kept,
+    time_source: { device: c.deviceTime, broker: c.brokerTime, ingest: c.ingestTime },
+    points_written: w.written,
+    points_refused: w.refused,
+    batches: w.batches,
+    batch_lines: w.batchLines,
+    write_ms: w.writeMs,
+    queue_ms: w.queueMs,
+    backlog_points: w.pending,
+    backlog_messages: parts.open,
+    influx_up: w.up ? 1 : 0,
+    influx_failed_attempts: w.failedAttempts,
+    influx_requeued: w.requeued,
+    influx_last_error: w.lastError,
+    mqtt_connected: src.connected ? 1 : 0,
+    mqtt_reconnects: src.reconnects,
+    mqtt_paused: src.paused ? 1 : 0,
+    mqtt_paused_ms: src.pausedMs,
+    registry: { entries: g.entries, hits: g.hits, misses: g.misses, store_errors: g.storeErrors },
   };
 }

@@ -2,11 +2,11 @@ import { geohash, MEASUREMENTS, type MetricValues, READING_TAGS } from '@citytel
 import { openStore, type NewDevice, type Store } from '@citytel/store';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
-import { buildApp, loadApiConfig } from '../../api/src/index.ts';
+import { type ApiMqtt, buildApp, connectApiMqtt, loadApiConfig } from '../../api/src/index.ts';
 import { createInfluxQuery, type InfluxQuery } from '../../api/src/influx/client.ts';
 import { createRollups, type Rollups } from '../../api/src/influx/rollup.ts';
-import { mapRoutes } from '../../api/src/routes/map.ts';
-import { seriesRoutes } from '../../api/src/routes/series.ts';
+import type { StreamRoutesOptions } from '../../api/src/routes/stream.ts';
+import { startTestBroker, type TestBroker } from './broker.ts';
 import { startTestInflux } from './influx.ts';
 import { tempDir } from './tmp.ts';
 
@@ -46,6 +46,9 @@ export interface ReadStack {
   rollups: Rollups;
   app: FastifyInstance;
   baseUrl: string;
+  /** With `broker: true`: a real broker sharing the store, and the api's MQTT connection to it. */
+  broker?: TestBroker;
+  mqtt?: ApiMqtt;
   /** Whether the routes read the rollups (the job's coverage) or raw readings only (the default). */
   useRollups(on: boolean): void;
   /** Writes readings straight to /write, in chunks. */
@@ -60,7 +63,17 @@ export interface ReadStack {
  * job is built (with `now` fixed by the test) but runs only when the test calls `rollups.runOnce()`,
  * and the routes read it only after `useRollups(true)`.
  */
-export async function startReadStack(opts: { devices?: NewDevice[]; now?: () => number } = {}): Promise<ReadStack> {
+export async function startReadStack(
+  opts: {
+    devices?: NewDevice[];
+    now?: () => number;
+    broker?: boolean;
+    stream?: Omit<StreamRoutesOptions, 'mqtt' | 'store'>;
+    license?: string;
+    /** Wraps the client the routes read through (to count what they pull). */
+    wrapInflux?: (q: InfluxQuery) => InfluxQuery;
+  } = {},
+): Promise<ReadStack> {
   const tmp = tempDir('citytel-read-');
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const influx = await startTestInflux();
@@ -77,15 +90,18 @@ export async function startReadStack(opts: { devices?: NewDevice[]; now?: () => 
     DASHBOARD_DIR: `${tmp.dir}/no-dashboard`,
     LOG_LEVEL: 'silent',
     RATE_LIMIT_PER_MIN: '100000',
+    ...(opts.license ? { OPEN_DATA_LICENSE: opts.license } : {}),
   });
+  const broker = opts.broker ? await startTestBroker({ store }) : undefined;
+  const mqtt = broker ? connectApiMqtt({ url: broker.url, password: broker.serviceSecret, log }) : undefined;
+  await mqtt?.waitConnected(10_000);
   const app = await buildApp({
     config,
     store,
     log,
-    routes: [
-      { name: 'series', plugin: async (a) => a.register(seriesRoutes, { influx: query, store, rollups: coverage, cacheTtlMs: 0 }) },
-      { name: 'map', plugin: async (a) => a.register(mapRoutes, { influx: query, rollups: coverage, cacheTtlMs: 0 }) },
-    ],
+    mqtt,
+    read: { influx: opts.wrapInflux ? opts.wrapInflux(query) : query, rollups: coverage, cacheTtlMs: 0 },
+    ...(opts.stream ? { stream: opts.stream } : {}),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
@@ -100,6 +116,8 @@ export async function startReadStack(opts: { devices?: NewDevice[]; now?: () => 
     rollups,
     app,
     baseUrl,
+    ...(broker ? { broker } : {}),
+    ...(mqtt ? { mqtt } : {}),
     useRollups(on) {
       rollupsOn = on;
     },
@@ -111,9 +129,85 @@ export async function startReadStack(opts: { devices?: NewDevice[]; now?: () => 
     async close() {
       await rollups.stop();
       await app.close();
+      await mqtt?.close();
+      await broker?.stop();
       await influx.close();
       await store.close();
       tmp.cleanup();
+    },
+  };
+}
+
+export interface SseEvent {
+  id?: string;
+  event?: string;
+  data: string;
+}
+
+/** A server-sent events client over fetch: every event received, and a way to wait for the next match. */
+export async function sseClient(url: string, headers: Record<string, string> = {}) {
+  const abort = new AbortController();
+  const r = await fetch(url, { headers, signal: abort.signal });
+  const events: SseEvent[] = [];
+  const waiters: Array<{ match(e: SseEvent): boolean; resolve(e: SseEvent): void }> = [];
+  let comments = 0;
+  const pump = (async () => {
+    const decoder = new TextDecoder();
+    let buf = '';
+    try {
+      for await (const bytes of r.body as AsyncIterable<Uint8Array>) {
+        buf += decoder.decode(bytes, { stream: true });
+        let end = buf.indexOf('\n\n');
+        while (end >= 0) {
+          const block = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          end = buf.indexOf('\n\n');
+          const e: SseEvent = { data: '' };
+          let isEvent = false;
+          for (const line of block.split('\n')) {
+            if (line.startsWith(':')) comments++;
+            else if (line.startsWith('id: ')) e.id = line.slice(4);
+            else if (line.startsWith('event: ')) e.event = line.slice(7);
+            else if (line.startsWith('data: ')) {
+              e.data = line.slice(6);
+              isEvent = true;
+            }
+          }
+          if (!isEvent) continue;
+          events.push(e);
+          for (const w of waiters.splice(0)) {
+            if (w.match(e)) w.resolve(e);
+            else waiters.push(w);
+          }
+        }
+      }
+    } catch {
+      // aborted by close()
+    }
+  })();
+  return {
+    response: r,
+    events,
+    get comments() {
+      return comments;
+    },
+    next(match: (e: SseEvent) => boolean = () => true, timeoutMs = 5000): Promise<SseEvent> {
+      const seen = events.find(match);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no matching event in time')), timeoutMs);
+        waiters.push({
+          match,
+          resolve: (e) => {
+            clearTimeout(timer);
+            resolve(e);
+          },
+        });
+      });
+    },
+    async close() {
+      abort.abort();
+      await pump;
     },
   };
 }
