@@ -25,6 +25,8 @@ export async function startInfluxd(opts: {
   database?: string;
   binary?: string;
   onLog?: (line: string) => void;
+  /** Own process group, so a terminal's Ctrl-C reaches only the caller, which stops influxd last. */
+  detached?: boolean;
 }): Promise<InfluxdHandle> {
   const dir = resolve(opts.dir);
   mkdirSync(dir, { recursive: true });
@@ -60,7 +62,10 @@ bind-address = "127.0.0.1:${opts.rpcPort}"
   const url = `http://127.0.0.1:${opts.httpPort}`;
   let child: ChildProcess;
   const launch = async () => {
-    child = spawn(opts.binary ?? 'influxd', ['-config', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(opts.binary ?? 'influxd', ['-config', conf], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: opts.detached ?? false,
+    });
     const forward = (b: Buffer) => {
       for (const line of b.toString().split('\n')) if (line.trim()) opts.onLog?.(line);
     };

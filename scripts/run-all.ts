@@ -72,8 +72,8 @@ function consoleLine(name: string, line: string): string | undefined {
   }
   const level = Number(rec.level ?? 30);
   if (level < 40 && name !== 'firmware-sim') return undefined;
-  const { level: _l, time: _t, pid: _p, hostname: _h, msg, ...rest } = rec;
-  const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
+  const { level: _l, time: _t, pid: _p, hostname: _h, name: _n, msg, ...rest } = rec;
+  const extra = level >= 40 && Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
   return `${time()} [${name}]${LEVELS[level] ? ` ${LEVELS[level]}` : ''} ${String(msg ?? '')}${extra}`;
 }
 
@@ -86,6 +86,9 @@ function startProcess(name: string, childEnv: NodeJS.ProcessEnv, args: string[] 
     cwd: root,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Own process group: Ctrl-C reaches only this orchestrator, which then stops the children in order
+    // (simulator first, broker last), so none sees its peers vanish mid-flush.
+    detached: true,
   });
   let tail: string[] = [];
   const onData = (b: Buffer) => {
@@ -131,6 +134,11 @@ async function stopAll(code: number) {
 }
 
 async function main() {
+  // Children live in their own process groups; never leave them behind, even on an uncaught error.
+  process.on('exit', () => {
+    for (const { child } of children) if (child.exitCode === null) child.kill('SIGKILL');
+    influx?.process.kill('SIGKILL');
+  });
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
 
@@ -151,6 +159,7 @@ async function main() {
       rpcPort: await freePortFrom(httpPort + 2),
       database: env.INFLUX_DB ?? 'telemetry',
       onLog: (l) => influxLog.write(`${l}\n`),
+      detached: true,
     });
     influxUrl = influx.url;
   }

@@ -3,8 +3,8 @@ import {
   encodeSckJson,
   encodeSckRaw,
   geohash,
-  statsTopic,
   STATS_SUBSCRIPTION,
+  statsTopic,
   topics,
 } from '@citytel/contract';
 import type { IngestStats } from '@citytel/ingest';
@@ -56,7 +56,11 @@ describe('ingest, end to end through the broker into InfluxDB', () => {
       JSON.stringify({ ts: iso(T), pm25: 8.2, pm10: 14, noise_laeq: 58.4, temperature: 11.2 }),
       { qos: 1 },
     );
-    const [row] = await rows('readings', ['pm25', 'pm10', 'noise_laeq', 'temperature', 'lat', 'lon', 'tsrc', 'gh', 'kind', 'loc'], `device='kit-1'`);
+    const [row] = await rows(
+      'readings',
+      ['pm25', 'pm10', 'noise_laeq', 'temperature', 'lat', 'lon', 'tsrc', 'gh', 'kind', 'loc'],
+      `device='kit-1'`,
+    );
     expect(row).toEqual({
       time: T,
       pm25: 8.2,
@@ -73,8 +77,16 @@ describe('ingest, end to end through the broker into InfluxDB', () => {
   });
 
   it('writes the Smart Citizen raw format (QoS 0, kPa to hPa) and the JSON format', async () => {
-    await sck.publishAsync(topics.sckRaw(sckToken), encodeSckRaw(new Date(T), { pm25: 8.2, pressure: 1012.3 }), { qos: 0 });
-    await sck.publishAsync(topics.sckJson(sckToken), encodeSckJson(new Date(T + 60_000), { pm25: 9, humidity: 71 }), { qos: 0 });
+    await sck.publishAsync(
+      topics.sckRaw(sckToken),
+      encodeSckRaw(new Date(T), { pm25: 8.2, pressure: 1012.3 }),
+      { qos: 0 },
+    );
+    await sck.publishAsync(
+      topics.sckJson(sckToken),
+      encodeSckJson(new Date(T + 60_000), { pm25: 9, humidity: 71 }),
+      { qos: 0 },
+    );
     const got = await rows('readings', ['pm25', 'pressure', 'humidity', 'tsrc', 'kind'], `device='sck-1'`, 2);
     expect(got).toEqual([
       { time: T, pm25: 8.2, pressure: 1012.3, humidity: null, tsrc: 'device', kind: 'sck' },
@@ -84,10 +96,27 @@ describe('ingest, end to end through the broker into InfluxDB', () => {
 
   it('writes an airrohr body (string values, no time) at the broker receive time', async () => {
     const before = Date.now();
-    const body = encodeAirrohr('13463245', { pm10: 14, pm25: 8.2, temperature: 11.2, humidity: 71, pressure: 1012.3 });
+    const body = encodeAirrohr('13463245', {
+      pm10: 14,
+      pm25: 8.2,
+      temperature: 11.2,
+      humidity: 71,
+      pressure: 1012.3,
+    });
     await airrohr.publishAsync(topics.sensorAirrohr('air-1'), JSON.stringify(body), { qos: 1 });
-    const [row] = await rows('readings', ['pm25', 'pm10', 'temperature', 'humidity', 'pressure', 'tsrc'], `device='air-1'`);
-    expect(row).toMatchObject({ pm25: 8.2, pm10: 14, temperature: 11.2, humidity: 71, pressure: 1012.3, tsrc: 'broker' });
+    const [row] = await rows(
+      'readings',
+      ['pm25', 'pm10', 'temperature', 'humidity', 'pressure', 'tsrc'],
+      `device='air-1'`,
+    );
+    expect(row).toMatchObject({
+      pm25: 8.2,
+      pm10: 14,
+      temperature: 11.2,
+      humidity: 71,
+      pressure: 1012.3,
+      tsrc: 'broker',
+    });
     expect(row!.time).toBeGreaterThanOrEqual(before);
     expect(row!.time).toBeLessThanOrEqual(Date.now());
   });
@@ -96,17 +125,41 @@ describe('ingest, end to end through the broker into InfluxDB', () => {
     const where = { lat: 48.12, lon: -1.7 };
     await car.publishAsync(
       topics.vehicleTelemetry('car-1'),
-      JSON.stringify({ ts: iso(T), ...where, speed_kmh: 32.5, fuel_pct: 62, ignition: true, locked: false, air: { pm25: 9.1 } }),
+      JSON.stringify({
+        ts: iso(T),
+        ...where,
+        speed_kmh: 32.5,
+        fuel_pct: 62,
+        ignition: true,
+        locked: false,
+        air: { pm25: 9.1 },
+      }),
       { qos: 1 },
     );
-    const [v] = await rows('vehicles', ['speed_kmh', 'fuel_pct', 'ignition', 'locked', 'lat', 'lon', 'gh'], `vehicle='car-1'`);
-    expect(v).toEqual({ time: T, speed_kmh: 32.5, fuel_pct: 62, ignition: true, locked: false, ...where, gh: geohash(where) });
+    const [v] = await rows(
+      'vehicles',
+      ['speed_kmh', 'fuel_pct', 'ignition', 'locked', 'lat', 'lon', 'gh'],
+      `vehicle='car-1'`,
+    );
+    expect(v).toEqual({
+      time: T,
+      speed_kmh: 32.5,
+      fuel_pct: 62,
+      ignition: true,
+      locked: false,
+      ...where,
+      gh: geohash(where),
+    });
     const [r] = await rows('readings', ['pm25', 'lat', 'lon', 'kind', 'loc', 'gh'], `device='car-1'`);
     expect(r).toEqual({ time: T, pm25: 9.1, ...where, kind: 'vehicle', loc: 'mobile', gh: geohash(where) });
   });
 
   it('keeps the other fields of a message with one bad field, and keeps the rejection for the api', async () => {
-    await kit.publishAsync(topics.sensorReadings('kit-1'), JSON.stringify({ ts: iso(T + 1000), pm25: -5, pm10: 20 }), { qos: 1 });
+    await kit.publishAsync(
+      topics.sensorReadings('kit-1'),
+      JSON.stringify({ ts: iso(T + 1000), pm25: -5, pm10: 20 }),
+      { qos: 1 },
+    );
     const [row] = await rows('readings', ['pm25', 'pm10'], `device='kit-1' AND time = ${T + 1000}ms`);
     expect(row).toEqual({ time: T + 1000, pm25: null, pm10: 20 });
     const rejections = await eventually('stored rejection', async () => {
@@ -125,11 +178,15 @@ describe('ingest, end to end through the broker into InfluxDB', () => {
     const before = stack.ingest!.stats().rejected_messages;
     await kit.publishAsync(topics.sensorReadings('kit-1'), Buffer.from([0xff, 0x00, 0xfe, 0x81]), { qos: 1 });
     await kit.publishAsync(topics.sensorReadings('kit-1'), '{"pm25":', { qos: 1 });
-    await kit.publishAsync(topics.sensorReadings('kit-1'), JSON.stringify({ ts: iso(T + 2000), pm25: 3 }), { qos: 1 });
+    await kit.publishAsync(topics.sensorReadings('kit-1'), JSON.stringify({ ts: iso(T + 2000), pm25: 3 }), {
+      qos: 1,
+    });
     await rows('readings', ['pm25'], `device='kit-1' AND time = ${T + 2000}ms`);
     const after = await eventually('rejections counted', () => {
       const s = stack.ingest!.stats().rejected_messages;
-      return (s.malformed ?? 0) > (before.malformed ?? 0) && (s.not_json ?? 0) > (before.not_json ?? 0) ? s : undefined;
+      return (s.malformed ?? 0) > (before.malformed ?? 0) && (s.not_json ?? 0) > (before.not_json ?? 0)
+        ? s
+        : undefined;
     });
     expect(after.malformed).toBe((before.malformed ?? 0) + 1);
     expect(after.not_json).toBe((before.not_json ?? 0) + 1);
@@ -137,9 +194,13 @@ describe('ingest, end to end through the broker into InfluxDB', () => {
 
   it('takes SCK hello and info as signs of life (and firmware), storing no reading', async () => {
     await sck.publishAsync(topics.sckHello(sckToken), `${sckToken}:Hello`, { qos: 0 });
-    await sck.publishAsync(topics.sckInfo(sckToken), JSON.stringify({ hw_ver: '2.1', sam_ver: '0.9.8', esp_ver: '0.9.7' }), {
-      qos: 0,
-    });
+    await sck.publishAsync(
+      topics.sckInfo(sckToken),
+      JSON.stringify({ hw_ver: '2.1', sam_ver: '0.9.8', esp_ver: '0.9.7' }),
+      {
+        qos: 0,
+      },
+    );
     const d = await eventually('firmware stored', async () => {
       const d = await stack.tb.store.devices.get('sck-1');
       return d?.firmware ? d : undefined;
@@ -153,8 +214,15 @@ describe('ingest, end to end through the broker into InfluxDB', () => {
     await stack.tb.store.devices.remove('air-1');
     // The broker still holds the connection it authenticated; ingest's cache forgets within its TTL.
     await new Promise((r) => setTimeout(r, 300));
-    await airrohr.publishAsync(topics.sensorAirrohr('air-1'), JSON.stringify(encodeAirrohr('1', { pm25: 1 })), { qos: 1 });
-    await eventually('counted', () => (stack.ingest!.stats().rejected_messages.unknown_device ?? 0) === before + 1);
+    await airrohr.publishAsync(
+      topics.sensorAirrohr('air-1'),
+      JSON.stringify(encodeAirrohr('1', { pm25: 1 })),
+      { qos: 1 },
+    );
+    await eventually(
+      'counted',
+      () => (stack.ingest!.stats().rejected_messages.unknown_device ?? 0) === before + 1,
+    );
   });
 
   it('publishes its figures, retained, on its stats topic', async () => {
@@ -162,7 +230,8 @@ describe('ingest, end to end through the broker into InfluxDB', () => {
     try {
       const got = new Promise<IngestStats>((resolve) =>
         api.on('message', (topic, payload, packet) => {
-          if (topic === statsTopic('ingest', stack.config.INGEST_ID) && packet.retain) resolve(JSON.parse(payload.toString()));
+          if (topic === statsTopic('ingest', stack.config.INGEST_ID) && packet.retain)
+            resolve(JSON.parse(payload.toString()));
         }),
       );
       await api.subscribeAsync(STATS_SUBSCRIPTION, { qos: 0 });
@@ -183,9 +252,17 @@ describe('ingest, end to end through the broker into InfluxDB', () => {
     const n = 2000;
     const t0 = Date.now();
     for (let i = 0; i < n; i++) {
-      kit.publish(topics.sensorReadings('kit-1'), JSON.stringify({ ts: iso(T + 10_000 + i), pm25: i % 100 }), { qos: 1 });
+      kit.publish(
+        topics.sensorReadings('kit-1'),
+        JSON.stringify({ ts: iso(T + 10_000 + i), pm25: i % 100 }),
+        { qos: 1 },
+      );
     }
-    await eventually('all written', async () => (await stack.count('pm25', 'readings', `device='kit-1' AND time >= ${T + 10_000}ms`)) === n, 20_000);
+    await eventually(
+      'all written',
+      async () => (await stack.count('pm25', 'readings', `device='kit-1' AND time >= ${T + 10_000}ms`)) === n,
+      20_000,
+    );
     expect(Date.now() - t0).toBeLessThan(10_000);
     await eventually('all acknowledged', () => stack.ingest!.stats().backlog_messages === 0);
   });

@@ -13,7 +13,11 @@ const ROOT = resolve(import.meta.dirname, '../..');
 export type TestInflux = Awaited<ReturnType<typeof startTestInflux>>;
 
 /** Ingest settings for tests: short flushes and intervals, everything else as in production. */
-export function ingestEnv(tb: TestBroker, influx: TestInflux, over: Record<string, string> = {}): Record<string, string> {
+export function ingestEnv(
+  tb: TestBroker,
+  influx: TestInflux,
+  over: Record<string, string> = {},
+): Record<string, string> {
   return {
     DATA_DIR: tb.dataDir,
     MQTT_URL: tb.url,
@@ -50,11 +54,16 @@ export interface IngestStack {
 export async function startIngestStack(
   opts: { inProcess?: boolean; env?: Record<string, string> } = {},
 ): Promise<IngestStack> {
-  const [tb, influx] = await Promise.all([startTestBroker({ throttle: { freeFailures: 1000 } }), startTestInflux()]);
+  const [tb, influx] = await Promise.all([
+    startTestBroker({ throttle: { freeFailures: 1000 } }),
+    startTestInflux(),
+  ]);
   const config = loadIngestConfig(ingestEnv(tb, influx, opts.env));
   const log = pino({ level: config.LOG_LEVEL });
   const ingest =
-    opts.inProcess === false ? undefined : createIngest({ config, store: tb.store, log, serviceSecret: tb.serviceSecret });
+    opts.inProcess === false
+      ? undefined
+      : createIngest({ config, store: tb.store, log, serviceSecret: tb.serviceSecret });
   await ingest?.start();
   const clients: MqttClient[] = [];
   return {
@@ -66,7 +75,9 @@ export async function startIngestStack(
       const p = await tb.store.devices.create(d);
       const client = await brokerClient(
         tb.url,
-        p.token ? { clientId: p.token } : { username: d.id, password: p.secret!, clientId: `${d.id}-${clients.length}` },
+        p.token
+          ? { clientId: p.token }
+          : { username: d.id, password: p.secret!, clientId: `${d.id}-${clients.length}` },
       );
       clients.push(client);
       return client;
@@ -90,7 +101,11 @@ export async function startIngestStack(
 }
 
 /** Polls `probe` until it returns something truthy; throws with `what` after `timeoutMs`. */
-export async function eventually<T>(what: string, probe: () => Promise<T> | T, timeoutMs = 10_000): Promise<NonNullable<T>> {
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T> | T,
+  timeoutMs = 10_000,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

@@ -107,8 +107,10 @@ export const exportRoutes: FastifyPluginAsyncZod<ExportRoutesOptions> = async (a
       const first = await rows.next().catch((err: unknown) => {
         throw influxFailure(err);
       });
+      // One batch buffered ahead at most: the rest waits in InfluxDB until the client reads on.
       const body = Readable.from(
         (q.format === 'csv' ? csv : geojson)(opts.license, q, metrics, from, to, first, rows, request.log),
+        { highWaterMark: 1 },
       );
       const name = `citytel-${q.metric ?? 'readings'}-${iso(from).slice(0, 10)}.${q.format === 'csv' ? 'csv' : 'geojson'}`;
       // A stream is sent as is; the 200 schema above only documents it.

@@ -91,7 +91,7 @@ export function createMqttSource(opts: MqttSourceOptions): MqttSource {
     }
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     handlers.onMessage({ topic: packet.topic, payload, retain: packet.retain === true, ack });
-    const next = () => callback(qos1 ? HELD : undefined);
+    const next = () => callback(undefined);
     const wait = handlers.backpressure();
     if (!wait) return next();
     // Not taking the next packet stops reading the socket: TCP pushes back on the broker, which keeps
