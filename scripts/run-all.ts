@@ -146,7 +146,8 @@ async function main() {
     ['API_PORT', apiPort],
     ['MQTT_PORT', mqttPort],
   ] as const) {
-    if (!(await portFree(port))) throw new Error(`port ${port} (${what}) is in use: stop what holds it or set ${what}`);
+    if (!(await portFree(port)))
+      throw new Error(`port ${port} (${what}) is in use: stop what holds it or set ${what}`);
   }
 
   let influxUrl = env.INFLUX_URL;
@@ -177,7 +178,9 @@ async function main() {
 
   const broker = startProcess('broker', common);
   await waitFor('broker', () => tcpOpen(mqttPort), broker);
-  const ingest = existsSync(join(root, 'ingest', 'src', 'main.ts')) ? startProcess('ingest', common) : undefined;
+  const ingest = existsSync(join(root, 'ingest', 'src', 'main.ts'))
+    ? startProcess('ingest', common)
+    : undefined;
   const api = startProcess('api', common);
   await waitFor('api', async () => (await fetch(`http://127.0.0.1:${apiPort}/healthz`)).ok, api);
   if (ingest) await sleep(500);

@@ -42,13 +42,18 @@ export function ensureDebianPackages(packages) {
   if (missing.length === 0) return;
   const names = [...new Set(missing.map(([, pkg]) => pkg))];
   if (process.getuid?.() !== 0) {
-    say(`missing: ${missing.map(([c]) => c).join(', ')}. Install them with: sudo apt-get install -y ${names.join(' ')}`);
+    say(
+      `missing: ${missing.map(([c]) => c).join(', ')}. Install them with: sudo apt-get install -y ${names.join(' ')}`,
+    );
     process.exit(1);
   }
   say(`installing Debian packages: ${names.join(' ')}...`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...names], { stdio: 'inherit', env });
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...names], {
+    stdio: 'inherit',
+    env,
+  });
   // Debian's influxdb package enables a system service; on machines without systemd nothing starts, and
   // where one does, our own influxd runs on its own ports beside it.
 }
@@ -58,7 +63,10 @@ function newest(path) {
   if (!existsSync(path)) return 0;
   const s = statSync(path);
   if (!s.isDirectory()) return s.mtimeMs;
-  return readdirSync(path, { recursive: true }).reduce((m, f) => Math.max(m, statSync(join(path, f)).mtimeMs), s.mtimeMs);
+  return readdirSync(path, { recursive: true }).reduce(
+    (m, f) => Math.max(m, statSync(join(path, f)).mtimeMs),
+    s.mtimeMs,
+  );
 }
 
 /** Builds the dashboard when its sources are newer than the last build. */
@@ -66,7 +74,11 @@ export function ensureDashboardBuilt() {
   const dir = join(root, 'dashboard');
   if (!existsSync(join(dir, 'index.html'))) return;
   const built = newest(join(dir, 'dist', 'index.html'));
-  const sources = Math.max(newest(join(dir, 'src')), newest(join(dir, 'index.html')), newest(join(root, 'contract', 'src')));
+  const sources = Math.max(
+    newest(join(dir, 'src')),
+    newest(join(dir, 'index.html')),
+    newest(join(root, 'contract', 'src')),
+  );
   if (built >= sources) return;
   say('building the dashboard (vite build)...');
   const r = spawnSync('npm', ['run', 'build', '-w', 'dashboard'], { cwd: root, stdio: 'inherit' });

@@ -8,10 +8,14 @@ ensureNpmDeps();
 if (!process.env.INFLUX_URL) ensureDebianPackages({ influxd: 'influxdb' });
 ensureDashboardBuilt();
 
-const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'run-all.ts'), ...process.argv.slice(2)], {
-  cwd: root,
-  stdio: 'inherit',
-});
+const child = spawn(
+  process.execPath,
+  ['--import', 'tsx', join(root, 'scripts', 'run-all.ts'), ...process.argv.slice(2)],
+  {
+    cwd: root,
+    stdio: 'inherit',
+  },
+);
 // Ctrl-C reaches the whole foreground process group; run-all stops its children and exits.
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => {});
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

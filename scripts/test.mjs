@@ -18,7 +18,11 @@ ensureDashboardBuilt();
 
 const run = (what, cmd, args) => {
   process.stdout.write(`\n== ${what}\n`);
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' } });
+  const r = spawnSync(cmd, args, {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+  });
   return r.status ?? 1;
 };
 
@@ -29,7 +33,14 @@ failedSteps += run('lint (biome)', 'npx', ['biome', 'check', '.']) === 0 ? 0 : 1
 const artifacts = join(root, 'test-artifacts');
 mkdirSync(artifacts, { recursive: true });
 const report = join(artifacts, 'vitest-report.json');
-const vitestArgs = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)];
+const vitestArgs = [
+  'vitest',
+  'run',
+  '--reporter=default',
+  '--reporter=json',
+  `--outputFile.json=${report}`,
+  ...process.argv.slice(2),
+];
 const vitestStatus = run('tests (vitest: unit, then integration against real servers)', 'npx', vitestArgs);
 
 let passed = 0;

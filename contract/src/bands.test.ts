@@ -47,7 +47,14 @@ describe('noise classes', () => {
 describe('legend', () => {
   it('has the six EAQI bands with their ranges', () => {
     const l = legendFor('pm25');
-    expect(l.map((b) => b.label)).toEqual(['good', 'fair', 'moderate', 'poor', 'very poor', 'extremely poor']);
+    expect(l.map((b) => b.label)).toEqual([
+      'good',
+      'fair',
+      'moderate',
+      'poor',
+      'very poor',
+      'extremely poor',
+    ]);
     expect(l[0]).toMatchObject({ from: null, to: 5 });
     expect(l[5]).toMatchObject({ from: 140, to: null });
   });

@@ -83,7 +83,10 @@ export function bandFor(metric: Metric, value: number): Band | undefined {
   const scale = BAND_SCALES[metric];
   if (!scale || !Number.isFinite(value)) return undefined;
   let i = 0;
-  while (i < scale.bounds.length && (scale.upperInclusive ? value > scale.bounds[i]! : value >= scale.bounds[i]!)) {
+  while (
+    i < scale.bounds.length &&
+    (scale.upperInclusive ? value > scale.bounds[i]! : value >= scale.bounds[i]!)
+  ) {
     i++;
   }
   return { level: i + 1, label: scale.labels[i]!, color: scale.colors[i]! };

@@ -4,12 +4,17 @@ import { z } from 'zod';
  * Parses a process's environment with its zod schema and freezes the result. A wrong value stops the
  * process with a message naming the variable (CONTRACT §5).
  */
-export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): Readonly<z.infer<S>> {
+export function loadConfig<S extends z.ZodObject>(
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): Readonly<z.infer<S>> {
   const result = schema.safeParse(env);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
+  const data = result.data as Record<string, unknown>;
+  if (typeof data.DATA_DIR === 'string') data.DATA_DIR = fromInvocationDir(data.DATA_DIR, env);
   return Object.freeze(result.data);
 }
 
@@ -19,7 +24,9 @@ export class ConfigError extends Error {
 
 export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 export const optionalPort = z.coerce.number().int().min(0).max(65535).optional();
-export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
+export const logLevel = z
+  .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  .default('info');
 export const boolFlag = (fallback: boolean) =>
   z
     .enum(['1', '0', 'true', 'false', 'yes', 'no'])
@@ -34,17 +41,17 @@ export const optionalString = z
 /**
  * A relative path is taken from where the user typed the command: npm sets INIT_CWD there, while
  * `npm start -w broker` runs the process inside broker/. So every process finds the same `.data`.
- * (No node:path here: the dashboard imports this package too.)
+ * (No node:path here: the dashboard imports this package too; it never calls this.)
  */
-export function fromInvocationDir(path: string): string {
+export function fromInvocationDir(path: string, env: NodeJS.ProcessEnv = process.env): string {
   if (path.startsWith('/')) return path;
-  const base = (typeof process !== 'undefined' && (process.env.INIT_CWD ?? process.cwd())) || '.';
+  const base = env.INIT_CWD ?? process.cwd();
   return `${base.replace(/\/$/, '')}/${path.replace(/^\.\//, '')}`;
 }
 
 /** Variables several processes read (CONTRACT §5), with their defaults for one machine. */
 export const sharedEnv = {
-  DATA_DIR: z.string().min(1).default('.data').transform(fromInvocationDir),
+  DATA_DIR: z.string().min(1).default('.data'),
   LOG_LEVEL: logLevel,
   MQTT_PORT: port(1883),
   MQTT_URL: optionalString.pipe(z.url().optional()),

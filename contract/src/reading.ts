@@ -42,7 +42,11 @@ export interface DecodeResult {
   error?: { reason: RejectionReason; detail: string };
 }
 
-export const failed = (reason: RejectionReason, detail: string, rejections: FieldRejection[] = []): DecodeResult => ({
+export const failed = (
+  reason: RejectionReason,
+  detail: string,
+  rejections: FieldRejection[] = [],
+): DecodeResult => ({
   readings: [],
   rejections,
   error: { reason, detail },
@@ -67,14 +71,22 @@ export function checkMetric(
   }
   if (!metricSchemas[metric].safeParse(raw).success) {
     const d = METRICS[metric];
-    rejections.push({ field, reason: 'out_of_range', detail: `${field} ${raw} outside ${d.min}..${d.max} ${d.unit}` });
+    rejections.push({
+      field,
+      reason: 'out_of_range',
+      detail: `${field} ${raw} outside ${d.min}..${d.max} ${d.unit}`,
+    });
     return undefined;
   }
   return raw;
 }
 
 /** Checks a lat/lon pair; returns the position or pushes the reason it was refused. */
-export function checkPosition(lat: unknown, lon: unknown, rejections: FieldRejection[]): Position | undefined {
+export function checkPosition(
+  lat: unknown,
+  lon: unknown,
+  rejections: FieldRejection[],
+): Position | undefined {
   if (lat === undefined && lon === undefined) return undefined;
   if (lat === null && lon === null) return undefined;
   const problem = positionProblem(lat, lon);

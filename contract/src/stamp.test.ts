@@ -6,11 +6,15 @@ import { stamp, unstamp } from './stamp.ts';
 describe('broker receive-time stamp', () => {
   it('round-trips any payload', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 200 }), fc.integer({ min: 0, max: 4102444800000 }), (bytes, ms) => {
-        const out = unstamp(stamp(Buffer.from(bytes), ms));
-        expect(out.receivedAt?.getTime()).toBe(ms);
-        expect(Buffer.compare(out.payload, Buffer.from(bytes))).toBe(0);
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 200 }),
+        fc.integer({ min: 0, max: 4102444800000 }),
+        (bytes, ms) => {
+          const out = unstamp(stamp(Buffer.from(bytes), ms));
+          expect(out.receivedAt?.getTime()).toBe(ms);
+          expect(Buffer.compare(out.payload, Buffer.from(bytes))).toBe(0);
+        },
+      ),
     );
   });
   it('leaves an unstamped payload alone', () => {

@@ -9,7 +9,10 @@ describe('topics', () => {
     expect(parseTopic(topics.sckJson('abc123'))).toEqual({ kind: 'sck-json', owner: 'abc123' });
     expect(parseTopic(topics.sckHello('abc123'))).toEqual({ kind: 'sck-hello', owner: 'abc123' });
     expect(parseTopic(topics.sckInfo('abc123'))).toEqual({ kind: 'sck-info', owner: 'abc123' });
-    expect(parseTopic(topics.vehicleTelemetry('car-9'))).toEqual({ kind: 'vehicle-telemetry', owner: 'car-9' });
+    expect(parseTopic(topics.vehicleTelemetry('car-9'))).toEqual({
+      kind: 'vehicle-telemetry',
+      owner: 'car-9',
+    });
     expect(parseTopic(topics.vehicleStatus('car-9'))).toEqual({ kind: 'vehicle-status', owner: 'car-9' });
     expect(parseTopic(topics.vehicleCommands('car-9'))).toEqual({ kind: 'vehicle-commands', owner: 'car-9' });
     expect(parseTopic(topics.vehicleAck('car-9'))).toEqual({ kind: 'vehicle-ack', owner: 'car-9' });

@@ -86,5 +86,6 @@ export const STAMPED_TOPIC_KINDS: ReadonlySet<TopicKind> = new Set([
 ]);
 
 /** Where processes publish their own figures for the api's /metrics: `$SYS/citytel/{process}/{instance}/stats`. */
-export const statsTopic = (process: 'broker' | 'ingest', instance: string) => `$SYS/citytel/${process}/${instance}/stats`;
+export const statsTopic = (process: 'broker' | 'ingest', instance: string) =>
+  `$SYS/citytel/${process}/${instance}/stats`;
 export const STATS_SUBSCRIPTION = '$SYS/citytel/+/+/stats';

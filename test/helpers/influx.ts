@@ -5,7 +5,9 @@ import { type InfluxdHandle, startInfluxd } from '../../scripts/influxd.ts';
 import { freePort } from './ports.ts';
 
 /** A real influxd in a temporary folder, with database `db`; `close()` stops it and removes the folder. */
-export async function startTestInflux(db = 'telemetry'): Promise<InfluxdHandle & { db: string; close(): Promise<void> }> {
+export async function startTestInflux(
+  db = 'telemetry',
+): Promise<InfluxdHandle & { db: string; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'citytel-influx-'));
   const h = await startInfluxd({ dir, httpPort: await freePort(), rpcPort: await freePort(), database: db });
   return Object.assign(h, {
@@ -18,9 +20,14 @@ export async function startTestInflux(db = 'telemetry'): Promise<InfluxdHandle &
 }
 
 /** Runs an InfluxQL query against /query and returns the first result's series. */
-export async function influxQuery(url: string, db: string, q: string): Promise<Array<{ name: string; columns: string[]; values: unknown[][]; tags?: Record<string, string> }>> {
+export async function influxQuery(
+  url: string,
+  db: string,
+  q: string,
+): Promise<Array<{ name: string; columns: string[]; values: unknown[][]; tags?: Record<string, string> }>> {
   const r = await fetch(`${url}/query?${new URLSearchParams({ db, q, epoch: 'ms' })}`);
   const body = (await r.json()) as { results?: Array<{ series?: never[]; error?: string }>; error?: string };
-  if (!r.ok || body.error || body.results?.[0]?.error) throw new Error(`query failed: ${JSON.stringify(body)}`);
+  if (!r.ok || body.error || body.results?.[0]?.error)
+    throw new Error(`query failed: ${JSON.stringify(body)}`);
   return body.results?.[0]?.series ?? [];
 }

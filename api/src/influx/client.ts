@@ -116,22 +116,28 @@ export function createInfluxQuery(config: InfluxQueryConfig): InfluxQuery {
         return;
       }
       const decoder = new TextDecoder();
-      let buffered = '';
+      // Pieces of the current line: a chunk of 5000 points is ~300 KB and arrives in many reads, so each
+      // read is searched for the newline once, and joined only when its line is complete.
+      let pieces: string[] = [];
       try {
         for await (const bytes of r.body as AsyncIterable<Uint8Array>) {
-          buffered += decoder.decode(bytes, { stream: true });
-          let nl = buffered.indexOf('\n');
+          let text = decoder.decode(bytes, { stream: true });
+          let nl = text.indexOf('\n');
           while (nl >= 0) {
-            const line = buffered.slice(0, nl);
-            buffered = buffered.slice(nl + 1);
+            pieces.push(text.slice(0, nl));
+            const line = pieces.join('');
+            pieces = [];
+            text = text.slice(nl + 1);
             if (line.trim()) yield seriesOf(parseBody(r.status, line));
-            nl = buffered.indexOf('\n');
+            nl = text.indexOf('\n');
           }
+          if (text) pieces.push(text);
         }
       } catch (err) {
         throw err instanceof InfluxError ? err : transportError(err);
       }
-      if (buffered.trim()) yield seriesOf(parseBody(r.status, buffered));
+      const rest = pieces.join('');
+      if (rest.trim()) yield seriesOf(parseBody(r.status, rest));
     },
 
     async write(lines, opts) {

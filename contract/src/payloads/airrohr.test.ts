@@ -18,7 +18,9 @@ describe('airrohr (sensor.community)', () => {
   it('decodes the contract example: string values, no time', () => {
     const r = decodeAirrohr(JSON.stringify(example));
     expect(r.rejections).toEqual([]);
-    expect(r.readings).toEqual([{ values: { pm10: 14, pm25: 8.2, temperature: 11.2, humidity: 71, noise_laeq: 58.4 } }]);
+    expect(r.readings).toEqual([
+      { values: { pm10: 14, pm25: 8.2, temperature: 11.2, humidity: 71, noise_laeq: 58.4 } },
+    ]);
   });
 
   it('maps PMS, SPS30 and other PM prefixes, and BME280 pressure Pa → hPa', () => {
@@ -34,7 +36,14 @@ describe('airrohr (sensor.community)', () => {
         ],
       }),
     );
-    expect(r.readings[0]?.values).toEqual({ pm1: 3, pm25: 5, pm10: 9, pressure: 1012.3, noise_laeq: 44.1, temperature: 2.5 });
+    expect(r.readings[0]?.values).toEqual({
+      pm1: 3,
+      pm25: 5,
+      pm10: 9,
+      pressure: 1012.3,
+      noise_laeq: 44.1,
+      temperature: 2.5,
+    });
   });
 
   it('takes GPS_lat / GPS_lon as the position of a mobile box', () => {

@@ -3,8 +3,8 @@ import { AIRROHR_TYPE_FOR_METRIC, airrohrField } from '../airrohr-types.ts';
 import type { MetricValues } from '../metrics.ts';
 import {
   checkMetric,
-  convertUnit,
   checkPosition,
+  convertUnit,
   type DecodedReading,
   type DecodeResult,
   type FieldRejection,
@@ -32,31 +32,39 @@ export function decodeAirrohr(payload: string): DecodeResult {
   if (!isPlainObject(body) || !Array.isArray(body.sensordatavalues)) {
     return failed('schema', 'payload must have a sensordatavalues array');
   }
-  if (body.sensordatavalues.length > 500) return failed('too_many_readings', 'more than 500 sensordatavalues');
+  if (body.sensordatavalues.length > 500)
+    return failed('too_many_readings', 'more than 500 sensordatavalues');
   const rejections: FieldRejection[] = [];
   const values: MetricValues = {};
   let lat: number | undefined;
   let lon: number | undefined;
   for (const item of body.sensordatavalues) {
     if (!isPlainObject(item) || typeof item.value_type !== 'string') {
-      rejections.push({ field: 'sensordatavalues', reason: 'schema', detail: 'item must be {value_type,value}' });
+      rejections.push({
+        field: 'sensordatavalues',
+        reason: 'schema',
+        detail: 'item must be {value_type,value}',
+      });
       continue;
     }
     const type = item.value_type.slice(0, 64);
     const field = airrohrField(type);
     if (!field) continue; // samples, signal, min_micro...: firmware diagnostics, not measurements
     const raw = item.value;
-    const num = typeof raw === 'number' ? raw : typeof raw === 'string' && NUMBER.test(raw) ? Number(raw) : raw;
+    const num =
+      typeof raw === 'number' ? raw : typeof raw === 'string' && NUMBER.test(raw) ? Number(raw) : raw;
     if ('position' in field) {
-      if (typeof num === 'number') field.position === 'lat' ? (lat = num) : (lon = num);
-      else rejections.push({ field: type, reason: 'wrong_type', detail: `${type} must be a number` });
+      if (typeof num !== 'number') rejections.push({ field: type, reason: 'wrong_type', detail: `${type} must be a number` });
+      else if (field.position === 'lat') lat = num;
+      else lon = num;
       continue;
     }
     const scaled = typeof num === 'number' && field.factor ? convertUnit(num, field.factor) : num;
     const v = checkMetric(field.metric, scaled, type, rejections);
     if (v !== undefined) values[field.metric] = v;
   }
-  if (!hasValues(values)) return failed('no_valid_values', 'no valid sensor value in the message', rejections);
+  if (!hasValues(values))
+    return failed('no_valid_values', 'no valid sensor value in the message', rejections);
   const reading: DecodedReading = { values };
   const position = checkPosition(lat, lon, rejections);
   if (position) reading.position = position;
@@ -67,7 +75,11 @@ export function decodeAirrohr(payload: string): DecodeResult {
 export const AIRROHR_SENSOR_HEADER = /^esp(8266|32)-(\d+)$/;
 
 /** What the stock firmware POSTs (values as strings, no time), for the simulator and tests. */
-export function encodeAirrohr(chipId: string, values: MetricValues, position?: { lat: number; lon: number }): AirrohrBody {
+export function encodeAirrohr(
+  chipId: string,
+  values: MetricValues,
+  position?: { lat: number; lon: number },
+): AirrohrBody {
   const sensordatavalues: AirrohrBody['sensordatavalues'] = [];
   for (const [m, v] of Object.entries(values)) {
     const type = AIRROHR_TYPE_FOR_METRIC[m as keyof MetricValues];

@@ -31,14 +31,19 @@ export const MAX_BATCH_READINGS = 1000;
 
 const KNOWN_KEYS = new Set(['ts', 'lat', 'lon', ...METRIC_NAMES]);
 
-function decodeOne(o: Record<string, unknown>, prefix: string, rejections: FieldRejection[]): DecodedReading | undefined {
+function decodeOne(
+  o: Record<string, unknown>,
+  prefix: string,
+  rejections: FieldRejection[],
+): DecodedReading | undefined {
   const values: MetricValues = {};
   for (const m of METRIC_NAMES) {
     const v = checkMetric(m, o[m], `${prefix}${m}`, rejections);
     if (v !== undefined) values[m] = v;
   }
   for (const k of Object.keys(o)) {
-    if (!KNOWN_KEYS.has(k)) rejections.push({ field: `${prefix}${k}`, reason: 'schema', detail: `unknown field ${k}` });
+    if (!KNOWN_KEYS.has(k))
+      rejections.push({ field: `${prefix}${k}`, reason: 'schema', detail: `unknown field ${k}` });
   }
   if (!hasValues(values)) return undefined;
   const r: DecodedReading = { values };

@@ -83,7 +83,9 @@ describe('Smart Citizen JSON format', () => {
   it('rejects wrong shapes', () => {
     expect(decodeSckJson('{"data":1}').error?.reason).toBe('schema');
     expect(decodeSckJson('{').error?.reason).toBe('not_json');
-    expect(decodeSckJson('{"data":[{"sensors":[{"id":"87","value":1}]}]}').error?.reason).toBe('no_valid_values');
+    expect(decodeSckJson('{"data":[{"sensors":[{"id":"87","value":1}]}]}').error?.reason).toBe(
+      'no_valid_values',
+    );
   });
 
   it('round-trips what the simulator encodes', () => {

@@ -38,7 +38,11 @@ function addSensor(
 ): void {
   const sensor = typeof id === 'number' ? SCK_SENSORS[id] : undefined;
   if (!sensor) {
-    rejections.push({ field, reason: 'unknown_sensor', detail: `unknown Smart Citizen sensor id ${String(id)}` });
+    rejections.push({
+      field,
+      reason: 'unknown_sensor',
+      detail: `unknown Smart Citizen sensor id ${String(id)}`,
+    });
     return;
   }
   if (raw === null) return;
@@ -53,7 +57,8 @@ function addSensor(
  */
 export function decodeSckRaw(payload: string): DecodeResult {
   const text = payload.trim();
-  if (!text.startsWith('{') || !text.endsWith('}')) return failed('malformed', 'raw SCK payload must be {t:...,id:value,...}');
+  if (!text.startsWith('{') || !text.endsWith('}'))
+    return failed('malformed', 'raw SCK payload must be {t:...,id:value,...}');
   const body = text.slice(1, -1).trim();
   if (body === '') return failed('no_valid_values', 'empty raw SCK payload');
   const rejections: FieldRejection[] = [];
@@ -79,7 +84,8 @@ export function decodeSckRaw(payload: string): DecodeResult {
     const num = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(val) ? Number(val) : Number.NaN;
     addSensor(Number(key), Number.isNaN(num) ? val : num, key, values, rejections);
   }
-  if (!hasValues(values)) return failed('no_valid_values', 'no valid sensor value in the message', rejections);
+  if (!hasValues(values))
+    return failed('no_valid_values', 'no valid sensor value in the message', rejections);
   const reading: DecodedReading = { values };
   if (ts) reading.ts = ts;
   return { readings: [reading], rejections };
@@ -90,8 +96,10 @@ export function decodeSckJson(payload: string): DecodeResult {
   const parsed = parseJson(payload);
   if (!parsed.ok) return failed('not_json', parsed.detail);
   const body = parsed.value;
-  if (!isPlainObject(body) || !Array.isArray(body.data)) return failed('schema', 'payload must be {"data":[...]}');
-  if (body.data.length > MAX_SCK_ENTRIES) return failed('too_many_readings', `more than ${MAX_SCK_ENTRIES} entries`);
+  if (!isPlainObject(body) || !Array.isArray(body.data))
+    return failed('schema', 'payload must be {"data":[...]}');
+  if (body.data.length > MAX_SCK_ENTRIES)
+    return failed('too_many_readings', `more than ${MAX_SCK_ENTRIES} entries`);
   const rejections: FieldRejection[] = [];
   const readings: DecodedReading[] = [];
   body.data.forEach((entry, i) => {
@@ -102,7 +110,11 @@ export function decodeSckJson(payload: string): DecodeResult {
     const values: MetricValues = {};
     entry.sensors.forEach((s, j) => {
       if (!isPlainObject(s)) {
-        rejections.push({ field: `data[${i}].sensors[${j}]`, reason: 'schema', detail: 'sensor must be {id,value}' });
+        rejections.push({
+          field: `data[${i}].sensors[${j}]`,
+          reason: 'schema',
+          detail: 'sensor must be {id,value}',
+        });
         return;
       }
       addSensor(s.id, s.value, `data[${i}].sensors[${j}]`, values, rejections);
@@ -113,7 +125,8 @@ export function decodeSckJson(payload: string): DecodeResult {
     if (ts) r.ts = ts;
     readings.push(r);
   });
-  if (readings.length === 0) return failed('no_valid_values', 'no valid sensor value in the message', rejections);
+  if (readings.length === 0)
+    return failed('no_valid_values', 'no valid sensor value in the message', rejections);
   return { readings, rejections };
 }
 

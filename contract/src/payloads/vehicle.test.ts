@@ -57,7 +57,9 @@ describe('vehicle telemetry', () => {
   });
 
   it('drops out-of-range air values', () => {
-    const r = decodeVehicleTelemetry(JSON.stringify({ ...example, air: { pm25: -1, noise_laeq: 150, pm10: 3 } }));
+    const r = decodeVehicleTelemetry(
+      JSON.stringify({ ...example, air: { pm25: -1, noise_laeq: 150, pm10: 3 } }),
+    );
     if (!r.ok) throw new Error(r.detail);
     expect(r.vehicle.air?.values).toEqual({ pm10: 3 });
     expect(r.rejections.map((x) => x.field)).toEqual(['air.pm25', 'air.noise_laeq']);
@@ -80,7 +82,9 @@ describe('commands', () => {
     };
     expect(commandMessageSchema.parse(cmd)).toEqual(cmd);
     expect(commandMessageSchema.safeParse({ ...cmd, action: 'open' }).success).toBe(false);
-    expect(commandAckSchema.parse({ id: cmd.id, status: 'done', ts: '2026-11-22T10:15:01Z' }).status).toBe('done');
+    expect(commandAckSchema.parse({ id: cmd.id, status: 'done', ts: '2026-11-22T10:15:01Z' }).status).toBe(
+      'done',
+    );
     expect(commandAckSchema.safeParse({ id: cmd.id, status: 'ok' }).success).toBe(false);
   });
 });

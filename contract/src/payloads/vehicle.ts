@@ -67,16 +67,24 @@ export function decodeVehicleTelemetry(payload: string): VehicleDecodeResult {
   const parsed = parseJson(payload);
   if (!parsed.ok) return { ok: false, reason: 'not_json', detail: parsed.detail, rejections: [] };
   const o = parsed.value;
-  if (!isPlainObject(o)) return { ok: false, reason: 'schema', detail: 'payload must be a JSON object', rejections: [] };
+  if (!isPlainObject(o))
+    return { ok: false, reason: 'schema', detail: 'payload must be a JSON object', rejections: [] };
   const rejections: FieldRejection[] = [];
   const vehicle: DecodedVehicle = { numbers: {}, flags: {} };
-  for (const [f, range] of Object.entries(VEHICLE_FIELDS) as [VehicleNumericField, { min: number; max: number }][]) {
+  for (const [f, range] of Object.entries(VEHICLE_FIELDS) as [
+    VehicleNumericField,
+    { min: number; max: number },
+  ][]) {
     const raw = o[f];
     if (raw === undefined || raw === null) continue;
     if (typeof raw !== 'number' || !Number.isFinite(raw)) {
       rejections.push({ field: f, reason: 'wrong_type', detail: `${f} must be a finite number` });
     } else if (raw < range.min || raw > range.max) {
-      rejections.push({ field: f, reason: 'out_of_range', detail: `${f} ${raw} outside ${range.min}..${range.max}` });
+      rejections.push({
+        field: f,
+        reason: 'out_of_range',
+        detail: `${f} ${raw} outside ${range.min}..${range.max}`,
+      });
     } else vehicle.numbers[f] = raw;
   }
   for (const f of VEHICLE_BOOLEANS) {
@@ -90,7 +98,8 @@ export function decodeVehicleTelemetry(payload: string): VehicleDecodeResult {
   const position = checkPosition(o.lat, o.lon, rejections);
   if (position) vehicle.position = position;
   if (o.air !== undefined && o.air !== null) {
-    if (!isPlainObject(o.air)) rejections.push({ field: 'air', reason: 'schema', detail: 'air must be an object' });
+    if (!isPlainObject(o.air))
+      rejections.push({ field: 'air', reason: 'schema', detail: 'air must be an object' });
     else {
       const values: MetricValues = {};
       for (const m of METRIC_NAMES) {
@@ -100,7 +109,12 @@ export function decodeVehicleTelemetry(payload: string): VehicleDecodeResult {
       if (hasValues(values)) {
         // A reading without a position cannot be placed on the map: the car's own position is required.
         if (position) vehicle.air = { values, position, ...(ts ? { ts } : {}) };
-        else rejections.push({ field: 'air', reason: 'missing_position', detail: 'air reading without a valid position' });
+        else
+          rejections.push({
+            field: 'air',
+            reason: 'missing_position',
+            detail: 'air reading without a valid position',
+          });
       }
     }
   }

@@ -50,6 +50,7 @@ export function createMqttSource(opts: MqttSourceOptions): MqttSource {
   let delivering = true;
   let started = false;
   let pausedSince: number | undefined;
+  let waiting: { packet: IPublishPacket; callback: (err?: Error) => void; connection: number } | undefined;
   const s = { received: 0, acked: 0, pausedMs: 0, reconnects: 0 };
 
   const sendPuback = (messageId: number) =>
@@ -74,9 +75,8 @@ export function createMqttSource(opts: MqttSourceOptions): MqttSource {
     }
   }
 
-  function onPublish(packet: IPublishPacket, callback: (err?: Error) => void) {
+  function deliver(packet: IPublishPacket, callback: (err?: Error) => void) {
     const qos1 = packet.qos === 1 && packet.messageId !== undefined;
-    if (!delivering || !handlers) return callback(qos1 ? HELD : undefined);
     s.received++;
     let ack = () => undefined;
     if (qos1) {
@@ -90,18 +90,28 @@ export function createMqttSource(opts: MqttSourceOptions): MqttSource {
       };
     }
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    handlers.onMessage({ topic: packet.topic, payload, retain: packet.retain === true, ack });
-    const next = () => callback(undefined);
+    handlers!.onMessage({ topic: packet.topic, payload, retain: packet.retain === true, ack });
+    callback(qos1 ? HELD : undefined);
+  }
+
+  /**
+   * Capacity is checked before a message is delivered, so what ingest holds never exceeds its bounds by
+   * more than one message. Not taking the packet stops reading the socket: TCP pushes back on the broker,
+   * which keeps the messages in the session. PINGRESP waits too: past 1.5 × keepalive MQTT.js reconnects,
+   * the packet waiting here is dropped with its connection, and the broker sends it again.
+   */
+  function onPublish(packet: IPublishPacket, callback: (err?: Error) => void) {
+    if (!delivering || !handlers) return callback(packet.qos === 1 ? HELD : undefined);
     const wait = handlers.backpressure();
-    if (!wait) return next();
-    // Not taking the next packet stops reading the socket: TCP pushes back on the broker, which keeps
-    // the messages in the session. PINGRESP waits too: past 1.5 × keepalive MQTT.js reconnects, the
-    // broker resends what was not acknowledged, and the points it produces land on the same points.
+    if (!wait) return deliver(packet, callback);
+    waiting = { packet, callback, connection };
     pausedSince ??= Date.now();
     wait.then(() => {
+      const w = waiting;
+      waiting = undefined;
       if (pausedSince !== undefined) s.pausedMs += Date.now() - pausedSince;
       pausedSince = undefined;
-      next();
+      if (w && w.connection === connection && delivering) deliver(w.packet, w.callback);
     });
   }
 
@@ -126,6 +136,7 @@ export function createMqttSource(opts: MqttSourceOptions): MqttSource {
         connection++;
         queue = [];
         head = 0;
+        waiting = undefined;
       });
       c.on('reconnect', () => {
         s.reconnects++;
