@@ -80,12 +80,17 @@ describe('series', () => {
   it('answers every bucket, the empty ones with null', async () => {
     const body = await series(`kit-b/series?metric=pm25&every=1h&from=${iso(T0)}&to=${iso(T0 + 9 * HOUR)}`);
     expect(body.points).toHaveLength(9);
-    expect(body.points.filter((p) => p.v === null).map((p) => p.t)).toEqual([iso(T0 + 5 * HOUR), iso(T0 + 6 * HOUR)]);
+    expect(body.points.filter((p) => p.v === null).map((p) => p.t)).toEqual([
+      iso(T0 + 5 * HOUR),
+      iso(T0 + 6 * HOUR),
+    ]);
     expect(body.points).toEqual(expectedSeries(all, 'kit-b', 'pm25', 'mean', T0, T0 + 9 * HOUR, HOUR));
   });
 
   it('includes a reading at from and excludes one at to', async () => {
-    const body = await series(`kit-a/series?metric=pm25&fn=count&every=30m&from=${iso(E0 - HOUR)}&to=${iso(E0)}`);
+    const body = await series(
+      `kit-a/series?metric=pm25&fn=count&every=30m&from=${iso(E0 - HOUR)}&to=${iso(E0)}`,
+    );
     expect(body.points).toEqual([
       { t: iso(E0 - HOUR), v: 1 },
       { t: iso(E0 - 30 * MIN), v: 1 },
@@ -96,7 +101,9 @@ describe('series', () => {
 
   it('starts the first bucket at a multiple of every, holding only readings from `from` on', async () => {
     const f = T0 + 90 * MIN;
-    const body = await series(`kit-a/series?metric=pm25&fn=count&every=1h&from=${iso(f)}&to=${iso(f + 2 * HOUR)}`);
+    const body = await series(
+      `kit-a/series?metric=pm25&fn=count&every=1h&from=${iso(f)}&to=${iso(f + 2 * HOUR)}`,
+    );
     expect(body.points).toEqual([
       { t: iso(T0 + HOUR), v: 3 },
       { t: iso(T0 + 2 * HOUR), v: 6 },
@@ -135,13 +142,26 @@ describe('map', () => {
       band: { level: 2, label: 'fair', color: '#50ccaa' },
     });
     const [s, w, n, e] = ngeohash.decode_bbox(cellA).map((v) => Math.round(v * 1e6) / 1e6) as number[];
-    expect(f.geometry).toEqual({ type: 'Polygon', coordinates: [[[w, s], [e, s], [e, n], [w, n], [w, s]]] });
+    expect(f.geometry).toEqual({
+      type: 'Polygon',
+      coordinates: [
+        [
+          [w, s],
+          [e, s],
+          [e, n],
+          [w, n],
+          [w, s],
+        ],
+      ],
+    });
   });
 
   it('counts mobile readings in the cells they were taken in', async () => {
     const body = await map(`metric=pm25&window=1h&to=${iso(E0)}&cell=7`);
     expect(cellsOf(body)).toEqual(expectedCells(all, 'pm25', E0 - HOUR, E0, 7));
-    const carCells = new Set(edges.filter((r) => r.device === 'car-1').map((r) => ngeohash.encode(r.lat, r.lon, 7)));
+    const carCells = new Set(
+      edges.filter((r) => r.device === 'car-1').map((r) => ngeohash.encode(r.lat, r.lon, 7)),
+    );
     expect(carCells.size).toBeGreaterThan(5);
     for (const c of carCells) expect(body.features.some((f) => f.properties.cell === c)).toBe(true);
   });
@@ -226,9 +246,13 @@ describe('rollups', () => {
     it(`give the same ${fn} series as the raw readings`, async () => {
       const from = T0 + 37 * MIN;
       const to = END - 5 * MIN;
-      const hourly = await series(`kit-a/series?metric=noise_laeq&fn=${fn}&every=1h&from=${iso(from)}&to=${iso(to)}`);
+      const hourly = await series(
+        `kit-a/series?metric=noise_laeq&fn=${fn}&every=1h&from=${iso(from)}&to=${iso(to)}`,
+      );
       expect(hourly.points).toEqual(expectedSeries(all, 'kit-a', 'noise_laeq', fn, from, to, HOUR));
-      const daily = await series(`kit-b/series?metric=pm25&fn=${fn}&every=1d&from=${iso(from)}&to=${iso(to)}`);
+      const daily = await series(
+        `kit-b/series?metric=pm25&fn=${fn}&every=1d&from=${iso(from)}&to=${iso(to)}`,
+      );
       expect(daily.points).toEqual(expectedSeries(all, 'kit-b', 'pm25', fn, from, to, DAY));
     });
   }

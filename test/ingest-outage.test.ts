@@ -80,6 +80,5 @@ describe('an InfluxDB outage', () => {
     const s = stack.ingest!.stats();
     expect(s.points_written).toBeGreaterThanOrEqual(published);
     expect(s.influx_up).toBe(1);
-    console.log({ published, duringOutage, reconnects: s.mqtt_reconnects, pausedMs: s.mqtt_paused_ms, written: s.points_written });
   });
 });

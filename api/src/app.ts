@@ -13,9 +13,9 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Logger } from 'pino';
 import type { ApiConfig } from './config.ts';
 import { ApiError } from './errors.ts';
-import type { InfluxClient } from './influx.ts';
 import type { InfluxQuery } from './influx/client.ts';
 import type { TierCoverage } from './influx/plan.ts';
+import type { InfluxClient } from './influx.ts';
 import type { ApiMqtt } from './mqtt.ts';
 import { authPlugin } from './plugins/auth.ts';
 import { contextPlugin } from './plugins/context.ts';

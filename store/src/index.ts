@@ -1,5 +1,7 @@
 export { isPostgresUrl } from './dialect.ts';
 export { type OpenStoreOptions, openStore } from './open.ts';
+export { NO_ANSWER } from './repos/commands.ts';
 export { BOOTSTRAP_ADMIN_ID } from './repos/operators.ts';
 export { createLogger, resolveServiceSecret } from './runtime.ts';
 export * from './types.ts';
+export { newPrefixedId, newUlid } from './ulid.ts';

@@ -2,6 +2,8 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { connect } from './dialect.ts';
 import { migrate } from './migrate.ts';
+import { createBookingRepo } from './repos/bookings.ts';
+import { createCommandRepo } from './repos/commands.ts';
 import { createDeviceRepo } from './repos/devices.ts';
 import { createOperatorRepo } from './repos/operators.ts';
 import { createRejectionRepo } from './repos/rejections.ts';
@@ -33,6 +35,8 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     devices: createDeviceRepo(db, touchMany),
     operators: createOperatorRepo(db, log),
     rejections: createRejectionRepo(db),
+    bookings: createBookingRepo(db),
+    commands: createCommandRepo(db),
     touchMany,
     async ping() {
       await sql`select 1`.execute(db);

@@ -49,9 +49,48 @@ export interface MetaTable {
   value: string;
 }
 
+export interface BookingsTable {
+  id: string;
+  operator_id: string;
+  vehicle_id: string;
+  member_id: string;
+  start_at: Time;
+  end_at: Time;
+  created_at: Time;
+  cancelled_at: NullableTime;
+}
+
+export interface CommandsTable {
+  id: string;
+  vehicle_id: string;
+  operator_id: string;
+  requested_by: string;
+  member_id: string | null;
+  booking_id: string;
+  action: string;
+  state: string;
+  reason: string | null;
+  issued_at: Time;
+  expires_at: Time;
+  updated_at: Time;
+  idempotency_key: string;
+  request_hash: string;
+}
+
+export interface CommandEventsTable {
+  id: ColumnType<number | string, never, never>;
+  command_id: string;
+  state: string;
+  at: Time;
+  reason: string | null;
+}
+
 export interface Database {
   devices: DevicesTable;
   operators: OperatorsTable;
   rejections: RejectionsTable;
   meta: MetaTable;
+  bookings: BookingsTable;
+  commands: CommandsTable;
+  command_events: CommandEventsTable;
 }

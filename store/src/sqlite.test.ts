@@ -67,4 +67,55 @@ describe('embedded SQLite file', () => {
       await rm(dataDir, { recursive: true, force: true });
     }
   }, 60_000);
+  it('lets one process win each race for a car, an idempotency key and a command', async () => {
+    const dataDir = await tempDir();
+    const child = fileURLToPath(new URL('./testing/race.ts', import.meta.url));
+    const run = promisify(execFile);
+    try {
+      const store = await openStore({ dataDir });
+      const { command } = await store.commands.create({
+        vehicleId: 'car-1',
+        operatorId: 'coop',
+        requestedBy: 'coop',
+        bookingId: 'bk_1',
+        action: 'unlock',
+        issuedAt: new Date(),
+        expiresAt: new Date(Date.now() + 30_000),
+        idempotencyKey: 'first',
+        requestHash: 'h',
+      });
+      // Each child opens the store first; the race itself starts at one instant for all five.
+      const startAt = String(Date.now() + 4000);
+      const outs = await Promise.all(
+        ['p1', 'p2', 'p3', 'p4', 'p5'].map((name) =>
+          run(process.execPath, ['--import', 'tsx', child, dataDir, name, startAt, command.id], {
+            cwd: process.cwd(),
+          }),
+        ),
+      );
+      const results = outs.map(
+        (o) =>
+          JSON.parse(o.stdout.trim()) as {
+            bookings: number;
+            conflicts: number;
+            commandId: string;
+            created: boolean;
+            finished: boolean;
+          },
+      );
+      expect(results.reduce((n, r) => n + r.bookings, 0)).toBe(1);
+      expect(results.reduce((n, r) => n + r.conflicts, 0)).toBe(49);
+      expect(results.filter((r) => r.created).length).toBe(1);
+      expect(new Set(results.map((r) => r.commandId)).size).toBe(1);
+      expect(results.filter((r) => r.finished).length).toBe(1);
+      expect((await store.bookings.list({ vehicleId: 'car-1' })).length).toBe(1);
+      expect((await store.commands.get(command.id))?.history.map((h) => h.state)).toEqual([
+        'pending',
+        'rejected',
+      ]);
+      await store.close();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

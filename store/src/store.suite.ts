@@ -1,5 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Rejection, type Store, StoreConflictError } from './index.ts';
+import {
+  BookingConflictError,
+  type NewCommand,
+  type Rejection,
+  type Store,
+  StoreConflictError,
+} from './index.ts';
 
 /** One backend under test: `open` may be called several times and opens the same database each time. */
 export interface Backend {
@@ -253,6 +259,244 @@ export function storeSuite(name: string, makeBackend: () => Promise<Backend>): v
         expect(kept[99]).toEqual(rejection('kit-1', 5));
         await store.rejections.add([{ ...rejection('kit-3', 1), sample: 'x'.repeat(600) }]);
         expect((await store.rejections.list('kit-3'))[0]?.sample).toBe('x'.repeat(512));
+      });
+    });
+
+    describe('bookings', () => {
+      const booking = (vehicleId: string, from: number, to: number, memberId = 'm-1') => ({
+        operatorId: 'coop',
+        vehicleId,
+        memberId,
+        start: later(from * 60),
+        end: later(to * 60),
+      });
+
+      it('creates a booking with a bk_ id and gets it back', async () => {
+        const b = await store.bookings.create(booking('car-1', 0, 60));
+        expect(b).toEqual({
+          id: expect.stringMatching(/^bk_[0-9A-Z]{26}$/),
+          operatorId: 'coop',
+          vehicleId: 'car-1',
+          memberId: 'm-1',
+          start: later(0),
+          end: later(3600),
+          createdAt: expect.any(Date),
+          cancelledAt: null,
+        });
+        expect(await store.bookings.get(b.id)).toEqual(b);
+        expect(await store.bookings.get('bk_nothing')).toBeUndefined();
+      });
+
+      it('refuses an overlapping booking of the same car, and allows back to back and other cars', async () => {
+        const first = await store.bookings.create(booking('car-1', 0, 60));
+        for (const [from, to] of [
+          [30, 90],
+          [-30, 1],
+          [10, 20],
+          [-60, 120],
+        ] as const) {
+          const err = await store.bookings.create(booking('car-1', from, to)).catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(BookingConflictError);
+          expect(err).toBeInstanceOf(StoreConflictError);
+          expect((err as BookingConflictError).conflictingId).toBe(first.id);
+        }
+        await store.bookings.create(booking('car-1', 60, 120));
+        await store.bookings.create(booking('car-1', -60, 0));
+        await store.bookings.create(booking('car-2', 0, 60));
+        expect((await store.bookings.list({ vehicleId: 'car-1' })).length).toBe(3);
+      });
+
+      it('refuses a booking that does not end after it starts', async () => {
+        await expect(store.bookings.create(booking('car-1', 10, 10))).rejects.toBeInstanceOf(RangeError);
+      });
+
+      it('frees the car when a booking is cancelled, and keeps the first cancellation time', async () => {
+        const b = await store.bookings.create(booking('car-1', 0, 60));
+        const cancelled = await store.bookings.cancel(b.id, later(5));
+        expect(cancelled).toEqual({ ...b, cancelledAt: later(5) });
+        expect(await store.bookings.cancel(b.id, later(9))).toEqual(cancelled);
+        expect(await store.bookings.cancel('bk_nothing')).toBeUndefined();
+        const again = await store.bookings.create(booking('car-1', 0, 60, 'm-2'));
+        expect(again.memberId).toBe('m-2');
+      });
+
+      // Concurrent within one store: real parallel transactions on PostgreSQL's pool; one connection and
+      // its lock on SQLite (sqlite.test.ts races separate processes, the way SQLite is shared).
+      it('lets exactly one of 50 concurrent overlapping requests through', async () => {
+        const results = await Promise.allSettled(
+          Array.from({ length: 50 }, (_, i) =>
+            store.bookings.create(booking('car-1', i % 7, 60 + i, `m-${i}`)),
+          ),
+        );
+        const won = results.filter((r) => r.status === 'fulfilled');
+        const lost = results.filter((r) => r.status === 'rejected');
+        expect(won.length).toBe(1);
+        expect(lost.every((r) => r.reason instanceof BookingConflictError)).toBe(true);
+        expect((await store.bookings.list({ vehicleId: 'car-1' })).length).toBe(1);
+      });
+
+      it('lists by operator, car, member, time and activity, latest start first', async () => {
+        const a = await store.bookings.create(booking('car-1', 0, 60, 'ana'));
+        const b = await store.bookings.create(booking('car-1', 120, 180, 'bob'));
+        const c = await store.bookings.create(booking('car-2', 30, 90, 'ana'));
+        const d = await store.bookings.create({ ...booking('car-3', 0, 60), operatorId: 'other' });
+        const x = await store.bookings.create(booking('car-2', 100, 110));
+        await store.bookings.cancel(x.id);
+        const ids = (list: { id: string }[]) => list.map((r) => r.id);
+        expect(ids(await store.bookings.list({ operatorId: 'coop' }))).toEqual([b.id, c.id, a.id]);
+        expect(ids(await store.bookings.list({ operatorId: 'coop', includeCancelled: true }))).toEqual([
+          b.id,
+          x.id,
+          c.id,
+          a.id,
+        ]);
+        expect(ids(await store.bookings.list({ memberId: 'ana' }))).toEqual([c.id, a.id]);
+        expect(ids(await store.bookings.list({ activeAt: later(45 * 60) }))).toEqual([c.id, d.id, a.id]);
+        expect(ids(await store.bookings.list({ activeAt: later(60 * 60) }))).toEqual([c.id]);
+        expect(ids(await store.bookings.list({ from: later(60 * 60), to: later(121 * 60) }))).toEqual([
+          b.id,
+          c.id,
+        ]);
+        expect(ids(await store.bookings.list({ operatorId: 'coop', limit: 2, offset: 1 }))).toEqual([
+          c.id,
+          a.id,
+        ]);
+      });
+    });
+
+    describe('commands', () => {
+      const command = (over: Partial<NewCommand> = {}): NewCommand => ({
+        vehicleId: 'car-1',
+        operatorId: 'coop',
+        requestedBy: 'coop',
+        memberId: 'm-1',
+        bookingId: 'bk_1',
+        action: 'unlock',
+        issuedAt: later(0),
+        expiresAt: later(30),
+        idempotencyKey: 'key-1',
+        requestHash: 'hash-1',
+        ...over,
+      });
+
+      it('creates a command in pending with a cmd_ id and its first history entry', async () => {
+        const { command: c, created } = await store.commands.create(command());
+        expect(created).toBe(true);
+        expect(c).toEqual({
+          id: expect.stringMatching(/^cmd_[0-9A-Z]{26}$/),
+          vehicleId: 'car-1',
+          operatorId: 'coop',
+          requestedBy: 'coop',
+          memberId: 'm-1',
+          bookingId: 'bk_1',
+          action: 'unlock',
+          state: 'pending',
+          reason: null,
+          issuedAt: later(0),
+          expiresAt: later(30),
+          updatedAt: later(0),
+          idempotencyKey: 'key-1',
+          requestHash: 'hash-1',
+          history: [{ state: 'pending', at: later(0), reason: null }],
+        });
+        expect(await store.commands.get(c.id)).toEqual(c);
+        expect(await store.commands.findByIdempotencyKey('coop', 'key-1')).toEqual(c);
+        expect(await store.commands.findByIdempotencyKey('other', 'key-1')).toBeUndefined();
+        expect(await store.commands.get('cmd_nothing000')).toBeUndefined();
+      });
+
+      it('returns the first command for a reused idempotency key, even when requests race', async () => {
+        const results = await Promise.all(Array.from({ length: 20 }, () => store.commands.create(command())));
+        expect(results.filter((r) => r.created).length).toBe(1);
+        expect(new Set(results.map((r) => r.command.id)).size).toBe(1);
+        expect((await store.commands.list()).length).toBe(1);
+        const elsewhere = await store.commands.create(command({ requestedBy: 'admin' }));
+        expect(elsewhere.created).toBe(true);
+        expect(elsewhere.command.id).not.toBe(results[0]!.command.id);
+      });
+
+      it('moves state only from the expected states, recording every move', async () => {
+        const { command: c } = await store.commands.create(command());
+        const sent = await store.commands.transition(c.id, ['pending'], 'sent', later(1));
+        expect(sent?.state).toBe('sent');
+        expect(await store.commands.transition(c.id, ['pending'], 'failed', later(2), 'x')).toBeUndefined();
+        const done = await store.commands.transition(c.id, ['pending', 'sent'], 'done', later(3));
+        expect(
+          await store.commands.transition(c.id, ['pending', 'sent'], 'expired', later(4)),
+        ).toBeUndefined();
+        expect(
+          await store.commands.transition('cmd_nothing000', ['pending'], 'sent', later(4)),
+        ).toBeUndefined();
+        expect(await store.commands.transition(c.id, [], 'sent', later(4))).toBeUndefined();
+        expect(done).toMatchObject({ state: 'done', reason: null, updatedAt: later(3) });
+        expect(done?.history).toEqual([
+          { state: 'pending', at: later(0), reason: null },
+          { state: 'sent', at: later(1), reason: null },
+          { state: 'done', at: later(3), reason: null },
+        ]);
+        expect(await store.commands.get(c.id)).toEqual(done);
+      });
+
+      it('lets exactly one of three racing writers finish a command', async () => {
+        for (let i = 0; i < 10; i++) {
+          const { command: c } = await store.commands.create(command({ idempotencyKey: `race-${i}` }));
+          const outcomes = await Promise.all([
+            store.commands.transition(c.id, ['pending', 'sent'], 'done', later(2)),
+            store.commands.transition(c.id, ['pending', 'sent'], 'rejected', later(2), 'ignition_on'),
+            store.commands.transition(c.id, ['pending', 'sent'], 'expired', later(2), 'no_answer'),
+          ]);
+          expect(outcomes.filter(Boolean).length).toBe(1);
+          expect((await store.commands.get(c.id))?.history.length).toBe(2);
+        }
+      });
+
+      it('expires the commands still open at their expiresAt, once', async () => {
+        const a = (await store.commands.create(command({ idempotencyKey: 'a', expiresAt: later(10) })))
+          .command;
+        const b = (await store.commands.create(command({ idempotencyKey: 'b', expiresAt: later(20) })))
+          .command;
+        const c = (await store.commands.create(command({ idempotencyKey: 'c', expiresAt: later(10) })))
+          .command;
+        const d = (await store.commands.create(command({ idempotencyKey: 'd', expiresAt: later(5) })))
+          .command;
+        await store.commands.transition(a.id, ['pending'], 'sent', later(1));
+        await store.commands.transition(c.id, ['pending'], 'done', later(2));
+        const expired = await store.commands.expireDue(later(15));
+        expect(expired.map((x) => x.id)).toEqual([d.id, a.id]);
+        expect(expired[1]).toMatchObject({ state: 'expired', reason: 'no_answer', updatedAt: later(10) });
+        expect(expired[1]?.history.at(-1)).toEqual({ state: 'expired', at: later(10), reason: 'no_answer' });
+        expect(await store.commands.expireDue(later(15))).toEqual([]);
+        expect((await store.commands.get(b.id))?.state).toBe('pending');
+        expect((await store.commands.get(c.id))?.state).toBe('done');
+      });
+
+      it('lists newest first by car, booking and operator, page by page', async () => {
+        const made: string[] = [];
+        for (let i = 0; i < 7; i++) {
+          const { command: c } = await store.commands.create(
+            command({
+              idempotencyKey: `k-${i}`,
+              vehicleId: i % 2 ? 'car-2' : 'car-1',
+              bookingId: i < 4 ? 'bk_1' : 'bk_2',
+              operatorId: i === 6 ? 'other' : 'coop',
+            }),
+          );
+          made.push(c.id);
+        }
+        await store.commands.transition(made[0]!, ['pending'], 'sent', later(1));
+        const ids = (list: { id: string }[]) => list.map((c) => c.id);
+        expect(ids(await store.commands.list())).toEqual([...made].reverse());
+        expect(ids(await store.commands.list({ vehicleId: 'car-1' }))).toEqual(
+          [6, 4, 2, 0].map((i) => made[i]),
+        );
+        expect(ids(await store.commands.list({ bookingId: 'bk_2', operatorId: 'coop' }))).toEqual(
+          [5, 4].map((i) => made[i]),
+        );
+        const page1 = await store.commands.list({ limit: 3 });
+        const page2 = await store.commands.list({ limit: 3, before: page1.at(-1)!.id });
+        const page3 = await store.commands.list({ limit: 3, before: page2.at(-1)!.id });
+        expect([...ids(page1), ...ids(page2), ...ids(page3)]).toEqual([...made].reverse());
+        expect(page3.at(-1)?.history.map((h) => h.state)).toEqual(['pending', 'sent']);
       });
     });
 

@@ -1,4 +1,4 @@
-import type { DeviceKind } from '@citytel/contract';
+import type { CommandAction, CommandState, DeviceKind } from '@citytel/contract';
 
 /**
  * The durable store's interface. Two backends implement it through one Kysely code path: the embedded
@@ -98,11 +98,147 @@ export interface RejectionRepo {
   list(deviceId: string, limit?: number): Promise<Rejection[]>;
 }
 
+/**
+ * A carsharing booking: one car, for one member of one operator, over [start, end). A cancelled booking
+ * keeps its record (commands point at it) and no longer blocks the car.
+ */
+export interface Booking {
+  id: string;
+  /** The operator the car belongs to; only it (or an admin) sees and changes the booking. */
+  operatorId: string;
+  vehicleId: string;
+  /** The member, as the operator identifies them; the platform keeps no other personal data. */
+  memberId: string;
+  start: Date;
+  end: Date;
+  createdAt: Date;
+  cancelledAt: Date | null;
+}
+
+export interface NewBooking {
+  operatorId: string;
+  vehicleId: string;
+  memberId: string;
+  start: Date;
+  end: Date;
+}
+
+export interface BookingFilter {
+  operatorId?: string | undefined;
+  vehicleId?: string | undefined;
+  memberId?: string | undefined;
+  /** Only bookings with start <= at < end, not cancelled: who has each car now. */
+  activeAt?: Date | undefined;
+  /** Only bookings that overlap [from, to). */
+  from?: Date | undefined;
+  to?: Date | undefined;
+  includeCancelled?: boolean | undefined;
+  /** Default 100. */
+  limit?: number | undefined;
+  offset?: number | undefined;
+}
+
+export interface BookingRepo {
+  /**
+   * Creates a booking with a fresh `bk_` id. Throws BookingConflictError when a booking of the same car
+   * that is not cancelled overlaps it, however many requests race for the car.
+   */
+  create(input: NewBooking): Promise<Booking>;
+  get(id: string): Promise<Booking | undefined>;
+  /** Cancels once: a second cancel returns the booking with its first cancellation time. */
+  cancel(id: string, at?: Date): Promise<Booking | undefined>;
+  /** Latest start first, then id. */
+  list(filter?: BookingFilter): Promise<Booking[]>;
+}
+
+/** One state a command entered, and when (CONTRACT §3). */
+export interface CommandEvent {
+  state: CommandState;
+  at: Date;
+  /** Why it ended so: the car's reason for `rejected`, `vehicle_offline` for `failed`... */
+  reason: string | null;
+}
+
+export interface Command {
+  /** `cmd_` + ULID: sorts by creation. */
+  id: string;
+  vehicleId: string;
+  /** The operator the car belongs to. */
+  operatorId: string;
+  /** The operator whose token asked (the owner, or an admin). */
+  requestedBy: string;
+  /** The member on whose behalf the operator asked, when it said so. */
+  memberId: string | null;
+  bookingId: string;
+  action: CommandAction;
+  state: CommandState;
+  reason: string | null;
+  issuedAt: Date;
+  expiresAt: Date;
+  updatedAt: Date;
+  idempotencyKey: string;
+  /** Digest of the request the key was first used with: the same key with another body is refused. */
+  requestHash: string;
+  /** Oldest first, starting with `pending`. */
+  history: CommandEvent[];
+}
+
+export interface NewCommand {
+  vehicleId: string;
+  operatorId: string;
+  requestedBy: string;
+  memberId?: string | null | undefined;
+  bookingId: string;
+  action: CommandAction;
+  issuedAt: Date;
+  expiresAt: Date;
+  idempotencyKey: string;
+  requestHash: string;
+}
+
+export interface CommandFilter {
+  vehicleId?: string | undefined;
+  bookingId?: string | undefined;
+  operatorId?: string | undefined;
+  /** Cursor: only commands older than this id. */
+  before?: string | undefined;
+  /** Default 50. */
+  limit?: number | undefined;
+}
+
+export interface CommandRepo {
+  /**
+   * Stores a new command in `pending`, unless `requestedBy` already used `idempotencyKey`: then nothing is
+   * written and the first command is returned with `created: false`, also when two requests race.
+   */
+  create(input: NewCommand): Promise<{ command: Command; created: boolean }>;
+  get(id: string): Promise<Command | undefined>;
+  /** The command `requestedBy` created with this idempotency key, if any. */
+  findByIdempotencyKey(requestedBy: string, key: string): Promise<Command | undefined>;
+  /**
+   * Compare-and-set: moves the command to `to` only if it is in one of `from`, and records the move.
+   * Undefined when it was not (unknown id, or another path or api instance moved it first).
+   */
+  transition(
+    id: string,
+    from: readonly CommandState[],
+    to: CommandState,
+    at: Date,
+    reason?: string | null,
+  ): Promise<Command | undefined>;
+  /** Moves every command still `pending` or `sent` whose expiresAt <= now to `expired`; returns those it moved. */
+  expireDue(now: Date, limit?: number): Promise<Command[]>;
+  /** Newest first, with their histories. */
+  list(filter?: CommandFilter): Promise<Command[]>;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   devices: DeviceRepo;
   operators: OperatorRepo;
   rejections: RejectionRepo;
+  bookings: BookingRepo;
+  commands: CommandRepo;
   /** Coalesced last-seen updates: one statement for many devices. */
   touchMany(seen: Array<{ id: string; at: Date; firmware?: string }>): Promise<void>;
   /** A cheap round trip, for /readyz. */
@@ -112,4 +248,16 @@ export interface Store {
 
 export class StoreConflictError extends Error {
   override name = 'StoreConflictError';
+}
+
+/** Another booking of the same car overlaps the one asked for. */
+export class BookingConflictError extends StoreConflictError {
+  override name = 'BookingConflictError';
+  constructor(
+    message: string,
+    /** The booking in the way, when it could be read. */
+    readonly conflictingId?: string,
+  ) {
+    super(message);
+  }
 }

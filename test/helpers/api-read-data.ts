@@ -54,26 +54,62 @@ export function generatedReadings(): TestReading[] {
   const rnd = prng(42);
   const out: TestReading[] = [];
   for (let t = T0; t < END; t += 10 * MIN) {
-    out.push({ device: 'kit-a', kind: 'native', loc: 'fixed', t, ...POS.kitA, values: { pm25: one(rnd() * 60), noise_laeq: one(35 + rnd() * 50) } });
+    out.push({
+      device: 'kit-a',
+      kind: 'native',
+      loc: 'fixed',
+      t,
+      ...POS.kitA,
+      values: { pm25: one(rnd() * 60), noise_laeq: one(35 + rnd() * 50) },
+    });
     const hour = new Date(t).getUTCHours();
     // kit-b is silent from 05:00 to 07:00 every day: its buckets there are empty.
-    if (hour !== 5 && hour !== 6) out.push({ device: 'kit-b', kind: 'sck', loc: 'fixed', t: t + 7000, ...POS.kitB, values: { pm25: one(rnd() * 30) } });
+    if (hour !== 5 && hour !== 6)
+      out.push({
+        device: 'kit-b',
+        kind: 'sck',
+        loc: 'fixed',
+        t: t + 7000,
+        ...POS.kitB,
+        values: { pm25: one(rnd() * 30) },
+      });
   }
   for (let t = T0; t < END; t += 15 * MIN) {
-    out.push({ device: 'kit-home', kind: 'native', loc: 'indoor', t: t + 1234, ...POS.home, values: { pm25: one(rnd() * 12) } });
+    out.push({
+      device: 'kit-home',
+      kind: 'native',
+      loc: 'indoor',
+      t: t + 1234,
+      ...POS.home,
+      values: { pm25: one(rnd() * 12) },
+    });
   }
   for (let t = T0; t < END; t += 3 * MIN) {
     const hour = new Date(t).getUTCHours();
     if (hour < 7 || hour > 18) continue;
     const spot = SPOTS[Math.floor(t / HOUR) % SPOTS.length]!;
-    out.push({ device: 'mob-1', kind: 'native', loc: 'mobile', t: t + 500, ...spot, values: { pm25: one(5 + rnd() * 90) } });
+    out.push({
+      device: 'mob-1',
+      kind: 'native',
+      loc: 'mobile',
+      t: t + 500,
+      ...spot,
+      values: { pm25: one(5 + rnd() * 90) },
+    });
   }
   return out;
 }
 
 /** Readings at and just past the edges of [E0 − 1h, E0), and a car crossing several 7-cells. */
 export function edgeReadings(): TestReading[] {
-  const kitA = (t: number, pm25: number): TestReading => ({ device: 'kit-a', kind: 'native', loc: 'fixed', t, ...POS.kitA, values: { pm25 } });
+  const kitA = (t: number, pm25: number): TestReading => ({
+    device: 'kit-a',
+    kind: 'native',
+    loc: 'fixed',
+    t,
+    ...POS.kitA,
+    values: { pm25 },
+  });
   const out = [kitA(E0 - HOUR - 1, 500), kitA(E0 - HOUR, 10), kitA(E0 - 1, 20), kitA(E0, 900)];
   for (let i = 0; i < 12; i++) {
     out.push({
@@ -132,7 +168,13 @@ export function expectedCells(
     acc.set(cell, a);
   }
   return [...acc]
-    .map(([cell, a]) => ({ cell, mean: meanOf(a.sum, a.count), max: a.max, count: a.count, devices: a.devices.size }))
+    .map(([cell, a]) => ({
+      cell,
+      mean: meanOf(a.sum, a.count),
+      max: a.max,
+      count: a.count,
+      devices: a.devices.size,
+    }))
     .sort((x, y) => (x.cell < y.cell ? -1 : 1));
 }
 
@@ -145,7 +187,10 @@ export function aggregate(values: number[], fn: Fn): number | null {
   const n = sorted.length;
   switch (fn) {
     case 'mean':
-      return meanOf(values.reduce((s, v) => s + v, 0), n);
+      return meanOf(
+        values.reduce((s, v) => s + v, 0),
+        n,
+      );
     case 'min':
       return sorted[0]!;
     case 'max':

@@ -1,5 +1,5 @@
 import { geohash, MEASUREMENTS, type MetricValues, READING_TAGS } from '@citytel/contract';
-import { openStore, type NewDevice, type Store } from '@citytel/store';
+import { type NewDevice, openStore, type Store } from '@citytel/store';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { type ApiMqtt, buildApp, connectApiMqtt, loadApiConfig } from '../../api/src/index.ts';

@@ -32,5 +32,8 @@ export const cacheControl = (ttlMs: number): string =>
  * so the route's zod response schema documents the shape without re-validating it on every hit.
  */
 export function sendJsonText(reply: FastifyReply, text: string, ttlMs: number): FastifyReply {
-  return reply.type('application/json; charset=utf-8').header('Cache-Control', cacheControl(ttlMs)).send(text);
+  return reply
+    .type('application/json; charset=utf-8')
+    .header('Cache-Control', cacheControl(ttlMs))
+    .send(text);
 }

@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { and, call, ident, InfluxqlError, num, oneOf, select, str, tagEquals, time, timeRange } from './influxql.ts';
+import {
+  and,
+  call,
+  InfluxqlError,
+  ident,
+  num,
+  oneOf,
+  select,
+  str,
+  tagEquals,
+  time,
+  timeRange,
+} from './influxql.ts';
 
 describe('escaping', () => {
   it('quotes identifiers and escapes their quotes and backslashes', () => {

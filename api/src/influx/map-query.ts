@@ -1,7 +1,6 @@
 import {
   geohash,
   geohashBounds,
-  MEASUREMENTS,
   type Metric,
   POSITION_FIELDS,
   READING_TAGS,
@@ -58,8 +57,10 @@ export async function aggregateCells(
   const add = (cell: string, device: string, sum: number, count: number, max: number) => {
     if (!(count > 0)) return;
     let c = cells.get(cell);
-    if (!c)
-      cells.set(cell, (c = { cell, sum: 0, count: 0, max: Number.NEGATIVE_INFINITY, devices: new Set() }));
+    if (!c) {
+      c = { cell, sum: 0, count: 0, max: Number.NEGATIVE_INFINITY, devices: new Set() };
+      cells.set(cell, c);
+    }
     c.sum += sum;
     c.count += count;
     if (max > c.max) c.max = max;

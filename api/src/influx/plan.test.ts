@@ -8,7 +8,9 @@ const day = { measurement: 'readings_1d', step: D, from: 0, to: 10 * D };
 
 describe('planSegments', () => {
   it('reads raw readings only without rollups', () => {
-    expect(planSegments(5, 3 * D, [])).toEqual([{ measurement: 'readings', rollup: false, from: 5, to: 3 * D }]);
+    expect(planSegments(5, 3 * D, [])).toEqual([
+      { measurement: 'readings', rollup: false, from: 5, to: 3 * D },
+    ]);
   });
 
   it('uses each tier for the whole buckets it covers and finer data at both ends', () => {

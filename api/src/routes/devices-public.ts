@@ -54,7 +54,9 @@ export const publicDeviceSchema = z
     geometry: z
       .object({ type: z.literal('Point'), coordinates: z.tuple([z.number(), z.number()]) })
       .nullable()
-      .describe('null while a mobile kit or car has reported no position; indoor kits at their 7-cell centre'),
+      .describe(
+        'null while a mobile kit or car has reported no position; indoor kits at their 7-cell centre',
+      ),
     properties: z.object({
       id: z.string(),
       kind: z.enum(DEVICE_KINDS),
@@ -75,7 +77,10 @@ export const publicDeviceSchema = z
 
 export const publicDevicesSchema = z
   .object({ type: z.literal('FeatureCollection'), features: z.array(publicDeviceSchema) })
-  .meta({ id: 'PublicDevices', description: 'Every kit and vehicle with its latest values and when it was last seen' });
+  .meta({
+    id: 'PublicDevices',
+    description: 'Every kit and vehicle with its latest values and when it was last seen',
+  });
 type PublicDevice = z.infer<typeof publicDeviceSchema>;
 
 interface Latest {
@@ -104,7 +109,11 @@ export const devicesPublicRoutes: FastifyPluginAsyncZod<DevicesPublicRoutesOptio
           '(home) kits are placed at the centre of their geohash cell of length 7 (~150 m), never at their ' +
           'registered position. Filters: `kind`, `metric` (devices with a latest value of it), `bbox` ' +
           '(public position inside, edges included). Answers may be up to 5 s old.',
-        querystring: z.object({ kind: kindParam.optional(), metric: metricParam.optional(), bbox: bboxParam.optional() }),
+        querystring: z.object({
+          kind: kindParam.optional(),
+          metric: metricParam.optional(),
+          bbox: bboxParam.optional(),
+        }),
         response: { 200: publicDevicesSchema, ...errorResponses(400, 429, 503) },
       },
     },
@@ -143,7 +152,9 @@ function feature(d: Device, latest: Latest | undefined, vehicle: VehicleLatest |
   // A fixed kit stands where it was registered; a mobile kit or car where it last reported.
   const registered = d.lat !== null && d.lon !== null ? { lat: d.lat, lon: d.lon } : undefined;
   const moving = d.mobile || d.kind === 'vehicle';
-  const where = moving ? (vehicle?.position ?? latest?.position ?? registered) : (registered ?? latest?.position);
+  const where = moving
+    ? (vehicle?.position ?? latest?.position ?? registered)
+    : (registered ?? latest?.position);
   const pos = where && publicPosition(where, d.indoor ? 'indoor' : latest?.loc);
   const values = latest?.values ?? {};
   const bands: Record<string, Band> = {};
@@ -175,7 +186,9 @@ function feature(d: Device, latest: Latest | undefined, vehicle: VehicleLatest |
 async function latestReadings(influx: InfluxQuery, since: number): Promise<Map<string, Latest>> {
   const where = `time >= ${time(since)}`;
   const [values, times] = await Promise.all([
-    influx.query(select({ fields: ['last(*)'], from: MEASUREMENTS.readings, where, groupBy: [READING_TAGS.device] })),
+    influx.query(
+      select({ fields: ['last(*)'], from: MEASUREMENTS.readings, where, groupBy: [READING_TAGS.device] }),
+    ),
     // `last(*)` answers no single time; `tsrc` is written with every point, so its last is the last point.
     influx.query(
       select({
@@ -221,7 +234,9 @@ interface VehicleLatest {
 async function latestVehicles(influx: InfluxQuery, since: number): Promise<Map<string, VehicleLatest>> {
   const where = `time >= ${time(since)}`;
   const [values, times] = await Promise.all([
-    influx.query(select({ fields: ['last(*)'], from: MEASUREMENTS.vehicles, where, groupBy: [VEHICLE_TAGS.vehicle] })),
+    influx.query(
+      select({ fields: ['last(*)'], from: MEASUREMENTS.vehicles, where, groupBy: [VEHICLE_TAGS.vehicle] }),
+    ),
     influx.query(
       select({
         fields: [`last(${ident(TIME_SOURCE_FIELD)})`],

@@ -49,7 +49,11 @@ const querySchema = z.object({
   device: deviceIdParam.optional(),
   kind: kindParam.optional(),
   format: z.enum(['csv', 'geojson']).default('csv'),
-  every: durationParam(UNIT_MS.m, UNIT_MS.d, 'bucket width for bucketed data (raw readings when absent)').optional(),
+  every: durationParam(
+    UNIT_MS.m,
+    UNIT_MS.d,
+    'bucket width for bucketed data (raw readings when absent)',
+  ).optional(),
   fn: fnParam.default('mean').describe('aggregate of each bucket, with every'),
 });
 type ExportQuery = z.infer<typeof querySchema>;
@@ -96,7 +100,10 @@ export const exportRoutes: FastifyPluginAsyncZod<ExportRoutesOptions> = async (a
       const from = q.from ?? to - UNIT_MS.d;
       if (from >= to) throw apiError('invalid_parameter', 'querystring.from: must be before to');
       if (to - from > maxRange) {
-        throw apiError('invalid_parameter', `querystring.from: at most ${formatDuration(maxRange)} per export`);
+        throw apiError(
+          'invalid_parameter',
+          `querystring.from: at most ${formatDuration(maxRange)} per export`,
+        );
       }
       const metrics = q.metric ? [q.metric] : METRIC_NAMES;
       const abort = new AbortController();
@@ -159,13 +166,23 @@ async function* geojson(
   rest: Rows,
   log: Log,
 ): AsyncGenerator<string> {
-  const head = { type: 'FeatureCollection', license, source: 'citytel open data', query: describe(q, from, to) };
+  const head = {
+    type: 'FeatureCollection',
+    license,
+    source: 'citytel open data',
+    query: describe(q, from, to),
+  };
   yield `${JSON.stringify(head).slice(0, -1)},"features":[\n`;
   let sep = '';
   for await (const batch of batches(first, rest, log)) {
     let out = '';
     for (const r of batch) {
-      const properties: Record<string, unknown> = { time: iso(r.t), device: r.device, kind: r.kind, loc: r.loc };
+      const properties: Record<string, unknown> = {
+        time: iso(r.t),
+        device: r.device,
+        kind: r.kind,
+        loc: r.loc,
+      };
       metrics.forEach((m, i) => {
         if (r.values[i] !== null) properties[m] = r.values[i];
       });
@@ -219,11 +236,17 @@ async function* exportRows(
       prefilter && `${ident(READING_TAGS.geohash)} =~ ${oneOf(prefilter, true)}`,
     );
   // Slices of whole buckets, so that no bucket is split between two queries.
-  const slice = q.every ? Math.max(q.every, floorTo(opts.sliceMs ?? 6 * UNIT_MS.h, q.every)) : (opts.sliceMs ?? 6 * UNIT_MS.h);
+  const slice = q.every
+    ? Math.max(q.every, floorTo(opts.sliceMs ?? 6 * UNIT_MS.h, q.every))
+    : (opts.sliceMs ?? 6 * UNIT_MS.h);
   for (let a = from; a < to && !signal.aborted; ) {
     const b = Math.min(to, q.every ? ceilTo(a + 1, slice) : a + slice);
     const sql = q.every ? bucketedQuery(metrics, q.fn, q.every, where(a, b)) : rawQuery(metrics, where(a, b));
-    for await (const chunk of opts.influx.queryChunks(sql, { signal, chunkSize: opts.chunkSize ?? 5000, timeoutMs: 300_000 })) {
+    for await (const chunk of opts.influx.queryChunks(sql, {
+      signal,
+      chunkSize: opts.chunkSize ?? 5000,
+      timeoutMs: 300_000,
+    })) {
       const rows = chunk.flatMap((s) => (q.every ? bucketRows(s, metrics, q.fn) : rawRows(s, metrics)));
       yield rows.filter((r) => !q.bbox || inBbox(q.bbox, r.lat, r.lon));
     }
@@ -232,7 +255,15 @@ async function* exportRows(
 }
 
 function rawQuery(metrics: readonly Metric[], where: string): string {
-  const fields = [...metrics, POSITION_FIELDS.lat, POSITION_FIELDS.lon, TIME_SOURCE_FIELD, READING_TAGS.device, READING_TAGS.kind, READING_TAGS.loc];
+  const fields = [
+    ...metrics,
+    POSITION_FIELDS.lat,
+    POSITION_FIELDS.lon,
+    TIME_SOURCE_FIELD,
+    READING_TAGS.device,
+    READING_TAGS.kind,
+    READING_TAGS.loc,
+  ];
   return select({ fields: fields.map(ident), from: MEASUREMENTS.readings, where });
 }
 
@@ -254,11 +285,20 @@ function bucketedQuery(metrics: readonly Metric[], fn: Fn, every: number, where:
 /** Column positions by name: a field never written is absent from InfluxDB's columns, not null. */
 function columns(s: InfluxSeries, metrics: readonly Metric[]) {
   const at = (name: string) => s.columns.indexOf(name);
-  return { metrics: metrics.map(at), lat: at('lat'), lon: at('lon'), tsrc: at(TIME_SOURCE_FIELD), tags: s.tags ?? {}, at };
+  return {
+    metrics: metrics.map(at),
+    lat: at('lat'),
+    lon: at('lon'),
+    tsrc: at(TIME_SOURCE_FIELD),
+    tags: s.tags ?? {},
+    at,
+  };
 }
 
-const numberAt = (v: unknown[], i: number): number | null => (i >= 0 && typeof v[i] === 'number' ? (v[i] as number) : null);
-const textAt = (v: unknown[], i: number): string | undefined => (i >= 0 && typeof v[i] === 'string' ? (v[i] as string) : undefined);
+const numberAt = (v: unknown[], i: number): number | null =>
+  i >= 0 && typeof v[i] === 'number' ? (v[i] as number) : null;
+const textAt = (v: unknown[], i: number): string | undefined =>
+  i >= 0 && typeof v[i] === 'string' ? (v[i] as string) : undefined;
 
 function rawRows(s: InfluxSeries, metrics: readonly Metric[]): Row[] {
   const c = columns(s, metrics);

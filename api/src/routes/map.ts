@@ -21,7 +21,9 @@ export interface MapRoutesOptions {
   maxCells?: number;
 }
 
-const bandSchema = z.object({ level: z.number().int(), label: z.string(), color: z.string() }).meta({ id: 'Band' });
+const bandSchema = z
+  .object({ level: z.number().int(), label: z.string(), color: z.string() })
+  .meta({ id: 'Band' });
 
 export const mapCellSchema = z
   .object({
@@ -48,7 +50,10 @@ export const mapSchema = z
     from: z.iso.datetime(),
     to: z.iso.datetime(),
     legend: z.array(
-      bandSchema.extend({ from: z.number().nullable().describe('lower bound'), to: z.number().nullable().describe('upper bound') }),
+      bandSchema.extend({
+        from: z.number().nullable().describe('lower bound'),
+        to: z.number().nullable().describe('upper bound'),
+      }),
     ),
     features: z.array(mapCellSchema),
   })
@@ -77,10 +82,20 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
           'with raw readings at both ends, so the edges stay exact. Answers may be up to 10 s old.',
         querystring: z.object({
           metric: metricParam,
-          window: durationParam(UNIT_MS.m, 366 * UNIT_MS.d, 'time window up to `to`, 1m to 366d (default 1h)').optional(),
+          window: durationParam(
+            UNIT_MS.m,
+            366 * UNIT_MS.d,
+            'time window up to `to`, 1m to 366d (default 1h)',
+          ).optional(),
           to: timeParam('end of the window, excluded (default now)').optional(),
           bbox: bboxParam.optional(),
-          cell: z.coerce.number().int().min(1).max(9).default(7).describe('geohash length of the cells, 1 to 9'),
+          cell: z.coerce
+            .number()
+            .int()
+            .min(1)
+            .max(9)
+            .default(7)
+            .describe('geohash length of the cells, 1 to 9'),
         }),
         response: { 200: mapSchema, ...errorResponses(400, 429, 503) },
       },
@@ -130,7 +145,18 @@ function feature(metric: Parameters<typeof bandFor>[0], c: CellAggregate): MapAn
   return {
     type: 'Feature',
     // Counter-clockwise exterior ring (RFC 7946 §3.1.6).
-    geometry: { type: 'Polygon', coordinates: [[[w, s], [e, s], [e, n], [w, n], [w, s]]] },
+    geometry: {
+      type: 'Polygon',
+      coordinates: [
+        [
+          [w, s],
+          [e, s],
+          [e, n],
+          [w, n],
+          [w, s],
+        ],
+      ],
+    },
     properties: {
       cell: c.cell,
       mean,

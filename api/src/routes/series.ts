@@ -39,7 +39,10 @@ export const seriesSchema = z
       }),
     ),
   })
-  .meta({ id: 'Series', description: "One device's metric in time buckets; every bucket present, empty ones null" });
+  .meta({
+    id: 'Series',
+    description: "One device's metric in time buckets; every bucket present, empty ones null",
+  });
 type Series = z.infer<typeof seriesSchema>;
 
 /** Functions whose buckets combine from rollups (sums, counts, extremes); median and p95 need raw points. */
@@ -103,7 +106,16 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
 
       const body = await cache
         .get(request.url, async () => {
-          const values = await bucketValues(influx, id, q.metric, q.fn, from, to, every, tiersFor(q.fn, every));
+          const values = await bucketValues(
+            influx,
+            id,
+            q.metric,
+            q.fn,
+            from,
+            to,
+            every,
+            tiersFor(q.fn, every),
+          );
           const out: Series = {
             device: id,
             metric: q.metric,
@@ -150,7 +162,8 @@ async function bucketValues(
       fill: 'none',
     });
     for (const s of await influx.query(q)) {
-      for (const [t, v] of s.values as Array<[number, unknown]>) if (typeof v === 'number') out.set(t, round3(v));
+      for (const [t, v] of s.values as Array<[number, unknown]>)
+        if (typeof v === 'number') out.set(t, round3(v));
     }
     return out;
   }
@@ -159,12 +172,29 @@ async function bucketValues(
   const segments = planSegments(from, to, tiers);
   const results = await Promise.all(
     segments.map((seg) => {
-      const f = (stat: 'sum' | 'count' | 'min' | 'max') => ident(seg.rollup ? rollupField(metric, stat) : metric);
+      const f = (stat: 'sum' | 'count' | 'min' | 'max') =>
+        ident(seg.rollup ? rollupField(metric, stat) : metric);
       const fields = seg.rollup
-        ? [as(`sum(${f('sum')})`, 's'), as(`sum(${f('count')})`, 'c'), as(`min(${f('min')})`, 'lo'), as(`max(${f('max')})`, 'hi')]
-        : [as(`sum(${f('sum')})`, 's'), as(`count(${f('count')})`, 'c'), as(`min(${f('min')})`, 'lo'), as(`max(${f('max')})`, 'hi')];
+        ? [
+            as(`sum(${f('sum')})`, 's'),
+            as(`sum(${f('count')})`, 'c'),
+            as(`min(${f('min')})`, 'lo'),
+            as(`max(${f('max')})`, 'hi'),
+          ]
+        : [
+            as(`sum(${f('sum')})`, 's'),
+            as(`count(${f('count')})`, 'c'),
+            as(`min(${f('min')})`, 'lo'),
+            as(`max(${f('max')})`, 'hi'),
+          ];
       return influx.query(
-        select({ fields, from: seg.measurement, where: where(seg.from, seg.to), groupBy: [{ time: every }], fill: 'none' }),
+        select({
+          fields,
+          from: seg.measurement,
+          where: where(seg.from, seg.to),
+          groupBy: [{ time: every }],
+          fill: 'none',
+        }),
       );
     }),
   );

@@ -1,13 +1,13 @@
 import {
   bandFor,
+  type DecodedReading,
   decodeSensorMessage,
   decodeVehicleTelemetry,
-  type DecodedReading,
   type Metric,
   type MetricValues,
+  type Position,
   parseJson,
   parseTopic,
-  type Position,
   resolveTime,
   STAMPED_TOPIC_KINDS,
   unstamp,
@@ -87,7 +87,12 @@ export const streamRoutes: FastifyPluginAsyncZod<StreamRoutesOptions> = async (a
           '`id`; a client reconnecting with `Last-Event-ID` (EventSource does it by itself) first receives ' +
           'the recent events it missed. A comment line is sent every 15 s.',
         querystring: z.object({
-          lastEventId: z.coerce.number().int().min(0).optional().describe('for clients that cannot set Last-Event-ID'),
+          lastEventId: z.coerce
+            .number()
+            .int()
+            .min(0)
+            .optional()
+            .describe('for clients that cannot set Last-Event-ID'),
         }),
         // Loose: the other headers stay on the request for the hooks that read them (compression, CORS).
         headers: z.looseObject({ 'last-event-id': z.coerce.number().int().min(0).optional() }),
@@ -172,7 +177,10 @@ function createLiveFeed(opts: StreamRoutesOptions, log: FastifyBaseLogger): Live
   const throttled = (key: string, event: LiveEvent['event'], data: Record<string, unknown>) => {
     const now = Date.now();
     let g = gates.get(key);
-    if (!g) gates.set(key, (g = { last: 0 }));
+    if (!g) {
+      g = { last: 0 };
+      gates.set(key, g);
+    }
     if (!g.timer && now - g.last >= throttleMs) {
       g.last = now;
       emit(event, data);
@@ -181,17 +189,21 @@ function createLiveFeed(opts: StreamRoutesOptions, log: FastifyBaseLogger): Live
     g.pending = g.pending ? { event, data: merge(g.pending.data, data) } : { event, data };
     if (!g.timer) {
       const gate = g;
-      gate.timer = setTimeout(() => {
-        gate.timer = undefined;
-        gate.last = Date.now();
-        if (gate.pending) emit(gate.pending.event, gate.pending.data);
-        gate.pending = undefined;
-      }, throttleMs - (now - g.last));
+      gate.timer = setTimeout(
+        () => {
+          gate.timer = undefined;
+          gate.last = Date.now();
+          if (gate.pending) emit(gate.pending.event, gate.pending.data);
+          gate.pending = undefined;
+        },
+        throttleMs - (now - g.last),
+      );
     }
   };
 
   const onReading = (d: Device, r: DecodedReading, receivedAt: Date) => {
-    const where: Position | undefined = r.position ?? (d.lat !== null && d.lon !== null ? { lat: d.lat, lon: d.lon } : undefined);
+    const where: Position | undefined =
+      r.position ?? (d.lat !== null && d.lon !== null ? { lat: d.lat, lon: d.lon } : undefined);
     const pos = where && publicPosition(where, d.indoor ? 'indoor' : undefined);
     const bands: Record<string, unknown> = {};
     for (const [m, v] of Object.entries(r.values) as Array<[Metric, number]>) {
@@ -212,12 +224,17 @@ function createLiveFeed(opts: StreamRoutesOptions, log: FastifyBaseLogger): Live
   const onMessage = async (topic: string, raw: Buffer) => {
     const parsed = parseTopic(topic);
     if (!parsed) return;
-    const { receivedAt = new Date(), payload } = STAMPED_TOPIC_KINDS.has(parsed.kind) ? unstamp(raw) : { payload: raw };
+    const { receivedAt = new Date(), payload } = STAMPED_TOPIC_KINDS.has(parsed.kind)
+      ? unstamp(raw)
+      : { payload: raw };
     if (parsed.kind === 'vehicle-status') {
       const p = parseJson(payload.toString('utf8'));
       const s = p.ok ? vehicleStatusSchema.safeParse(p.value) : undefined;
       if (!s?.success) return;
-      const status = { online: s.data.online, ...(s.data.locked !== undefined ? { locked: s.data.locked } : {}) };
+      const status = {
+        online: s.data.online,
+        ...(s.data.locked !== undefined ? { locked: s.data.locked } : {}),
+      };
       // Retained statuses arrive again at each (re)subscription: only changes are events.
       const key = JSON.stringify(status);
       if (statuses.get(parsed.owner) === key) return;
@@ -230,8 +247,17 @@ function createLiveFeed(opts: StreamRoutesOptions, log: FastifyBaseLogger): Live
       const v = decodeVehicleTelemetry(payload.toString('utf8'));
       if (!d || !v.ok) return;
       const t = iso(resolveTime(v.vehicle.ts, receivedAt).ts.getTime());
-      const pos = v.vehicle.position && { lat: round6(v.vehicle.position.lat), lon: round6(v.vehicle.position.lon) };
-      throttled(`v:${d.id}`, 'vehicle', { vehicle: d.id, t, ...pos, ...v.vehicle.numbers, ...v.vehicle.flags });
+      const pos = v.vehicle.position && {
+        lat: round6(v.vehicle.position.lat),
+        lon: round6(v.vehicle.position.lon),
+      };
+      throttled(`v:${d.id}`, 'vehicle', {
+        vehicle: d.id,
+        t,
+        ...pos,
+        ...v.vehicle.numbers,
+        ...v.vehicle.flags,
+      });
       if (v.vehicle.air) onReading(d, v.vehicle.air, receivedAt);
       return;
     }
@@ -244,7 +270,9 @@ function createLiveFeed(opts: StreamRoutesOptions, log: FastifyBaseLogger): Live
 
   const unsubscribes = STREAM_SUBSCRIPTIONS.map((filter) =>
     opts.mqtt.subscribe(filter, (topic, payload) => {
-      onMessage(topic, payload).catch((err: Error) => log.warn({ err: err.message, topic }, 'live message dropped'));
+      onMessage(topic, payload).catch((err: Error) =>
+        log.warn({ err: err.message, topic }, 'live message dropped'),
+      );
     }),
   );
 

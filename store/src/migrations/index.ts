@@ -2,6 +2,8 @@ import type { Migration, MigrationProvider } from 'kysely';
 import * as m001 from './001_devices.ts';
 import * as m002 from './002_operators.ts';
 import * as m003 from './003_rejections.ts';
+import * as m004 from './004_bookings.ts';
+import * as m005 from './005_commands.ts';
 import { type ColumnTypes, columnTypes, type MigrationDb } from './column-types.ts';
 
 type Step = { up(db: MigrationDb, t: ColumnTypes): Promise<void> };
@@ -11,6 +13,8 @@ const STEPS: Record<string, Step> = {
   '001_devices': m001,
   '002_operators': m002,
   '003_rejections': m003,
+  '004_bookings': m004,
+  '005_commands': m005,
 };
 
 /** In-code provider: no file-system scanning, so it works the same under tsx, vitest and a bundle. */

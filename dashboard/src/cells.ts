@@ -1,0 +1,167 @@
+import { geohash, geohashBounds, type Metric } from '@citytel/contract';
+import type { Map as MapLibre } from 'maplibre-gl';
+import { type CellFeature, type CellProps, getJson, isAbort, type LiveReading, query } from './api.ts';
+import { shadeFor } from './scale.ts';
+import type { Window } from './state.ts';
+import { setData } from './style.ts';
+
+/**
+ * The city as cells of GET /api/v1/map. The cell size follows the zoom (geohash length 4 to 8), the box
+ * asked for is the view with a margin so that small moves need no new request, and live readings adjust
+ * the cell they fall in at once (the exact aggregates come back with the next refresh).
+ */
+
+export interface CellsQuery {
+  metric: Metric;
+  window: Window;
+  /** End of the window (epoch ms) when replaying. */
+  to: number | null;
+}
+
+export interface Cells {
+  /** Loads the cells for the view if it is not already covered (or `force`). Resolves when drawn. */
+  refresh(q: CellsQuery, force?: boolean): Promise<void>;
+  applyReading(r: LiveReading, q: CellsQuery): boolean;
+  /** Cells drawn now. */
+  count(): number;
+}
+
+/** Geohash length for a zoom: cells of roughly 20 to 60 px on screen. */
+export function cellLengthFor(zoom: number, replay: boolean): number {
+  if (zoom < 7.5) return 3;
+  if (zoom < 10) return 4;
+  if (zoom < 12) return 5;
+  if (zoom < 14) return 6;
+  return replay && zoom >= 16 ? 8 : 7;
+}
+
+interface Loaded {
+  key: string;
+  bbox: [number, number, number, number];
+  features: CellFeature[];
+}
+
+export function createCells(map: MapLibre, onState: (s: 'ok' | 'error' | 'empty') => void): Cells {
+  let loaded: Loaded | undefined;
+  let inflight: AbortController | undefined;
+  let inflightKey = '';
+
+  const draw = (metric: Metric, features: CellFeature[]) => {
+    const out: GeoJSON.Feature[] = features.map((f) => {
+      const shade = shadeFor(metric, f.properties.mean);
+      return {
+        type: 'Feature',
+        geometry: f.geometry,
+        properties: {
+          ...f.properties,
+          band: null,
+          color: shade?.color ?? '#6b7c93',
+          level: shade?.level ?? 0,
+        },
+      };
+    });
+    setData(map, 'cells', { type: 'FeatureCollection', features: out });
+    const el = map.getContainer();
+    el.dataset.cellsMetric = metric;
+    el.dataset.cellsCount = String(features.length);
+  };
+
+  const viewBox = (): [number, number, number, number] => {
+    const b = map.getBounds();
+    const w = b.getEast() - b.getWest();
+    const h = b.getNorth() - b.getSouth();
+    return [
+      Math.max(-180, b.getWest() - w / 2),
+      Math.max(-85, b.getSouth() - h / 2),
+      Math.min(180, b.getEast() + w / 2),
+      Math.min(85, b.getNorth() + h / 2),
+    ];
+  };
+  const covers = (outer: number[], b: ReturnType<MapLibre['getBounds']>) =>
+    outer[0]! <= b.getWest() &&
+    outer[1]! <= b.getSouth() &&
+    outer[2]! >= b.getEast() &&
+    outer[3]! >= b.getNorth();
+
+  return {
+    async refresh(q, force = false) {
+      const cell = cellLengthFor(map.getZoom(), q.to !== null);
+      const key = `${q.metric}|${q.window}|${q.to ?? 'live'}|${cell}`;
+      if (!force && loaded?.key === key && covers(loaded.bbox, map.getBounds())) return;
+      if (!force && inflight && inflightKey === key) return;
+      inflight?.abort();
+      const abort = new AbortController();
+      inflight = abort;
+      inflightKey = key;
+      const bbox = viewBox().map(
+        (v, i) => (i < 2 ? Math.floor(v * 1000) : Math.ceil(v * 1000)) / 1000,
+      ) as Loaded['bbox'];
+      const params = query({
+        metric: q.metric,
+        window: q.window,
+        cell,
+        bbox: bbox.join(','),
+        to: q.to === null ? undefined : new Date(q.to).toISOString(),
+      });
+      try {
+        const answer = await getJson<{ features?: CellFeature[] }>(`/api/v1/map?${params}`, {
+          signal: abort.signal,
+        });
+        const features = (answer.features ?? []).filter(
+          (f) => f?.geometry?.type === 'Polygon' && f.properties,
+        );
+        loaded = { key, bbox, features };
+        draw(q.metric, features);
+        onState(features.length ? 'ok' : 'empty');
+      } catch (err) {
+        if (!isAbort(err)) onState('error');
+      } finally {
+        if (inflight === abort) inflight = undefined;
+      }
+    },
+
+    applyReading(r, q) {
+      const v = r.values?.[q.metric];
+      if (
+        q.to !== null ||
+        !loaded ||
+        v === undefined ||
+        typeof r.lat !== 'number' ||
+        typeof r.lon !== 'number'
+      ) {
+        return false;
+      }
+      const cell = geohash({ lat: r.lat, lon: r.lon }, Number(loaded.key.split('|')[3]));
+      let f = loaded.features.find((c) => c.properties.cell === cell);
+      if (!f) {
+        const [s, w, n, e] = geohashBounds(cell);
+        const props: CellProps = { cell, mean: v, max: v, count: 0, devices: 1, band: null };
+        f = {
+          type: 'Feature',
+          geometry: {
+            type: 'Polygon',
+            coordinates: [
+              [
+                [w, s],
+                [e, s],
+                [e, n],
+                [w, n],
+                [w, s],
+              ],
+            ],
+          },
+          properties: props,
+        };
+        loaded.features.push(f);
+      }
+      const p = f.properties;
+      p.mean = (p.mean * p.count + v) / (p.count + 1);
+      p.count += 1;
+      p.max = Math.max(p.max, v);
+      draw(q.metric, loaded.features);
+      return true;
+    },
+
+    count: () => loaded?.features.length ?? 0,
+  };
+}

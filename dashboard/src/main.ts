@@ -1,0 +1,262 @@
+import 'maplibre-gl/dist/maplibre-gl.css';
+import './style.css';
+import {
+  AttributionControl,
+  GeolocateControl,
+  LngLatBounds,
+  Map as MapLibre,
+  NavigationControl,
+  ScaleControl,
+} from 'maplibre-gl';
+import type { LiveReading } from './api.ts';
+import { applyBase, loadBaseStyle, loadRuntimeConfig } from './basemap.ts';
+import { createCells } from './cells.ts';
+import { createControls } from './controls.ts';
+import { createDevices } from './devices.ts';
+import { byId } from './dom.ts';
+import { currentLang, type Key, setLang, t, translateDom } from './i18n.ts';
+import { renderLegend } from './legend.ts';
+import { connectLive, type LiveStatus } from './live.ts';
+import { createPanel } from './panel.ts';
+import { installPopups } from './popups.ts';
+import { createStore } from './state.ts';
+import { composeStyle, POINTS_MIN_ZOOM, setData, setView } from './style.ts';
+import { loadTrack } from './track.ts';
+import { createVehicles } from './vehicles.ts';
+
+/** Kits and cells are read again this often, so that silent kits fade and the aggregates stay exact. */
+const REFRESH_MS = 60_000;
+/** After live readings, the cells are read again once this much later (InfluxDB has them by then). */
+const CELLS_AFTER_LIVE_MS = 20_000;
+
+declare global {
+  interface Window {
+    /** For the end-to-end test and curious people: the map and the page state. */
+    citytel?: { map: MapLibre; state: ReturnType<typeof createStore>['state'] };
+  }
+}
+
+const note = (key: Key | null) => {
+  const el = byId('note');
+  el.hidden = key === null;
+  el.textContent = key ? t(key) : '';
+  el.dataset.key = key ?? '';
+};
+
+async function main(): Promise<void> {
+  translateDom();
+  const store = createStore();
+  const devices = createDevices();
+  const config = await loadRuntimeConfig();
+  const hadView = /(^#|&)map=/.test(location.hash);
+
+  let map: MapLibre;
+  try {
+    map = new MapLibre({
+      container: 'map',
+      style: composeStyle(null),
+      center: config.center ?? [8, 48],
+      zoom: config.zoom ?? 4,
+      hash: 'map',
+      attributionControl: false,
+      dragRotate: false,
+      pitchWithRotate: false,
+      touchPitch: false,
+      maxPitch: 0,
+    });
+  } catch {
+    note('noWebgl');
+    renderLegend(store.state.metric);
+    return;
+  }
+  const loaded = new Promise<void>((resolve) => map.once('load', () => resolve()));
+  window.citytel = { map, state: store.state };
+  installPopups(map, devices, store);
+  map.addControl(new NavigationControl({ showCompass: false }), 'top-right');
+  map.addControl(new GeolocateControl({ fitBoundsOptions: { maxZoom: 15 } }), 'top-right');
+  map.addControl(new ScaleControl({}), 'bottom-right');
+  map.addControl(
+    new AttributionControl({ compact: true, customAttribution: t('dataCredit') }),
+    'bottom-right',
+  );
+  map.on('error', (e: { sourceId?: string; error?: Error }) => {
+    // Tiles of an unreachable basemap fail one by one: applyBase gives it up; the rest is worth a line.
+    if (e.sourceId && !['cells', 'devices', 'track', 'vehicles'].includes(e.sourceId)) return;
+    console.warn('map:', e.error?.message ?? e);
+  });
+
+  const q = () => ({ metric: store.state.metric, window: store.state.window, to: store.state.replayAt });
+  let drawn: Promise<void> = Promise.resolve();
+  const cells = createCells(map, (s) => {
+    const current = byId('note').dataset.key;
+    if (s === 'error') note('dataError');
+    else if (s === 'empty') note('noCells');
+    else if (current === 'dataError' || current === 'noCells') note(null);
+  });
+  const refreshCells = (force = false) => {
+    drawn = cells.refresh(q(), force);
+    return drawn;
+  };
+
+  let drawPending = false;
+  const drawDevices = () => {
+    if (drawPending) return;
+    drawPending = true;
+    requestAnimationFrame(() => {
+      drawPending = false;
+      setData(map, 'devices', devices.layerData(store.state.metric, store.state.selected));
+    });
+  };
+
+  let trackAbort: AbortController | undefined;
+  const panel = createPanel(store, devices, (device, metric) => {
+    trackAbort?.abort();
+    setData(map, 'track', { type: 'FeatureCollection', features: [] });
+    if (!device) return;
+    const abort = new AbortController();
+    trackAbort = abort;
+    loadTrack(device.id, metric, abort.signal)
+      .then((fc) => {
+        if (!abort.signal.aborted) setData(map, 'track', fc);
+      })
+      .catch(() => {});
+  });
+
+  const controls = createControls(store, {
+    whenDrawn: () => drawn,
+    onFind(id) {
+      const d = devices.get(id);
+      if (d?.geometry) {
+        const [lon, lat] = d.geometry.coordinates as [number, number];
+        map.flyTo({ center: [lon, lat], zoom: Math.max(map.getZoom(), 15) });
+      }
+      store.set({ selected: id });
+    },
+    onLang() {
+      setLang(currentLang() === 'fr' ? 'en' : 'fr');
+      const url = new URL(location.href);
+      url.searchParams.set('lang', currentLang());
+      history.replaceState(history.state, '', url);
+      translateDom();
+      controls.render();
+      renderLegend(store.state.metric);
+      panel.render();
+      showLive();
+      map.getCanvas().setAttribute('aria-label', t('mapLabel'));
+    },
+  });
+  controls.render();
+  renderLegend(store.state.metric);
+
+  const vehicles = createVehicles(map, (yes) => {
+    controls.showCarsToggle(yes);
+    setView(map, { visible: { cars: yes && store.state.layers.cars } });
+  });
+
+  store.on((s, changed) => {
+    if (changed.has('metric')) renderLegend(s.metric);
+    if (changed.has('metric') || changed.has('selected')) drawDevices();
+    if (changed.has('replayAt')) {
+      setView(map, { replay: s.replayAt !== null });
+      showLive();
+    }
+    if (changed.has('layers')) {
+      setView(map, {
+        visible: { cells: s.layers.cells, kits: s.layers.kits, cars: s.layers.cars && vehicles.available },
+      });
+    }
+    if (changed.has('metric') || changed.has('window') || changed.has('replayAt')) void refreshCells(true);
+  });
+
+  let liveStatus: LiveStatus = 'connecting';
+  let liveEvents = 0;
+  const showLive = () => {
+    const el = byId('live');
+    const replaying = store.state.replayAt !== null;
+    el.dataset.state = replaying ? 'replay' : liveStatus;
+    el.dataset.events = String(liveEvents);
+    byId('live-text').textContent = replaying
+      ? t('replaying')
+      : t(liveStatus === 'live' ? 'live' : liveStatus);
+    el.title = t('updates', { n: liveEvents });
+  };
+
+  let reloadDevices: ReturnType<typeof setTimeout> | undefined;
+  let cellsAfterLive: ReturnType<typeof setTimeout> | undefined;
+  const loadDevices = async () => {
+    try {
+      await devices.load();
+      controls.setKits(devices);
+      drawDevices();
+      if (store.state.selected) panel.update(store.state.selected);
+    } catch {
+      note('dataError');
+    }
+  };
+
+  const onReading = (r: LiveReading) => {
+    liveEvents++;
+    showLive();
+    const d = devices.applyReading(r);
+    if (!d) {
+      // A kit registered since the list was read: read it again, once for a burst of newcomers.
+      clearTimeout(reloadDevices);
+      reloadDevices = setTimeout(loadDevices, 3000);
+      return;
+    }
+    drawDevices();
+    panel.update(d.id);
+    if (cells.applyReading(r, q())) {
+      clearTimeout(cellsAfterLive);
+      cellsAfterLive = setTimeout(() => void refreshCells(true), CELLS_AFTER_LIVE_MS);
+    }
+  };
+
+  map.on('load', async () => {
+    map.getCanvas().setAttribute('aria-label', t('mapLabel'));
+    map.getContainer().dataset.ready = 'true';
+    await loadDevices();
+    if (!hadView) fitToKits();
+    void refreshCells(true);
+    connectLive({
+      reading: onReading,
+      vehicle: (v) => {
+        liveEvents++;
+        showLive();
+        if (devices.applyVehicle(v)) drawDevices();
+        vehicles.applyLive(v);
+      },
+      status: (s) => {
+        liveStatus = s;
+        showLive();
+      },
+    });
+    setInterval(() => {
+      void loadDevices();
+      if (store.state.replayAt === null) void refreshCells(true);
+    }, REFRESH_MS);
+  });
+
+  const fitToKits = () => {
+    const bounds = new LngLatBounds();
+    for (const d of devices.all()) if (d.geometry) bounds.extend(d.geometry.coordinates as [number, number]);
+    if (bounds.isEmpty()) return;
+    map.fitBounds(bounds, { padding: 60, maxZoom: 14, duration: 0 });
+    // A city's kits fit at about zoom 12; start just above the points' threshold so both show.
+    if (map.getZoom() < POINTS_MIN_ZOOM) map.setZoom(Math.min(POINTS_MIN_ZOOM, map.getZoom() + 0.5));
+  };
+
+  let moveTimer: ReturnType<typeof setTimeout> | undefined;
+  map.on('moveend', () => {
+    clearTimeout(moveTimer);
+    moveTimer = setTimeout(() => void refreshCells(), 250);
+  });
+
+  const base = await loadBaseStyle(config.basemap);
+  await loaded;
+  if (base) applyBase(map, base, () => note('basemapOff'));
+  else if (config.basemap) note('basemapOff');
+  showLive();
+}
+
+void main();

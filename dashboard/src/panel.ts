@@ -1,0 +1,187 @@
+import { METRIC_NAMES, type Metric } from '@citytel/contract';
+import { type DeviceFeature, getJson, isAbort, query, type SeriesAnswer } from './api.ts';
+import { renderChart } from './chart.ts';
+import type { Devices } from './devices.ts';
+import { byId, h } from './dom.ts';
+import { bandName, formatAgo, formatValue, type Key, metricName, t } from './i18n.ts';
+import { shadeFor } from './scale.ts';
+import type { Store } from './state.ts';
+
+/** The chart covers at least a day; a week with the 7-day window. */
+const CHART = {
+  day: { from: '-24h', every: '10m', label: 'range24h' as Key },
+  week: { from: '-7d', every: '2h', label: 'range7d' as Key },
+};
+/** After a live reading of the open kit, its chart is read again this much later (readings land in InfluxDB). */
+const CHART_RELOAD_MS = 4000;
+
+export interface Panel {
+  /** Redraws the values (live reading) and, a moment later, the chart. */
+  update(id: string): void;
+  render(): void;
+}
+
+/**
+ * The panel of one kit: what it is, its latest values with their bands (each one a button that charts
+ * that measure), and the chart of the last 24 hours from GET /devices/{id}/series. A mobile kit's or
+ * car's recent track is drawn on the map by `onTrack`.
+ */
+export function createPanel(
+  store: Store,
+  devices: Devices,
+  onTrack: (device: DeviceFeature | undefined, metric: Metric) => void,
+): Panel {
+  const root = byId('panel');
+  let chartMetric: Metric | null = null;
+  let chartAbort: AbortController | undefined;
+  let reloadTimer: ReturnType<typeof setTimeout> | undefined;
+  let openedFor: string | null = null;
+
+  const close = () => store.set({ selected: null });
+
+  const pickMetric = (d: DeviceFeature): Metric => {
+    const has = (m: Metric) => d.properties.values[m] !== undefined;
+    if (chartMetric && has(chartMetric)) return chartMetric;
+    if (has(store.state.metric)) return store.state.metric;
+    return METRIC_NAMES.find(has) ?? store.state.metric;
+  };
+
+  const metaText = (d: DeviceFeature): string => {
+    const p = d.properties;
+    const seen = p.lastSeen ? t('lastSeen', { t: formatAgo(Date.parse(p.lastSeen)) }) : t('neverSeen');
+    return [t(`kind_${p.kind}` as Key), p.mobile ? t('mobile') : '', p.indoor ? t('indoor') : '', seen]
+      .filter(Boolean)
+      .join(' · ');
+  };
+
+  const valuesList = (d: DeviceFeature, current: Metric) => {
+    const ms = METRIC_NAMES.filter((m) => d.properties.values[m] !== undefined);
+    if (ms.length === 0) return h('p', { class: 'muted' }, t('noLatest'));
+    return h(
+      'ul',
+      { class: 'values' },
+      ...ms.map((m) => {
+        const v = d.properties.values[m]!;
+        const shade = shadeFor(m, v);
+        const button = h(
+          'button',
+          { type: 'button', 'data-metric': m, 'aria-pressed': String(m === current) },
+          h('span', { class: 'm' }, metricName(m)),
+          h('span', { class: 'v' }, formatValue(m, v)),
+          shade?.indexed
+            ? h(
+                'span',
+                { class: 'chip', style: `--c:${shade.color}` },
+                h('b', {}, String(shade.level)),
+                bandName(shade.label),
+              )
+            : null,
+        );
+        button.addEventListener('click', () => {
+          chartMetric = m;
+          render();
+        });
+        return h('li', {}, button);
+      }),
+    );
+  };
+
+  async function loadChart(d: DeviceFeature, metric: Metric, figure: HTMLElement) {
+    chartAbort?.abort();
+    const abort = new AbortController();
+    chartAbort = abort;
+    const range = store.state.window === '7d' ? CHART.week : CHART.day;
+    const params = query({ metric, from: range.from, every: range.every, fn: 'mean' });
+    figure.dataset.state = 'loading';
+    try {
+      const s = await getJson<SeriesAnswer>(`/api/v1/devices/${encodeURIComponent(d.id)}/series?${params}`, {
+        signal: abort.signal,
+      });
+      const points = Array.isArray(s.points) ? s.points : [];
+      const svg = renderChart({ ...s, points }, metric);
+      const n = points.filter((p) => typeof p.v === 'number').length;
+      figure.replaceChildren(svg, n ? '' : h('p', { class: 'muted' }, t('noData')));
+      figure.dataset.points = String(n);
+      figure.dataset.state = 'ready';
+    } catch (err) {
+      if (isAbort(err)) return;
+      figure.replaceChildren(h('p', { class: 'muted' }, t('dataError')));
+      figure.dataset.state = 'error';
+    }
+  }
+
+  function render() {
+    clearTimeout(reloadTimer);
+    const id = store.state.selected;
+    const d = id ? devices.get(id) : undefined;
+    if (!d) {
+      chartAbort?.abort();
+      root.hidden = true;
+      root.replaceChildren();
+      delete root.dataset.device;
+      if (openedFor) onTrack(undefined, store.state.metric);
+      openedFor = null;
+      return;
+    }
+    const metric = pickMetric(d);
+    const p = d.properties;
+    const range = store.state.window === '7d' ? CHART.week : CHART.day;
+    const figure = h(
+      'figure',
+      { class: 'chart', 'data-metric': metric, 'data-state': 'loading' },
+      t('loading'),
+    );
+    const closeButton = h(
+      'button',
+      { type: 'button', class: 'close', 'aria-label': t('close'), title: t('close') },
+      '×',
+    );
+    closeButton.addEventListener('click', close);
+    root.replaceChildren(
+      h('header', {}, h('h2', { id: 'panel-title' }, p.name ?? p.id), closeButton),
+      h('p', { class: 'meta' }, metaText(d)),
+      h('p', { class: 'muted id' }, p.id),
+      h('h3', {}, t('latest')),
+      h('div', { class: 'values-box' }, valuesList(d, metric)),
+      h('h3', {}, t('chart', { metric: metricName(metric), range: t(range.label) })),
+      figure,
+      p.mobile || p.kind === 'vehicle' ? h('p', { class: 'muted' }, t('track')) : '',
+    );
+    root.dataset.device = d.id;
+    const first = root.hidden;
+    root.hidden = false;
+    if (first || openedFor !== d.id) {
+      root.focus({ preventScroll: true });
+      chartMetric = metric;
+    }
+    openedFor = d.id;
+    void loadChart(d, metric, figure);
+    onTrack(p.mobile || p.kind === 'vehicle' ? d : undefined, metric);
+  }
+
+  root.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') close();
+  });
+  store.on((s, changed) => {
+    // The chart follows the map's measure until a value of the panel is picked.
+    if (changed.has('selected') || changed.has('metric')) chartMetric = null;
+    if (changed.has('selected') || changed.has('window') || (changed.has('metric') && s.selected)) render();
+  });
+
+  return {
+    render,
+    update(id) {
+      if (store.state.selected !== id) return;
+      const d = devices.get(id);
+      const box = root.querySelector('.values-box');
+      if (!d || !box) return;
+      box.replaceChildren(valuesList(d, pickMetric(d)));
+      root.querySelector('.meta')?.replaceChildren(metaText(d));
+      clearTimeout(reloadTimer);
+      reloadTimer = setTimeout(() => {
+        const figure = root.querySelector<HTMLElement>('figure.chart');
+        if (figure && store.state.selected === id) void loadChart(d, pickMetric(d), figure);
+      }, CHART_RELOAD_MS);
+    },
+  };
+}

@@ -1,0 +1,173 @@
+import type {
+  GeoJSONSource,
+  LayerSpecification,
+  Map as MapLibre,
+  SourceSpecification,
+  StyleSpecification,
+} from 'maplibre-gl';
+
+/**
+ * The map style: a base (a plain background, or the configured basemap) with the data layers on top. The
+ * data live here too, so that swapping the base (basemap loaded, or given up) keeps every layer as it was.
+ */
+
+export const SOURCE_IDS = ['cells', 'track', 'devices', 'vehicles'] as const;
+export type SourceId = (typeof SOURCE_IDS)[number];
+
+/** Below this zoom the city is shown as cells; from it on, the kits themselves. */
+export const POINTS_MIN_ZOOM = 12;
+
+export const BACKGROUND = '#eef1f4';
+
+const empty = (): GeoJSON.FeatureCollection => ({ type: 'FeatureCollection', features: [] });
+const data: Record<SourceId, GeoJSON.FeatureCollection> = {
+  cells: empty(),
+  track: empty(),
+  devices: empty(),
+  vehicles: empty(),
+};
+const view = { replay: false, visible: { cells: true, kits: true, cars: false } };
+
+export function setData(map: MapLibre, id: SourceId, fc: GeoJSON.FeatureCollection): void {
+  data[id] = fc;
+  (map.getSource(id) as GeoJSONSource | undefined)?.setData(fc);
+}
+
+export const getData = (id: SourceId): GeoJSON.FeatureCollection => data[id];
+
+const LAYER_GROUPS: Record<keyof typeof view.visible, string[]> = {
+  cells: ['cells-fill', 'cells-line', 'cells-level'],
+  kits: ['devices-circle', 'devices-level', 'track-casing', 'track-line'],
+  cars: ['vehicles'],
+};
+
+/** Shows or hides a group of layers; in replay, the kits' live points are hidden and cells stay opaque. */
+export function setView(
+  map: MapLibre,
+  patch: { replay?: boolean; visible?: Partial<typeof view.visible> },
+): void {
+  if (patch.replay !== undefined) view.replay = patch.replay;
+  Object.assign(view.visible, patch.visible ?? {});
+  if (!map.getLayer('cells-fill')) return;
+  for (const [group, ids] of Object.entries(LAYER_GROUPS) as Array<[keyof typeof view.visible, string[]]>) {
+    const on = view.visible[group] && !(group === 'kits' && view.replay);
+    for (const id of ids) map.setLayoutProperty(id, 'visibility', on ? 'visible' : 'none');
+  }
+  map.setPaintProperty('cells-fill', 'fill-opacity', cellOpacity());
+}
+
+const cellOpacity = () =>
+  view.replay ? 0.78 : (['interpolate', ['linear'], ['zoom'], POINTS_MIN_ZOOM, 0.78, 16, 0.3] as const);
+
+const visibility = (group: keyof typeof view.visible) =>
+  view.visible[group] && !(group === 'kits' && view.replay) ? 'visible' : 'none';
+
+function dataLayers(): LayerSpecification[] {
+  const level = ['concat', 'lvl-', ['to-string', ['get', 'level']]] as const;
+  return [
+    {
+      id: 'cells-fill',
+      type: 'fill',
+      source: 'cells',
+      layout: { visibility: visibility('cells') },
+      paint: { 'fill-color': ['get', 'color'], 'fill-opacity': cellOpacity() as never },
+    },
+    {
+      id: 'cells-line',
+      type: 'line',
+      source: 'cells',
+      layout: { visibility: visibility('cells') },
+      paint: {
+        'line-color': '#ffffff',
+        'line-opacity': 0.8,
+        'line-width': ['interpolate', ['linear'], ['zoom'], 8, 0.3, 14, 1.2],
+      },
+    },
+    {
+      id: 'cells-level',
+      type: 'symbol',
+      source: 'cells',
+      filter: ['>', ['get', 'level'], 0],
+      layout: { visibility: visibility('cells'), 'icon-image': level as never, 'icon-padding': 6 },
+    },
+    {
+      id: 'track-casing',
+      type: 'line',
+      source: 'track',
+      layout: { visibility: visibility('kits'), 'line-cap': 'round', 'line-join': 'round' },
+      paint: { 'line-color': '#1f2933', 'line-width': 8, 'line-opacity': 0.55 },
+    },
+    {
+      id: 'track-line',
+      type: 'line',
+      source: 'track',
+      layout: { visibility: visibility('kits'), 'line-cap': 'round', 'line-join': 'round' },
+      paint: { 'line-color': ['get', 'color'], 'line-width': 5 },
+    },
+    {
+      id: 'devices-circle',
+      type: 'circle',
+      source: 'devices',
+      minzoom: POINTS_MIN_ZOOM,
+      layout: { visibility: visibility('kits'), 'circle-sort-key': ['get', 'sort'] },
+      paint: {
+        'circle-color': ['get', 'color'],
+        'circle-radius': [
+          'interpolate',
+          ['linear'],
+          ['zoom'],
+          POINTS_MIN_ZOOM,
+          ['case', ['get', 'has'], 6, 3.5],
+          15,
+          ['case', ['get', 'has'], 11, 5],
+          18,
+          ['case', ['get', 'has'], 14, 6],
+        ],
+        'circle-stroke-color': ['case', ['get', 'selected'], '#0b57d0', '#1f2933'],
+        'circle-stroke-width': ['case', ['get', 'selected'], 3.5, 1.5],
+        'circle-opacity': ['case', ['get', 'stale'], 0.45, 1],
+        'circle-stroke-opacity': ['case', ['get', 'stale'], 0.5, 1],
+      },
+    },
+    {
+      id: 'devices-level',
+      type: 'symbol',
+      source: 'devices',
+      minzoom: 13.5,
+      filter: ['>', ['get', 'level'], 0],
+      layout: {
+        visibility: visibility('kits'),
+        'icon-image': level as never,
+        'icon-allow-overlap': true,
+        'icon-ignore-placement': true,
+      },
+    },
+    {
+      id: 'vehicles',
+      type: 'symbol',
+      source: 'vehicles',
+      layout: {
+        visibility: visibility('cars'),
+        'icon-image': ['concat', 'car-', ['get', 'state']],
+        'icon-allow-overlap': true,
+        'icon-size': ['interpolate', ['linear'], ['zoom'], 10, 0.7, 15, 1],
+      },
+    },
+  ];
+}
+
+export const plainStyle = (): StyleSpecification => ({
+  version: 8,
+  sources: {},
+  layers: [{ id: 'background', type: 'background', paint: { 'background-color': BACKGROUND } }],
+});
+
+/** `base` (or the plain background) with the data sources, holding their current data, and layers on top. */
+export function composeStyle(base: StyleSpecification | null): StyleSpecification {
+  const b = base ?? plainStyle();
+  const sources: Record<string, SourceSpecification> = { ...b.sources };
+  for (const id of SOURCE_IDS) sources[id] = { type: 'geojson', data: data[id] };
+  return { ...b, sources, layers: [...b.layers, ...dataLayers()] };
+}
+
+export const DATA_SOURCE_IDS: ReadonlySet<string> = new Set(SOURCE_IDS);

@@ -1,0 +1,354 @@
+/**
+ * `npm run bench:ingest`: readings from many kits through the real broker and ingest into a real influxd,
+ * measured end to end (published → queryable), beside the raw InfluxDB ceiling for the same points.
+ *
+ *   --readings=200000 --devices=1000 --connections=20 --window=200   the workload
+ *   --only=a,b,ceiling,puback                                         which parts run (default: all)
+ *   --profile                                                         broker and ingest under --cpu-prof
+ *
+ * Device registrations (scrypt: ~50 ms each) are kept in $BENCH_DIR (default: the OS temp folder) between
+ * runs; InfluxDB starts empty every time.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { gzipSync } from 'node:zlib';
+import { STATS_SUBSCRIPTION, statsTopic, topics } from '@citytel/contract';
+import { openStore, resolveServiceSecret } from '@citytel/store';
+import mqtt, { type MqttClient } from 'mqtt';
+import { startInfluxd } from '../../scripts/influxd.ts';
+import { freePort } from '../../test/helpers/ports.ts';
+import type { IngestStats } from '../src/stats.ts';
+import { ingestPeer, type Peer } from './peers.ts';
+import { spawnNode } from './processes.ts';
+import { mainThreadProfile, summarizeProfile } from './profile.ts';
+import { measurePuback } from './puback.ts';
+import { type BenchDevice, benchDevices, type Message, type Workload, workload } from './workload.ts';
+
+const arg = (name: string, fallback: string) =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
+const READINGS = Number(arg('readings', '200000'));
+const DEVICES = Number(arg('devices', '1000'));
+const CONNECTIONS = Number(arg('connections', '20'));
+const WINDOW = Number(arg('window', '200'));
+const ONLY = new Set(arg('only', 'a,b,ceiling,puback').split(','));
+const PROFILE = process.argv.includes('--profile');
+const DB = 'bench';
+const PROBE = 'bench-probe';
+
+interface Result {
+  name: string;
+  readings: number;
+  seconds: number;
+  readingsPerS: number;
+  messagesPerS?: number;
+  lost: number;
+  p50?: number | null;
+  p99?: number | null;
+  note?: string;
+}
+
+const pct = (sorted: number[], q: number) =>
+  sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!) : null;
+
+async function main() {
+  const benchDir = process.env.BENCH_DIR ?? join(tmpdir(), 'citytel-bench');
+  const storeDir = join(benchDir, 'store');
+  const influxDir = mkdtempSync(join(tmpdir(), 'citytel-bench-influx-'));
+  const profileDir = PROFILE ? join(benchDir, `profiles-${Date.now()}`) : undefined;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const results: Result[] = [];
+  const cleanups: Array<() => Promise<unknown> | unknown> = [() => rmSync(influxDir, { recursive: true, force: true })];
+
+  try {
+    console.log(`workload: ${READINGS} readings from ${DEVICES} kits over ${CONNECTIONS} connections`);
+    const devices = benchDevices(DEVICES);
+    await provision(storeDir, devices);
+    const serviceSecret = resolveServiceSecret(storeDir);
+
+    const influx = await startInfluxd({ dir: influxDir, httpPort: await freePort(), rpcPort: await freePort(), database: DB });
+    cleanups.unshift(() => influx.stop());
+    for (const db of ['ceiling', 'ceiling_gz']) await influxPost(influx.url, '/query', new URLSearchParams({ q: `CREATE DATABASE ${db}` }));
+
+    const now = Date.now();
+    const day = 86_400_000;
+    const perDevice = Math.ceil(READINGS / DEVICES);
+    const scenarios: Array<{ key: string; w: Workload; probeBase: number }> = [
+      {
+        key: 'a',
+        w: workload({ name: '(a) 1 reading/message, QoS 1', devices, connections: CONNECTIONS, readingsPerDevice: perDevice, perMessage: 1, from: now - 3 * day }),
+        probeBase: now - 3.5 * day,
+      },
+      {
+        key: 'b',
+        w: workload({ name: '(b) 100 readings/message, QoS 1', devices, connections: CONNECTIONS, readingsPerDevice: perDevice, perMessage: 100, from: now - 2 * day }),
+        probeBase: now - 2.5 * day,
+      },
+    ];
+
+    if (ONLY.has('a') || ONLY.has('b')) {
+      const port = await freePort();
+      const broker = spawnNode(
+        'broker/src/main.ts',
+        {
+          MQTT_PORT: String(port),
+          MQTT_HOST: '127.0.0.1',
+          DATA_DIR: storeDir,
+          MQTT_SERVICE_SECRET: serviceSecret,
+          BROKER_ID: 'bench',
+          LOG_LEVEL: 'info',
+        },
+        { profileDir, name: 'broker' },
+      );
+      cleanups.unshift(() => broker.stop());
+      await broker.logged('"broker listening"');
+      const mqttUrl = `mqtt://127.0.0.1:${port}`;
+      const peer: Peer = ingestPeer();
+      await peer.start({ mqttUrl, serviceSecret, dataDir: storeDir, influxUrl: influx.url, db: DB, profileDir });
+      cleanups.unshift(() => peer.stop());
+      const stats = await watchStats(mqttUrl, serviceSecret);
+      cleanups.unshift(() => stats.client.endAsync(true));
+      const clients = await Promise.all(
+        Array.from({ length: CONNECTIONS + 1 }, (_, i) =>
+          mqtt.connectAsync(mqttUrl, { username: 'svc:sim', password: serviceSecret, clientId: `bench-pub-${i}`, reconnectPeriod: 0 }),
+        ),
+      );
+      cleanups.unshift(() => Promise.all(clients.map((c) => c.endAsync(true))));
+      const probe = clients.pop()!;
+
+      for (const s of scenarios.filter((s) => ONLY.has(s.key))) {
+        console.log(`running ${s.w.name}...`);
+        const r = await runScenario(s.w, clients, probe, s.probeBase, influx.url);
+        const st = stats.latest();
+        if (st) {
+          r.note =
+            `batches p50 ${st.batch_lines.p50} / max ${st.batch_lines.max} points, write p50 ${st.write_ms.p50} ms / p99 ${st.write_ms.p99} ms, ` +
+            `held back ${Math.round(st.mqtt_paused_ms / 100) / 10} s in total`;
+        }
+        results.push(r);
+      }
+      await peer.stop();
+      await broker.stop();
+    }
+
+    if (ONLY.has('ceiling')) {
+      console.log('running the raw InfluxDB ceiling...');
+      const w = scenarios[0]!.w;
+      const lines = w.lines();
+      results.push(await ceiling(influx.url, lines, w, false));
+      await influxPost(influx.url, '/query', new URLSearchParams({ q: 'DROP DATABASE ceiling' }));
+      for (const db of ['ceiling', 'ceiling_gz']) await influxPost(influx.url, '/query', new URLSearchParams({ q: `CREATE DATABASE ${db}` }));
+      results.push(await ceiling(influx.url, lines, w, true));
+    }
+
+    if (ONLY.has('puback')) {
+      console.log('measuring held PUBACKs...');
+      results.push(...(await measurePuback(serviceSecret, storeDir)));
+    }
+  } finally {
+    for (const c of cleanups) await c();
+  }
+
+  console.log('\nresults');
+  console.table(
+    results.map((r) => ({
+      run: r.name,
+      readings: r.readings,
+      's': r.seconds,
+      'readings/s': r.readingsPerS,
+      'msgs/s': r.messagesPerS ?? '',
+      lost: r.lost,
+      'p50 ms': r.p50 ?? '',
+      'p99 ms': r.p99 ?? '',
+    })),
+  );
+  for (const r of results.filter((r) => r.note)) console.log(`${r.name}: ${r.note}`);
+  if (profileDir) {
+    for (const name of ['broker', 'ingest']) {
+      const s = summarizeProfile(mainThreadProfile(join(profileDir, name)));
+      console.log(`\n${name}: main thread busy ${s.busyPct}% of ${s.totalMs} ms; busy time by place:`);
+      console.table(s.byPlace);
+      console.log(`${name}: functions with the most self time:`);
+      console.table(s.topFunctions);
+    }
+    console.log(`profiles: ${profileDir} (open in Chrome DevTools)`);
+  }
+}
+
+async function provision(storeDir: string, devices: BenchDevice[]) {
+  const store = await openStore({ dataDir: storeDir });
+  try {
+    const missing: Array<{ id: string; lat: number; lon: number }> = [];
+    for (const d of [...devices, { id: PROBE, position: { lat: 48.11, lon: -1.68 } }]) {
+      if (!(await store.devices.get(d.id))) missing.push({ id: d.id, ...d.position });
+    }
+    if (!missing.length) return;
+    console.log(`registering ${missing.length} kits (scrypt, once; kept in ${storeDir})...`);
+    for (let i = 0; i < missing.length; i += 16) {
+      await Promise.all(missing.slice(i, i + 16).map((d) => store.devices.create({ ...d, kind: 'native' })));
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+/** Publishes a connection's messages at QoS 1 with at most `WINDOW` unacknowledged. */
+function publishAll(client: MqttClient, messages: Message[]): Promise<number> {
+  return new Promise((resolve) => {
+    let next = 0;
+    let inflight = 0;
+    let errors = 0;
+    const pump = () => {
+      while (inflight < WINDOW && next < messages.length) {
+        const m = messages[next++]!;
+        inflight++;
+        client.publish(m.topic, m.payload, { qos: 1 }, (err) => {
+          inflight--;
+          if (err) errors++;
+          if (next >= messages.length && inflight === 0) resolve(errors);
+          else pump();
+        });
+      }
+    };
+    if (messages.length === 0) resolve(0);
+    else pump();
+  });
+}
+
+/**
+ * Publishes the workload and watches InfluxDB. Latency comes from a probe kit publishing messages of the
+ * same shape every 20 ms through the same broker and ingest, polled until each is queryable.
+ */
+async function runScenario(w: Workload, clients: MqttClient[], probe: MqttClient, probeBase: number, influxUrl: string): Promise<Result> {
+  const perMessage = w.perConnection[0]?.[0]?.readings ?? 1;
+  const sent: Array<{ at: number; lastTs: number }> = [];
+  const latencies: number[] = [];
+  let probing = true;
+  const prober = (async () => {
+    for (let seq = 0; probing; seq++) {
+      const readings = Array.from({ length: perMessage }, (_, k) => ({
+        ts: new Date(probeBase + seq * perMessage + k).toISOString(),
+        pm25: k,
+      }));
+      sent.push({ at: performance.now(), lastTs: probeBase + seq * perMessage + perMessage - 1 });
+      probe.publish(topics.sensorReadings(PROBE), JSON.stringify(perMessage === 1 ? readings[0] : { readings }), { qos: 1 });
+      await sleep(20);
+    }
+  })();
+  let seen = probeBase - 1;
+  let measured = 0;
+  const poller = (async () => {
+    while (probing || measured < sent.length) {
+      const rows = await query(
+        influxUrl,
+        `SELECT pm25 FROM readings WHERE device='${PROBE}' AND time > ${seen}ms AND time < ${probeBase + 3_600_000}ms`,
+      );
+      const t = performance.now();
+      for (const row of rows) seen = Math.max(seen, row[0] as number);
+      while (measured < sent.length && sent[measured]!.lastTs <= seen) latencies.push(t - sent[measured++]!.at);
+      if (!probing && t - sent[sent.length - 1]!.at > 30_000) break;
+      await sleep(10);
+    }
+  })();
+
+  const t0 = performance.now();
+  const errors = (await Promise.all(clients.map((c, i) => publishAll(c, w.perConnection[i] ?? [])))).reduce((a, b) => a + b, 0);
+  const published = performance.now();
+  const messages = w.perConnection.reduce((n, list) => n + list.length, 0);
+  let counted = 0;
+  let last = { n: -1, at: performance.now() };
+  let doneAt = published;
+  for (;;) {
+    counted = await count(influxUrl, DB, w.from, w.to);
+    const t = performance.now();
+    if (counted >= w.readings) {
+      doneAt = t;
+      break;
+    }
+    if (counted !== last.n) last = { n: counted, at: t };
+    else if (t - last.at > 15_000) break; // no progress for 15 s: what is missing is lost
+    await sleep(250);
+  }
+  probing = false;
+  await prober;
+  await poller;
+  const seconds = (doneAt - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  if (errors) console.log(`  ${errors} publishes failed`);
+  return {
+    name: w.name,
+    readings: w.readings,
+    seconds: Math.round(seconds * 10) / 10,
+    readingsPerS: Math.round(counted / seconds),
+    messagesPerS: Math.round(messages / seconds),
+    lost: w.readings - counted,
+    p50: pct(latencies, 0.5),
+    p99: pct(latencies, 0.99),
+  };
+}
+
+/** The same points posted straight to /write: what InfluxDB itself takes on this machine. */
+async function ceiling(influxUrl: string, lines: string[], w: Workload, gzip: boolean): Promise<Result> {
+  const batch = 5000;
+  const concurrency = 4;
+  const db = gzip ? 'ceiling_gz' : 'ceiling';
+  const bodies: Buffer[] = [];
+  for (let i = 0; i < lines.length; i += batch) {
+    const body = Buffer.from(lines.slice(i, i + batch).join('\n'));
+    bodies.push(gzip ? gzipSync(body) : body);
+  }
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < bodies.length) {
+        const body = bodies[next++]!;
+        const r = await fetch(`${influxUrl}/write?db=${db}&precision=ns`, {
+          method: 'POST',
+          body,
+          headers: gzip ? { 'Content-Encoding': 'gzip' } : {},
+        });
+        if (r.status !== 204) throw new Error(`ceiling write: ${r.status} ${await r.text()}`);
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const counted = await count(influxUrl, db, w.from, w.to);
+  return {
+    name: `raw InfluxDB /write, ${batch} lines × ${concurrency} in parallel${gzip ? ', gzip (compressed beforehand)' : ''}`,
+    readings: lines.length,
+    seconds: Math.round(seconds * 10) / 10,
+    readingsPerS: Math.round(lines.length / seconds),
+    lost: lines.length - counted,
+  };
+}
+
+async function query(influxUrl: string, q: string, db = DB): Promise<unknown[][]> {
+  const r = await fetch(`${influxUrl}/query?${new URLSearchParams({ db, q, epoch: 'ms' })}`);
+  const body = (await r.json()) as { results?: Array<{ series?: Array<{ values: unknown[][] }> }> };
+  return body.results?.[0]?.series?.[0]?.values ?? [];
+}
+
+async function count(influxUrl: string, db: string, from: number, to: number): Promise<number> {
+  const rows = await query(influxUrl, `SELECT count(pm25) FROM readings WHERE time >= ${from}ms AND time < ${Math.floor(to)}ms`, db);
+  return Number(rows[0]?.[1] ?? 0);
+}
+
+async function influxPost(influxUrl: string, path: string, body: URLSearchParams) {
+  const r = await fetch(`${influxUrl}${path}`, { method: 'POST', body });
+  if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+}
+
+/** The latest figures ingest published on its stats topic. */
+async function watchStats(mqttUrl: string, serviceSecret: string) {
+  const client = await mqtt.connectAsync(mqttUrl, { username: 'svc:api', password: serviceSecret, reconnectPeriod: 0 });
+  let latest: IngestStats | undefined;
+  client.on('message', (topic, payload) => {
+    if (topic === statsTopic('ingest', 'bench')) latest = JSON.parse(payload.toString()) as IngestStats;
+  });
+  await client.subscribeAsync(STATS_SUBSCRIPTION, { qos: 0 });
+  return { client, latest: () => latest };
+}
+
+await main();

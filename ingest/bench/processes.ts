@@ -1,0 +1,73 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+
+export interface NodeProcess {
+  child: ChildProcess;
+  output: string[];
+  /** Resolves once a log line contains `text`; rejects if the process exits first. */
+  logged(text: string, timeoutMs?: number): Promise<void>;
+  /** SIGTERM, then waits for the exit (a --cpu-prof profile is written on exit). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs one of our entry points in a node process of its own (tsx as a loader, no npx in between), so each
+ * part of the benchmark has its own event loop and core share, as in production. With `profileDir`, the
+ * process runs under --cpu-prof.
+ */
+export function spawnNode(
+  entry: string,
+  env: Record<string, string>,
+  opts: { profileDir?: string | undefined; name: string },
+): NodeProcess {
+  const args = ['--import', 'tsx'];
+  // One file per thread (tsx's loader runs in a worker of its own): a folder per process, names by default.
+  if (opts.profileDir) args.push('--cpu-prof', `--cpu-prof-dir=${join(opts.profileDir, opts.name)}`);
+  const child = spawn(process.execPath, [...args, entry], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_PRETTY: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const watchers: Array<{ text: string; resolve: () => void }> = [];
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const collect = (b: Buffer) => {
+    for (const line of b.toString().split('\n')) {
+      if (!line.trim()) continue;
+      output.push(line);
+      if (output.length > 2000) output.shift();
+      for (const w of watchers.filter((w) => line.includes(w.text))) w.resolve();
+    }
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  return {
+    child,
+    output,
+    logged(text, timeoutMs = 60_000) {
+      if (output.some((l) => l.includes(text))) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${opts.name}: no "${text}" within ${timeoutMs} ms`)), timeoutMs);
+        watchers.push({
+          text,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        });
+        exited.then((code) =>
+          reject(new Error(`${opts.name} exited (${code}) before "${text}":\n${output.slice(-20).join('\n')}`)),
+        );
+      });
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
