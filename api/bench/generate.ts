@@ -81,7 +81,7 @@ export async function writeCity(
     const body = batch.join('\n');
     const n = batch.length;
     batch = [];
-    const p = influx.write(body, { timeoutMs: 300_000 }).then(() => {
+    const p = writeRetrying(influx, body).then(() => {
       written += n;
       progress(written);
     });
@@ -128,4 +128,20 @@ export async function writeCity(
   await flush();
   await Promise.all(inFlight);
   return written;
+}
+
+/**
+ * InfluxDB 1.x answers `{"error":"timeout"}` when a write outlasts its coordinator write-timeout (10 s) on
+ * a busy machine, though the points usually land: writing the same points again is harmless.
+ */
+async function writeRetrying(influx: InfluxQuery, body: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await influx.write(body, { timeoutMs: 300_000 });
+      return;
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, attempt * 2000));
+    }
+  }
 }

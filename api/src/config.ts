@@ -2,6 +2,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, optionalString, port, sharedEnv } from '@citytel/contract';
 import { z } from 'zod';
+import { carsharingEnv } from './commands/config.ts';
 
 /** The api package folder: DASHBOARD_DIR's default is relative to it, wherever the process starts. */
 const API_PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -66,6 +67,7 @@ export const apiEnvSchema = z.object({
     .default('false')
     .transform((v) => v === '1' || v === 'true' || v === 'yes')
     .describe('behind a reverse proxy: take the client address from X-Forwarded-For'),
+  ...carsharingEnv,
 });
 
 export type ApiConfig = Readonly<

@@ -22,6 +22,22 @@ export const ERRORS = {
   internal: { status: 500, message: 'Internal error' },
   mqtt_unavailable: { status: 503, message: 'The message broker is unavailable; retry later' },
   unavailable: { status: 503, message: 'A backing service is unavailable; retry later' },
+  // Carsharing (CONTRACT §3): bookings and commands to cars.
+  vehicle_not_found: { status: 404, message: 'No such vehicle' },
+  booking_not_found: { status: 404, message: 'No such booking' },
+  command_not_found: { status: 404, message: 'No such command' },
+  not_your_vehicle: { status: 403, message: 'This vehicle belongs to another operator' },
+  not_booking_member: { status: 403, message: 'The booking belongs to another member' },
+  booking_conflict: { status: 409, message: 'The vehicle is already booked over part of this time' },
+  booking_not_active: { status: 409, message: 'The booking is not active now' },
+  booking_cancelled: { status: 409, message: 'The booking was cancelled' },
+  booking_other_vehicle: { status: 409, message: 'The booking is for another vehicle' },
+  vehicle_offline: { status: 409, message: 'The vehicle is offline; the command was not sent' },
+  idempotency_key_required: { status: 400, message: 'An Idempotency-Key header is required' },
+  idempotency_conflict: {
+    status: 422,
+    message: 'This Idempotency-Key was already used with a different request',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -31,7 +31,7 @@ export function cellLengthFor(zoom: number, replay: boolean): number {
   if (zoom < 7.5) return 3;
   if (zoom < 10) return 4;
   if (zoom < 12) return 5;
-  if (zoom < 14) return 6;
+  if (zoom < 13.5) return 6;
   return replay && zoom >= 16 ? 8 : 7;
 }
 

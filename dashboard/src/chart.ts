@@ -1,6 +1,6 @@
 import { type Metric, WHO_NOISE_GUIDELINES } from '@citytel/contract';
 import type { SeriesAnswer } from './api.ts';
-import { bandName, formatNumber, formatTime, formatValue, metricName, t } from './i18n.ts';
+import { bandName, formatDay, formatNumber, formatTime, formatValue, metricName, t } from './i18n.ts';
 import { legendRows, shadeFor } from './scale.ts';
 
 /**
@@ -99,7 +99,7 @@ export function renderChart(series: SeriesAnswer, metric: Metric): SVGSVGElement
     const y = Y(WHO_NOISE_GUIDELINES.lden);
     el('line', { x1: M.l, x2: W - M.r, y1: y, y2: y, class: 'who' }, plot);
     el('text', { x: W - M.r - 2, y: y - 3, 'text-anchor': 'end', class: 'who-label' }, svg).textContent =
-      `${document.documentElement.lang === 'fr' ? 'OMS' : 'WHO'} ${WHO_NOISE_GUIDELINES.lden}`;
+      `${t('whoShort')} ${WHO_NOISE_GUIDELINES.lden}`;
   }
 
   let d = '';

@@ -30,6 +30,7 @@ const en = {
   noise: 'Noise classes of EU noise maps',
   ramp: 'No health index for this measure: colours show the value',
   who: 'WHO guideline for road traffic: 53 dB(A) over the day (Lden), 45 dB(A) at night',
+  whoShort: 'WHO',
   bandNumbers: 'The number on each area and kit is its band.',
   noValue: 'no value',
   live: 'Live',
@@ -103,6 +104,7 @@ const fr: Strings = {
   noise: 'Classes de bruit des cartes de bruit européennes',
   ramp: 'Pas d’indice sanitaire pour cette mesure : les couleurs montrent la valeur',
   who: 'Recommandation de l’OMS pour le trafic routier : 53 dB(A) sur la journée (Lden), 45 dB(A) la nuit',
+  whoShort: 'OMS',
   bandNumbers: 'Le chiffre sur chaque zone et chaque capteur est sa classe.',
   noValue: 'pas de valeur',
   live: 'En direct',
@@ -182,6 +184,9 @@ function pickLang(): Lang {
 
 export const currentLang = (): Lang => lang;
 
+/** The browser's own variant of the page's language (en-GB writes 24-hour times, en-US does not). */
+const locale = (): string => navigator.languages?.find((l) => l.toLowerCase().startsWith(lang)) ?? lang;
+
 export function setLang(l: Lang): void {
   lang = l;
   localStorage.setItem('citytel.lang', l);
@@ -224,7 +229,7 @@ export function formatNumber(v: number, digits = 1): string {
   const key = `${lang}:${digits}`;
   let f = numberFormats.get(key);
   if (!f) {
-    f = new Intl.NumberFormat(lang, { maximumFractionDigits: digits });
+    f = new Intl.NumberFormat(locale(), { maximumFractionDigits: digits });
     numberFormats.set(key, f);
   }
   return f.format(v);
@@ -235,16 +240,18 @@ export function formatValue(m: Metric, v: number): string {
 }
 
 export function formatTime(ms: number, withDay = false): string {
-  return new Intl.DateTimeFormat(lang, {
+  return new Intl.DateTimeFormat(locale(), {
     ...(withDay ? { weekday: 'short' } : {}),
     hour: '2-digit',
     minute: '2-digit',
   }).format(ms);
 }
 
+export const formatDay = (ms: number): string => new Intl.DateTimeFormat(locale(), { weekday: 'short' }).format(ms);
+
 /** "2 min ago", "il y a 3 h". */
 export function formatAgo(ms: number, now = Date.now()): string {
-  const rtf = new Intl.RelativeTimeFormat(lang, { numeric: 'auto', style: 'short' });
+  const rtf = new Intl.RelativeTimeFormat(locale(), { numeric: 'auto', style: 'short' });
   const s = Math.round((ms - now) / 1000);
   if (Math.abs(s) < 60) return rtf.format(s, 'second');
   if (Math.abs(s) < 3600) return rtf.format(Math.round(s / 60), 'minute');

@@ -15,6 +15,7 @@ import { createControls } from './controls.ts';
 import { createDevices } from './devices.ts';
 import { byId } from './dom.ts';
 import { currentLang, type Key, setLang, t, translateDom } from './i18n.ts';
+import { installIcons } from './icons.ts';
 import { renderLegend } from './legend.ts';
 import { connectLive, type LiveStatus } from './live.ts';
 import { createPanel } from './panel.ts';
@@ -71,6 +72,7 @@ async function main(): Promise<void> {
   }
   const loaded = new Promise<void>((resolve) => map.once('load', () => resolve()));
   window.citytel = { map, state: store.state };
+  installIcons(map);
   installPopups(map, devices, store);
   map.addControl(new NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new GeolocateControl({ fitBoundsOptions: { maxZoom: 15 } }), 'top-right');
@@ -241,7 +243,9 @@ async function main(): Promise<void> {
     const bounds = new LngLatBounds();
     for (const d of devices.all()) if (d.geometry) bounds.extend(d.geometry.coordinates as [number, number]);
     if (bounds.isEmpty()) return;
-    map.fitBounds(bounds, { padding: 60, maxZoom: 14, duration: 0 });
+    // Leave the controls and the legend, which float over the map's left side on a wide screen, clear.
+    const wide = map.getContainer().clientWidth > 720;
+    map.fitBounds(bounds, { padding: { top: 50, bottom: 50, right: 60, left: wide ? 340 : 30 }, maxZoom: 14, duration: 0 });
     // A city's kits fit at about zoom 12; start just above the points' threshold so both show.
     if (map.getZoom() < POINTS_MIN_ZOOM) map.setZoom(Math.min(POINTS_MIN_ZOOM, map.getZoom() + 0.5));
   };

@@ -54,7 +54,11 @@ export function setView(
     for (const id of ids) map.setLayoutProperty(id, 'visibility', on ? 'visible' : 'none');
   }
   map.setPaintProperty('cells-fill', 'fill-opacity', cellOpacity());
+  map.setLayerZoomRange('cells-level', 0, cellLevelMaxZoom());
 }
+
+/** Band numbers on cells until the kits' own take over; in replay, the cells are all there is. */
+const cellLevelMaxZoom = () => (view.replay ? 24 : POINTS_MIN_ZOOM + 1.5);
 
 const cellOpacity = () =>
   view.replay ? 0.78 : (['interpolate', ['linear'], ['zoom'], POINTS_MIN_ZOOM, 0.78, 16, 0.3] as const);
@@ -87,6 +91,7 @@ function dataLayers(): LayerSpecification[] {
       id: 'cells-level',
       type: 'symbol',
       source: 'cells',
+      maxzoom: cellLevelMaxZoom(),
       filter: ['>', ['get', 'level'], 0],
       layout: { visibility: visibility('cells'), 'icon-image': level as never, 'icon-padding': 6 },
     },

@@ -22,6 +22,8 @@ export interface Peer {
   name: string;
   start(stack: BenchStack): Promise<void>;
   stop(): Promise<void>;
+  /** CPU seconds its processes used so far. */
+  cpu(): number;
 }
 
 /** Ingest as it runs in production: its own process, `ingest/src/main.ts`, configured by the environment. */
@@ -50,5 +52,6 @@ export function ingestPeer(env: Record<string, string> = {}): Peer {
     async stop() {
       await proc?.stop();
     },
+    cpu: () => proc?.cpu() ?? 0,
   };
 }

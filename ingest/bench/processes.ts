@@ -1,10 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
 export interface NodeProcess {
   child: ChildProcess;
+  /** CPU seconds (user + system) the process used so far. */
+  cpu(): number;
   output: string[];
   /** Resolves once a log line contains `text`; rejects if the process exits first. */
   logged(text: string, timeoutMs?: number): Promise<void>;
@@ -45,6 +48,7 @@ export function spawnNode(
   child.stderr!.on('data', collect);
   return {
     child,
+    cpu: () => cpuSeconds(child.pid),
     output,
     logged(text, timeoutMs = 60_000) {
       if (output.some((l) => l.includes(text))) return Promise.resolve();
@@ -70,4 +74,17 @@ export function spawnNode(
       clearTimeout(timer);
     },
   };
+}
+
+/** CPU seconds (user + system) of a process, from /proc (Linux); 0 where there is none. */
+export function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
 }

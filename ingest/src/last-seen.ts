@@ -28,11 +28,15 @@ export function createLastSeen(opts: {
   let flushing: Promise<void> = Promise.resolve();
   let failing = false;
 
+  // Called for every message: updates in place, no allocation once a device is pending.
   function record(s: Seen) {
     const prev = pending.get(s.id);
-    if (!prev) pending.set(s.id, s);
-    else if (s.at >= prev.at) pending.set(s.id, { ...s, firmware: s.firmware ?? prev.firmware });
-    else if (s.firmware && !prev.firmware) prev.firmware = s.firmware;
+    if (!prev) {
+      pending.set(s.id, { id: s.id, at: s.at, firmware: s.firmware });
+      return;
+    }
+    if (s.at > prev.at) prev.at = s.at;
+    if (s.firmware) prev.firmware = s.firmware;
   }
 
   function flush(): Promise<void> {

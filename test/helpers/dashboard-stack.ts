@@ -62,7 +62,11 @@ export interface WholeSystem {
  * ingest writing to InfluxDB, the api (open-data read routes, live stream, built dashboard) and the
  * firmware simulator playing `kits` kits and `vehicles` cars in Rennes, registered through the api.
  */
-export async function startWholeSystem(opts: { kits: number; vehicles: number; intervalS: number }): Promise<WholeSystem> {
+export async function startWholeSystem(opts: {
+  kits: number;
+  vehicles: number;
+  intervalS: number;
+}): Promise<WholeSystem> {
   const tmp = tempDir('citytel-e2e-');
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const store = await openStore({ dataDir: tmp.dir, log });
@@ -146,7 +150,13 @@ export async function startWholeSystem(opts: { kits: number; vehicles: number; i
     baseUrl,
     adminToken,
     async kit(id, at, name) {
-      const p = await store.devices.create({ id, kind: 'native', name: name ?? null, lat: at.lat, lon: at.lon });
+      const p = await store.devices.create({
+        id,
+        kind: 'native',
+        name: name ?? null,
+        lat: at.lat,
+        lon: at.lon,
+      });
       const client = await mqtt.connectAsync(mqttUrl, {
         username: id,
         password: p.secret!,

@@ -1,6 +1,5 @@
 import {
   geohash,
-  geohashBounds,
   type Metric,
   POSITION_FIELDS,
   READING_TAGS,
@@ -8,7 +7,7 @@ import {
 } from '@citytel/contract';
 import ngeohash from 'ngeohash';
 import { type InfluxQuery, rowsOf } from './client.ts';
-import { and, as, ident, oneOf, select, str, tagEquals, timeRange } from './influxql.ts';
+import { and, as, ident, select, str, tagEquals, timeRange } from './influxql.ts';
 import type { Bbox } from './params.ts';
 import { planSegments, type Segment, type TierCoverage } from './plan.ts';
 import { publicPosition } from './public-position.ts';
@@ -25,7 +24,8 @@ import { HOUR, POINT_COUNT_FIELD, rollupField } from './rollup.ts';
  *   by the mean position of each device-hour within its stored cell when they come from the hourly rollup
  *   (the day tier is not used for them) — so a car's older readings land within ~one 6-cell of truth.
  *
- * A bbox selects whole cells (those overlapping the box): a cell's value never depends on the viewport.
+ * The cells of the whole data set are computed (and cached by the route) and a bbox then keeps the cells
+ * overlapping it: a cell's value never depends on the viewport, and every viewport shares one computation.
  */
 
 export interface CellAggregate {
@@ -41,10 +41,9 @@ export interface MapQuery {
   from: number;
   to: number;
   cell: number;
-  bbox?: Bbox | undefined;
 }
 
-/** Most prefixes put in one regex: past this the prefilter is coarsened, the exact filter is ours. */
+/** Most prefixes put in one regex (the export's bbox prefilter): past this it is coarsened. */
 const MAX_PREFILTER_CELLS = 200;
 
 export async function aggregateCells(
@@ -66,13 +65,7 @@ export async function aggregateCells(
     if (max > c.max) c.max = max;
     c.devices.add(device);
   };
-  const prefilter = q.bbox ? prefilterCells(q.bbox, Math.min(q.cell, STORED_GEOHASH_LENGTH)) : undefined;
-  const where = (seg: Segment, extra?: string) =>
-    and(
-      timeRange(seg.from, seg.to),
-      prefilter && `${ident(READING_TAGS.geohash)} =~ ${oneOf(prefilter, true)}`,
-      extra,
-    );
+  const where = (seg: Segment, extra?: string) => and(timeRange(seg.from, seg.to), extra);
   const opts = { signal };
   const work: Array<Promise<void>> = [];
 
@@ -165,9 +158,7 @@ export async function aggregateCells(
     }
   }
   await Promise.all(work);
-  const out = [...cells.values()];
-  const kept = q.bbox ? out.filter((c) => overlaps(geohashBounds(c.cell), q.bbox!)) : out;
-  return kept.sort((a, b) => (a.cell < b.cell ? -1 : a.cell > b.cell ? 1 : 0));
+  return [...cells.values()].sort((a, b) => (a.cell < b.cell ? -1 : a.cell > b.cell ? 1 : 0));
 }
 
 /** Sum, count and max of the metric, aliased s, c, x, from raw readings or a rollup. */

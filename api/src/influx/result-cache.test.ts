@@ -46,3 +46,57 @@ describe('result cache', () => {
     expect(await cache.get('k', async () => ++n)).toBe(2);
   });
 });
+
+describe('stale-while-revalidate', () => {
+  it('serves a stale answer at once and refreshes it in the background', async () => {
+    let now = 0;
+    const cache = createResultCache<number>({ ttlMs: 100, staleMs: 1000, now: () => now });
+    let n = 0;
+    let release: () => void = () => {};
+    const slow = () =>
+      new Promise<number>((resolve) => {
+        n++;
+        release = () => resolve(n);
+      });
+    const first = cache.get('k', slow);
+    release();
+    expect(await first).toBe(1);
+    now = 150;
+    // Stale: answered from memory while one refresh starts.
+    expect(await cache.get('k', slow)).toBe(1);
+    expect(await cache.get('k', slow)).toBe(1);
+    expect(n).toBe(2);
+    release();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(await cache.get('k', slow)).toBe(2);
+  });
+
+  it('waits for a new answer once the stale one is too old', async () => {
+    let now = 0;
+    const cache = createResultCache<number>({ ttlMs: 100, staleMs: 100, now: () => now });
+    let n = 0;
+    await cache.get('k', async () => ++n);
+    now = 250;
+    expect(await cache.get('k', async () => ++n)).toBe(2);
+  });
+
+  it('keeps the stale answer when a refresh fails', async () => {
+    let now = 0;
+    const errors: unknown[] = [];
+    const cache = createResultCache<number>({
+      ttlMs: 100,
+      staleMs: 1000,
+      now: () => now,
+      onRefreshError: (e) => errors.push(e),
+    });
+    await cache.get('k', async () => 1);
+    now = 150;
+    expect(await cache.get('k', async () => Promise.reject(new Error('down')))).toBe(1);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(errors).toHaveLength(1);
+    // The next request still gets the stale answer, and starts another refresh, which succeeds.
+    expect(await cache.get('k', async () => 3)).toBe(1);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(await cache.get('k', async () => 4)).toBe(3);
+  });
+});

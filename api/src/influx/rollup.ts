@@ -52,7 +52,7 @@ export interface Rollups {
   coverage(): TierCoverage[];
   /** Reads the stored state, then runs every `intervalMs` until stopped. */
   start(): void;
-  /** One run: catches up to the last closed hour (and day). */
+  /** One run: catches up to the last closed hour (and day); nothing when no hour closed since the last. */
   runOnce(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -69,6 +69,7 @@ export function createRollups(opts: RollupOptions): Rollups {
   /** Hours are complete in [hourFrom, hourTo); days in [dayFrom, dayTo). */
   let state: { hourFrom: number; hourTo: number } | undefined;
   let metrics: Metric[] = [...METRIC_NAMES];
+  let lastTarget: number | undefined;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = false;
@@ -90,16 +91,18 @@ export function createRollups(opts: RollupOptions): Rollups {
   };
 
   const run = async () => {
+    // Nothing to do until another hour has closed: each hour costs InfluxDB one pass over its points.
+    const target = floorTo(now() - settleMs, HOUR);
+    if (target === lastTarget) return;
     if (!state) await readState();
     const s = state!;
-    // Only the metrics stored so far: 60 aggregates of absent fields would cost InfluxDB for nothing.
+    // Only the metrics stored so far: aggregates of absent fields would cost InfluxDB for nothing.
     const present = await fieldKeys(influx, MEASUREMENTS.readings);
     if (present) metrics = METRIC_NAMES.filter((m) => present.has(m));
-    // The job catches up in slices, so a restart after a long stop or a first start on years of data
-    // resumes where it was and the coverage grows as it goes.
-    const target = floorTo(now() - settleMs, HOUR);
-    const hourStart = Math.max(s.hourFrom, s.hourTo - latenessMs);
-    for (let a = hourStart; a < target && !stopped; a += sliceMs) {
+    // In slices, so that a restart after a long stop, or a first start on years of data, resumes where it
+    // was and the coverage grows as it goes. The last `latenessMs` of closed hours are done again.
+    const startAt = Math.max(s.hourFrom, Math.min(s.hourTo, target) - latenessMs);
+    for (let a = startAt; a < target && !stopped; a += sliceMs) {
       const b = Math.min(target, a + sliceMs);
       await aggregateHours(a, b);
       s.hourTo = Math.max(s.hourTo, b);
@@ -107,6 +110,7 @@ export function createRollups(opts: RollupOptions): Rollups {
       const dayTo = floorTo(s.hourTo, DAY);
       if (dayFrom < dayTo) await aggregateDays(dayFrom, dayTo);
     }
+    if (!stopped) lastTarget = target;
   };
 
   const aggregateHours = async (from: number, to: number) => {

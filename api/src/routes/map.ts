@@ -1,21 +1,26 @@
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import { bandFor, geohashBounds, legendFor, METRICS } from '@citytel/contract';
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { apiError, errorResponses } from '../errors.ts';
 import type { InfluxQuery } from '../influx/client.ts';
-import { influxFailure, mean3, round3, sendJsonText } from '../influx/http.ts';
-import { aggregateCells, type CellAggregate } from '../influx/map-query.ts';
+import { cacheControl, influxFailure, mean3, round3, sendJsonText } from '../influx/http.ts';
+import { aggregateCells, type CellAggregate, overlaps } from '../influx/map-query.ts';
 import { bboxParam, durationParam, metricParam, timeParam } from '../influx/params.ts';
 import type { TierCoverage } from '../influx/plan.ts';
 import { round6 } from '../influx/public-position.ts';
 import { createResultCache } from '../influx/result-cache.ts';
-import { formatDuration, iso, UNIT_MS } from '../influx/time.ts';
+import { formatDuration, iso, parseTime, UNIT_MS } from '../influx/time.ts';
+
+const gzipAsync = promisify(gzip) as (text: string) => Promise<Buffer>;
 
 export interface MapRoutesOptions {
   influx: InfluxQuery;
   /** The rollup job's coverage; without it every map reads raw readings (slow past a few hours). */
   rollups?: { coverage(): TierCoverage[] } | undefined;
-  /** How long an identical request is answered from memory (default 10 s; 0 disables). */
+  /** How long the answer of a 1-hour window is fresh (default 10 s, longer windows longer; 0 disables caching). */
   cacheTtlMs?: number;
   /** Most cells in one answer (default 20 000): past it, a coarser cell or a smaller bbox is asked for. */
   maxCells?: number;
@@ -60,11 +65,32 @@ export const mapSchema = z
   .meta({ id: 'MapCells', description: 'GeoJSON FeatureCollection of geohash cells with their aggregates' });
 type MapAnswer = z.infer<typeof mapSchema>;
 
+interface MapView {
+  from: number;
+  to: number;
+  features: MapAnswer['features'];
+  /** The whole answer (no bbox) serialized, and gzipped, once per computation. */
+  json?: string;
+  gzip?: Promise<Buffer>;
+}
+
+/** Longest an answer is kept fresh: a 30-day mean barely moves in five minutes. */
+const MAX_TTL_MS = 5 * 60_000;
+
 /** GET /api/v1/map. */
 export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, opts) => {
-  const ttl = opts.cacheTtlMs ?? 10_000;
+  const baseTtl = opts.cacheTtlMs ?? 10_000;
   const maxCells = opts.maxCells ?? 20_000;
-  const cache = createResultCache<string>({ ttlMs: ttl, maxEntries: 200 });
+  const cache = createResultCache<MapView>({
+    ttlMs: baseTtl,
+    // Past its ttl an answer is served while it is recomputed: once warm, no citizen waits for InfluxDB.
+    staleMs: baseTtl > 0 ? 10 * MAX_TTL_MS : 0,
+    maxEntries: 200,
+    onRefreshError: (err) => app.log.warn({ err: (err as Error).message }, 'map refresh failed'),
+  });
+  /** Longer windows change slower: their answers are kept longer (1h: 10 s, 1d: 4 min, 30d: 5 min). */
+  const ttlFor = (window: number) =>
+    baseTtl > 0 ? Math.min(MAX_TTL_MS, Math.max(baseTtl, window / 360)) : 0;
 
   app.get(
     '/api/v1/map',
@@ -79,7 +105,8 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
           'PM10, NO2, O3; END 5 dB classes for noise). Mobile readings count in the cell they were taken ' +
           'in. With `bbox`, the cells overlapping the box are returned whole. Indoor kits count at their ' +
           'public position (centre of their length-7 cell). Long windows read hourly and daily rollups ' +
-          'with raw readings at both ends, so the edges stay exact. Answers may be up to 10 s old.',
+          'with raw readings at both ends, so the edges stay exact. Answers are shared by every client ' +
+          'and may be as old as their Cache-Control max-age (10 s for 1 h, up to 5 min for long windows).',
         querystring: z.object({
           metric: metricParam,
           window: durationParam(
@@ -102,39 +129,63 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
     },
     async (request, reply) => {
       const q = request.query;
-      const to = q.to ?? Date.now();
       const window = q.window ?? UNIT_MS.h;
-      const from = to - window;
-      const body = await cache
-        .get(request.url, async () => {
-          const cells = await aggregateCells(
-            opts.influx,
-            { metric: q.metric, from, to, cell: q.cell, bbox: q.bbox },
-            opts.rollups?.coverage() ?? [],
-          );
-          if (cells.length > maxCells) {
-            throw apiError(
-              'invalid_parameter',
-              `querystring.cell: ${cells.length} cells, at most ${maxCells}: use a smaller cell or a bbox`,
+      // A relative or absent `to` is resolved when the answer is computed, so that a background refresh
+      // is as current as a new request.
+      const toText = new URLSearchParams(request.url.split('?')[1] ?? '').get('to') ?? 'now';
+      const ttl = ttlFor(window);
+      const view = await cache
+        .get(
+          `${q.metric}|${window}|${toText}|${q.cell}`,
+          async () => {
+            const to = parseTime(toText, Date.now()) ?? Date.now();
+            const from = to - window;
+            const cells = await aggregateCells(
+              opts.influx,
+              { metric: q.metric, from, to, cell: q.cell },
+              opts.rollups?.coverage() ?? [],
             );
-          }
-          const out: MapAnswer = {
-            type: 'FeatureCollection',
-            metric: q.metric,
-            unit: METRICS[q.metric].unit,
-            cell: q.cell,
-            window: formatDuration(window),
-            from: iso(from),
-            to: iso(to),
-            legend: legendFor(q.metric),
-            features: cells.map((c) => feature(q.metric, c)),
-          };
-          return JSON.stringify(out);
-        })
+            return { from, to, features: cells.map((c) => feature(q.metric, c)) };
+          },
+          ttl,
+        )
         .catch((err: unknown) => {
           throw influxFailure(err);
         });
-      return sendJsonText(reply, body, ttl);
+      const features = q.bbox
+        ? view.features.filter((f) => overlaps(geohashBounds(f.properties.cell), q.bbox!))
+        : view.features;
+      if (features.length > maxCells) {
+        throw apiError(
+          'invalid_parameter',
+          `querystring.cell: ${features.length} cells, at most ${maxCells}: use a smaller cell or a bbox`,
+        );
+      }
+      const answer = (list: MapAnswer['features']) =>
+        JSON.stringify({
+          type: 'FeatureCollection',
+          metric: q.metric,
+          unit: METRICS[q.metric].unit,
+          cell: q.cell,
+          window: formatDuration(window),
+          from: iso(view.from),
+          to: iso(view.to),
+          legend: legendFor(q.metric),
+          features: list,
+        } satisfies MapAnswer);
+      if (q.bbox) return sendJsonText(reply, answer(features), ttl);
+      // The whole map is what most clients ask for: serialized and compressed once per computation.
+      view.json ??= answer(features);
+      if (/\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''))) {
+        view.gzip ??= gzipAsync(view.json);
+        reply.header('Content-Encoding', 'gzip').header('Vary', 'Accept-Encoding');
+        const plain: FastifyReply = reply;
+        return plain
+          .type('application/json; charset=utf-8')
+          .header('Cache-Control', cacheControl(ttl))
+          .send(await view.gzip);
+      }
+      return sendJsonText(reply, view.json, ttl);
     },
   );
 };

@@ -1,0 +1,59 @@
+import fp from 'fastify-plugin';
+import type { CarsharingSettings } from './config.ts';
+import { Fleet } from './fleet.ts';
+import { type CommandService, createCommandService } from './service.ts';
+import { CommandTracker } from './tracker.ts';
+
+export interface Carsharing {
+  settings: CarsharingSettings;
+  fleet: Fleet;
+  tracker: CommandTracker;
+  commands: CommandService;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The fleet's live state and the command tracker, shared by the vehicles, bookings and commands routes. */
+    carsharing: Carsharing;
+  }
+}
+
+/**
+ * The carsharing parts of one api instance, built from the shared decorators (`app.store`, `app.mqtt`,
+ * `app.config`). They listen from `onReady` (so the fleet already has the retained statuses when the
+ * first request comes, in tests too) and stop on close; waiting command requests are answered first.
+ */
+export const carsharingPlugin = fp(
+  async (app) => {
+    const c = app.config;
+    const settings: CarsharingSettings = {
+      COMMAND_TTL_S: c.COMMAND_TTL_S,
+      BOOKING_GRACE_S: c.BOOKING_GRACE_S,
+      COMMAND_WAIT_MAX_S: c.COMMAND_WAIT_MAX_S,
+      COMMAND_SWEEP_MS: c.COMMAND_SWEEP_MS,
+      COMMAND_ACK_GRACE_MS: c.COMMAND_ACK_GRACE_MS,
+    };
+    const log = app.log.child({ component: 'carsharing' });
+    const fleet = new Fleet(app.mqtt, log);
+    const tracker = new CommandTracker({
+      store: app.store,
+      mqtt: app.mqtt,
+      log,
+      sweepMs: settings.COMMAND_SWEEP_MS,
+      ackGraceMs: settings.COMMAND_ACK_GRACE_MS,
+    });
+    const commands = createCommandService({ store: app.store, fleet, tracker, settings, log });
+    app.decorate('carsharing', { settings, fleet, tracker, commands });
+    app.metrics.addCollector(() => tracker.finished.render() + tracker.ignoredAcks.render());
+
+    app.addHook('onReady', async () => {
+      fleet.start();
+      tracker.start();
+    });
+    app.addHook('preClose', async () => {
+      await tracker.stop();
+      fleet.stop();
+    });
+  },
+  { name: 'citytel-carsharing', fastify: '5.x', dependencies: ['citytel-context', 'citytel-metrics'] },
+);

@@ -1,0 +1,135 @@
+import type { CommandAction } from '@citytel/contract';
+import type { Booking, Command, Operator, Store } from '@citytel/store';
+import type { Logger } from 'pino';
+import { apiError } from '../errors.ts';
+import type { CarsharingSettings } from './config.ts';
+import type { Fleet } from './fleet.ts';
+import { requestHash } from './idempotency.ts';
+import { bookingRefusal, type Refusal, vehicleRefusal } from './rules.ts';
+import type { CommandTracker } from './tracker.ts';
+
+export interface CommandRequest {
+  operator: Operator;
+  vehicleId: string;
+  action: CommandAction;
+  bookingId: string;
+  memberId?: string | undefined;
+  /** Send even to an offline car: its session keeps the message until it is back or the command expires. */
+  queue: boolean;
+  /** Overrides COMMAND_TTL_S for this command. */
+  ttlS?: number | undefined;
+  idempotencyKey: string;
+}
+
+export interface CommandOutcome {
+  command: Command;
+  /** The Idempotency-Key was seen before: this is the first request's command, nothing new was sent. */
+  replayed: boolean;
+}
+
+export interface CommandServiceDeps {
+  store: Pick<Store, 'devices' | 'bookings' | 'commands'>;
+  fleet: Pick<Fleet, 'isOnline'>;
+  tracker: Pick<CommandTracker, 'send' | 'fail'>;
+  settings: Pick<CarsharingSettings, 'COMMAND_TTL_S' | 'BOOKING_GRACE_S'>;
+  log: Logger;
+}
+
+/**
+ * POST /api/v1/vehicles/{id}/commands as named steps (STYLE §4): the key first (a retry returns the first
+ * answer even when the booking has ended since), then the car, the booking and its rules, then the command
+ * is stored `pending` and sent, or failed at once when the car is offline. A refused request stores and
+ * publishes nothing; it is logged with who asked.
+ */
+export function createCommandService(deps: CommandServiceDeps) {
+  const { store, log } = deps;
+
+  const refuse = (r: CommandRequest, refusal: Refusal): never => {
+    log.info(
+      {
+        operator: r.operator.id,
+        vehicle: r.vehicleId,
+        booking: r.bookingId,
+        member: r.memberId,
+        action: r.action,
+        code: refusal.code,
+      },
+      'command refused',
+    );
+    throw apiError(refusal.code, refusal.message);
+  };
+
+  /** The first command made with this key, if the body matches it; 422 if the key was used for another. */
+  function sameKey(r: CommandRequest, first: Command, hash: string): CommandOutcome {
+    if (first.requestHash !== hash) {
+      throw apiError(
+        'idempotency_conflict',
+        `Idempotency-Key already used for command ${first.id} with a different request`,
+      );
+    }
+    log.debug({ operator: r.operator.id, command: first.id }, 'idempotent replay');
+    return { command: first, replayed: true };
+  }
+
+  async function bookingOf(r: CommandRequest, vehicleOperator: string | null): Promise<Booking> {
+    const b = await store.bookings.get(r.bookingId);
+    // Another operator's booking is answered like a missing one: booking ids say who rents which car.
+    if (!b || (b.operatorId !== vehicleOperator && !r.operator.admin))
+      return refuse(r, { code: 'booking_not_found', message: `no booking ${r.bookingId}` });
+    return b;
+  }
+
+  return {
+    async request(r: CommandRequest): Promise<CommandOutcome> {
+      const hash = requestHash(r);
+      const earlier = await store.commands.findByIdempotencyKey(r.operator.id, r.idempotencyKey);
+      if (earlier) return sameKey(r, earlier, hash);
+
+      const device = await store.devices.get(r.vehicleId);
+      const notYours = vehicleRefusal(r.vehicleId, device, r.operator);
+      if (notYours) refuse(r, notYours);
+      const booking = await bookingOf(r, device!.operatorId);
+      const issuedAt = new Date();
+      const outside = bookingRefusal(booking, {
+        vehicleId: r.vehicleId,
+        action: r.action,
+        memberId: r.memberId,
+        now: issuedAt,
+        graceMs: deps.settings.BOOKING_GRACE_S * 1000,
+      });
+      if (outside) refuse(r, outside);
+
+      const { command, created } = await store.commands.create({
+        vehicleId: r.vehicleId,
+        operatorId: device!.operatorId ?? r.operator.id,
+        requestedBy: r.operator.id,
+        memberId: r.memberId ?? null,
+        bookingId: booking.id,
+        action: r.action,
+        issuedAt,
+        expiresAt: new Date(issuedAt.getTime() + (r.ttlS ?? deps.settings.COMMAND_TTL_S) * 1000),
+        idempotencyKey: r.idempotencyKey,
+        requestHash: hash,
+      });
+      // A concurrent twin with the same key stored its command first: answer with that one.
+      if (!created) return sameKey(r, command, hash);
+      log.info(
+        {
+          command: command.id,
+          operator: r.operator.id,
+          vehicle: r.vehicleId,
+          booking: booking.id,
+          member: r.memberId,
+          action: r.action,
+        },
+        'command requested',
+      );
+      if (!r.queue && !deps.fleet.isOnline(r.vehicleId)) {
+        return { command: await deps.tracker.fail(command, 'vehicle_offline'), replayed: false };
+      }
+      return { command: await deps.tracker.send(command), replayed: false };
+    },
+  };
+}
+
+export type CommandService = ReturnType<typeof createCommandService>;

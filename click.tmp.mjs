@@ -1,0 +1,17 @@
+import { chromium } from 'playwright-core';
+const url = process.argv[2];
+const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox','--disable-gpu','--use-angle=swiftshader','--enable-unsafe-swiftshader'] });
+const p = await b.newPage({ viewport: { width: Number(process.env.W ?? 1280), height: Number(process.env.H ?? 800) }, locale: process.env.LOC ?? 'en-GB' });
+p.on('pageerror', (e) => console.log('pageerror', e.message));
+await p.goto(url); if (process.env.PT) await p.evaluate((v) => localStorage.setItem('pt', v), process.env.PT);
+await p.waitForFunction(() => document.querySelector("#map")?.dataset.ready && document.querySelector('#map')?.dataset.cellsCount);
+if (process.env.METRIC) await p.click(`label[for="metric-${process.env.METRIC}"]`);
+await p.waitForTimeout(1500);
+const pt = await p.evaluate(() => { const m = window.citytel.map; const r = m.getCanvas().getBoundingClientRect(); const q = m.project(JSON.parse(localStorage.getItem("pt") ?? "[-1.68,48.1113]")); return { x: r.left + q.x, y: r.top + q.y }; });
+console.log(pt);
+await p.mouse.click(pt.x, pt.y);
+await p.waitForSelector('#panel figure.chart[data-state="ready"]', { timeout: 10000 });
+await p.waitForTimeout(1500);
+console.log(await p.evaluate(() => document.querySelector('#panel').innerText));
+await p.screenshot({ path: process.env.OUT ?? '/tmp/shot2.png' });
+await b.close();

@@ -1,0 +1,13 @@
+import { chromium } from 'playwright-core';
+const url = process.argv[2]; const out = process.argv[3] ?? '/tmp/shot.png';
+const w = Number(process.argv[4] ?? 1280), h = Number(process.argv[5] ?? 800);
+const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox','--disable-gpu','--disable-background-networking','--disable-component-update','--disable-sync','--use-angle=swiftshader','--enable-unsafe-swiftshader'] });
+const p = await b.newPage({ viewport: { width: w, height: h }, locale: process.env.LOC ?? 'en-GB' });
+p.on('console', (m) => console.log('console', m.type(), m.text()));
+p.on('pageerror', (e) => console.log('pageerror', e.message));
+p.on('requestfailed', (r) => console.log('reqfail', r.url(), r.failure()?.errorText));
+await p.goto(url);
+await p.waitForTimeout(Number(process.env.WAIT ?? 5000));
+if (process.env.EVAL) console.log(await p.evaluate(process.env.EVAL));
+await p.screenshot({ path: out });
+await b.close();
