@@ -76,7 +76,10 @@ describe('ingest killed with SIGKILL mid-stream', () => {
     const { output } = ingest;
     ingest.kill('SIGTERM');
     await eventually('a clean stop', () => output.find((l) => l.includes('"ingest stopped"')));
-    expect(JSON.parse(output.find((l) => l.includes('"ingest stopped"'))!)).toMatchObject({ drained: true, unwritten: 0 });
+    expect(JSON.parse(output.find((l) => l.includes('"ingest stopped"'))!)).toMatchObject({
+      drained: true,
+      unwritten: 0,
+    });
     ingest = undefined;
   });
 });

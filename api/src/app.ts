@@ -11,6 +11,7 @@ import Fastify, {
 } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
+import { carsharingPlugin } from './commands/plugin.ts';
 import type { ApiConfig } from './config.ts';
 import { ApiError } from './errors.ts';
 import type { InfluxQuery } from './influx/client.ts';
@@ -24,6 +25,8 @@ import { registerDocs } from './plugins/docs.ts';
 import { errorHandlerPlugin } from './plugins/error-handler.ts';
 import { metricsRegistryPlugin } from './plugins/metrics-registry.ts';
 import { airrohrRoutes } from './routes/airrohr.ts';
+import { bookingRoutes } from './routes/bookings.ts';
+import { commandRoutes } from './routes/commands.ts';
 import { devicesAdminRoutes } from './routes/devices-admin.ts';
 import { devicesPublicRoutes } from './routes/devices-public.ts';
 import { exportRoutes } from './routes/export.ts';
@@ -32,6 +35,7 @@ import { mapRoutes } from './routes/map.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { seriesRoutes } from './routes/series.ts';
 import { type StreamRoutesOptions, streamRoutes } from './routes/stream.ts';
+import { vehicleRoutes } from './routes/vehicles.ts';
 
 /**
  * The route groups, one plugin file each under routes/. A new group is one file and one line here; it reads
@@ -43,6 +47,11 @@ export const ROUTE_GROUPS: ReadonlyArray<{ name: string; plugin: FastifyPluginAs
   { name: 'metrics', plugin: metricsRoutes },
   { name: 'devices-admin', plugin: devicesAdminRoutes },
   { name: 'airrohr', plugin: airrohrRoutes },
+  // The fleet's live state and the command tracker (app.carsharing), then the three groups that use them.
+  { name: 'carsharing', plugin: carsharingPlugin },
+  { name: 'vehicles', plugin: vehicleRoutes },
+  { name: 'bookings', plugin: bookingRoutes },
+  { name: 'commands', plugin: commandRoutes },
 ];
 
 export interface AppDeps {

@@ -4,6 +4,10 @@ import { type CellFeature, type CellProps, getJson, isAbort, type LiveReading, q
 import { shadeFor } from './scale.ts';
 import type { Window } from './state.ts';
 import { setData } from './style.ts';
+import { throttle } from './throttle.ts';
+
+/** Live changes to the cells are drawn at most this often. */
+const LIVE_DRAW_MS = 500;
 
 /**
  * The city as cells of GET /api/v1/map. The cell size follows the zoom (geohash length 4 to 8), the box
@@ -37,6 +41,7 @@ export function cellLengthFor(zoom: number, replay: boolean): number {
 
 interface Loaded {
   key: string;
+  metric: Metric;
   bbox: [number, number, number, number];
   features: CellFeature[];
 }
@@ -45,6 +50,10 @@ export function createCells(map: MapLibre, onState: (s: 'ok' | 'error' | 'empty'
   let loaded: Loaded | undefined;
   let inflight: AbortController | undefined;
   let inflightKey = '';
+
+  const drawLive = throttle(() => {
+    if (loaded) draw(loaded.metric, loaded.features);
+  }, LIVE_DRAW_MS);
 
   const draw = (metric: Metric, features: CellFeature[]) => {
     const out: GeoJSON.Feature[] = features.map((f) => {
@@ -110,7 +119,7 @@ export function createCells(map: MapLibre, onState: (s: 'ok' | 'error' | 'empty'
         const features = (answer.features ?? []).filter(
           (f) => f?.geometry?.type === 'Polygon' && f.properties,
         );
-        loaded = { key, bbox, features };
+        loaded = { key, metric: q.metric, bbox, features };
         draw(q.metric, features);
         onState(features.length ? 'ok' : 'empty');
       } catch (err) {
@@ -158,7 +167,7 @@ export function createCells(map: MapLibre, onState: (s: 'ok' | 'error' | 'empty'
       p.mean = (p.mean * p.count + v) / (p.count + 1);
       p.count += 1;
       p.max = Math.max(p.max, v);
-      draw(q.metric, loaded.features);
+      drawLive();
       return true;
     },
 

@@ -90,9 +90,7 @@ export function renderChart(series: SeriesAnswer, metric: Metric): SVGSVGElement
   for (let ms = Math.ceil((x0 - tz) / tick) * tick + tz; ms < x1; ms += tick) {
     el('line', { x1: X(ms), x2: X(ms), y1: M.t, y2: H - M.b, class: 'grid' }, axis);
     el('text', { x: X(ms), y: H - 6, 'text-anchor': 'middle' }, axis).textContent =
-      tick >= 86_400_000
-        ? new Intl.DateTimeFormat(document.documentElement.lang, { weekday: 'short' }).format(ms)
-        : formatTime(ms);
+      tick >= 86_400_000 ? formatDay(ms) : formatTime(ms);
   }
 
   if (metric === 'noise_laeq' && WHO_NOISE_GUIDELINES.lden > y0 && WHO_NOISE_GUIDELINES.lden < y1) {

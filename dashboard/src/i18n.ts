@@ -247,7 +247,8 @@ export function formatTime(ms: number, withDay = false): string {
   }).format(ms);
 }
 
-export const formatDay = (ms: number): string => new Intl.DateTimeFormat(locale(), { weekday: 'short' }).format(ms);
+export const formatDay = (ms: number): string =>
+  new Intl.DateTimeFormat(locale(), { weekday: 'short' }).format(ms);
 
 /** "2 min ago", "il y a 3 h". */
 export function formatAgo(ms: number, now = Date.now()): string {

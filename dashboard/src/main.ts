@@ -21,12 +21,15 @@ import { connectLive, type LiveStatus } from './live.ts';
 import { createPanel } from './panel.ts';
 import { installPopups } from './popups.ts';
 import { createStore } from './state.ts';
-import { composeStyle, POINTS_MIN_ZOOM, setData, setView } from './style.ts';
+import { composeStyle, POINTS_MIN_ZOOM, setData, setView, syncStyle } from './style.ts';
+import { throttle } from './throttle.ts';
 import { loadTrack } from './track.ts';
 import { createVehicles } from './vehicles.ts';
 
 /** Kits and cells are read again this often, so that silent kits fade and the aggregates stay exact. */
 const REFRESH_MS = 60_000;
+/** Live changes are drawn at most this often. */
+const LIVE_DRAW_MS = 500;
 /** After live readings, the cells are read again once this much later (InfluxDB has them by then). */
 const CELLS_AFTER_LIVE_MS = 20_000;
 
@@ -73,7 +76,6 @@ async function main(): Promise<void> {
   const loaded = new Promise<void>((resolve) => map.once('load', () => resolve()));
   window.citytel = { map, state: store.state };
   installIcons(map);
-  installPopups(map, devices, store);
   map.addControl(new NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new GeolocateControl({ fitBoundsOptions: { maxZoom: 15 } }), 'top-right');
   map.addControl(new ScaleControl({}), 'bottom-right');
@@ -100,15 +102,10 @@ async function main(): Promise<void> {
     return drawn;
   };
 
-  let drawPending = false;
-  const drawDevices = () => {
-    if (drawPending) return;
-    drawPending = true;
-    requestAnimationFrame(() => {
-      drawPending = false;
-      setData(map, 'devices', devices.layerData(store.state.metric, store.state.selected));
-    });
-  };
+  const drawDevices = throttle(
+    () => setData(map, 'devices', devices.layerData(store.state.metric, store.state.selected)),
+    LIVE_DRAW_MS,
+  );
 
   let trackAbort: AbortController | undefined;
   const panel = createPanel(store, devices, (device, metric) => {
@@ -154,8 +151,36 @@ async function main(): Promise<void> {
     controls.showCarsToggle(yes);
     setView(map, { visible: { cars: yes && store.state.layers.cars } });
   });
+  installPopups(map, devices, store, (id) => vehicles.get(id));
+
+  /** A kit just opened stays in sight: the map moves it out from under the panel (a bottom sheet on a phone). */
+  const keepVisible = (id: string) => {
+    const d = devices.get(id);
+    if (!d?.geometry) return;
+    requestAnimationFrame(() => {
+      const panel = byId('panel').getBoundingClientRect();
+      const box = map.getContainer().getBoundingClientRect();
+      const p = map.project(d.geometry!.coordinates as [number, number]);
+      const x = box.left + p.x;
+      const y = box.top + p.y;
+      const margin = 24;
+      if (
+        x < panel.left - margin ||
+        x > panel.right + margin ||
+        y < panel.top - margin ||
+        y > panel.bottom + margin
+      ) {
+        return;
+      }
+      const sheet = panel.width > box.width * 0.8;
+      const dx = sheet ? 0 : x - (box.left + panel.left) / 2;
+      const dy = sheet ? y - (box.top + panel.top) / 2 : 0;
+      map.panBy([dx, dy]);
+    });
+  };
 
   store.on((s, changed) => {
+    if (changed.has('selected') && s.selected) keepVisible(s.selected);
     if (changed.has('metric')) renderLegend(s.metric);
     if (changed.has('metric') || changed.has('selected')) drawDevices();
     if (changed.has('replayAt')) {
@@ -215,6 +240,7 @@ async function main(): Promise<void> {
   };
 
   map.on('load', async () => {
+    syncStyle(map);
     map.getCanvas().setAttribute('aria-label', t('mapLabel'));
     map.getContainer().dataset.ready = 'true';
     await loadDevices();
@@ -245,7 +271,11 @@ async function main(): Promise<void> {
     if (bounds.isEmpty()) return;
     // Leave the controls and the legend, which float over the map's left side on a wide screen, clear.
     const wide = map.getContainer().clientWidth > 720;
-    map.fitBounds(bounds, { padding: { top: 50, bottom: 50, right: 60, left: wide ? 340 : 30 }, maxZoom: 14, duration: 0 });
+    map.fitBounds(bounds, {
+      padding: { top: 50, bottom: 50, right: 60, left: wide ? 340 : 30 },
+      maxZoom: 14,
+      duration: 0,
+    });
     // A city's kits fit at about zoom 12; start just above the points' threshold so both show.
     if (map.getZoom() < POINTS_MIN_ZOOM) map.setZoom(Math.min(POINTS_MIN_ZOOM, map.getZoom() + 0.5));
   };

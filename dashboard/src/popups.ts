@@ -4,6 +4,7 @@ import { h } from './dom.ts';
 import { bandName, formatNumber, formatValue, metricName, t } from './i18n.ts';
 import { shadeFor } from './scale.ts';
 import type { Store } from './state.ts';
+import type { Car } from './vehicles.ts';
 
 /** A finger is wider than a mouse pointer: kits within this many pixels of a tap count as hit. */
 const HIT_PX = 10;
@@ -12,7 +13,12 @@ const HIT_PX = 10;
  * Clicks and taps on the map: a kit opens its panel; a car or a cell shows a small popup with what it
  * is. Kits win over cars, cars over cells, as the smaller target is the one aimed at.
  */
-export function installPopups(map: MapLibre, devices: Devices, store: Store): void {
+export function installPopups(
+  map: MapLibre,
+  devices: Devices,
+  store: Store,
+  car: (id: string) => Car | undefined,
+): void {
   const popup = new Popup({ closeButton: true, maxWidth: '260px', focusAfterOpen: false });
 
   const hit = (e: MapMouseEvent, layers: string[], px = 0) => {
@@ -50,14 +56,24 @@ export function installPopups(map: MapLibre, devices: Devices, store: Store): vo
     const cars = hit(e, ['vehicles'], HIT_PX);
     if (cars.length) {
       const id = String(cars[0]!.properties.id);
-      const state = String(cars[0]!.properties.state);
-      const d = devices.get(id);
+      const c = car(id);
+      const state = c?.state ?? String(cars[0]!.properties.state);
       const text =
         state === 'available' ? t('available') : state === 'offline' ? t('offlineCar') : t('inUse');
+      const facts: Array<[string, string]> = [];
+      if (c?.station) facts.push([t('station'), c.station]);
+      if (c?.fuel !== undefined) facts.push([t('fuel'), `${formatNumber(c.fuel, 0)} %`]);
+      if (c?.battery !== undefined) facts.push([t('battery'), `${formatNumber(c.battery, 0)} %`]);
       popup
         .setLngLat(e.lngLat)
         .setDOMContent(
-          h('div', { class: 'popup' }, h('strong', {}, d?.properties.name ?? id), h('p', {}, text)),
+          h(
+            'div',
+            { class: 'popup' },
+            h('strong', {}, c?.name ?? devices.get(id)?.properties.name ?? id),
+            h('p', {}, text),
+            facts.length ? h('dl', {}, ...facts.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])) : '',
+          ),
         )
         .addTo(map);
       return;

@@ -35,6 +35,12 @@ export function setData(map: MapLibre, id: SourceId, fc: GeoJSON.FeatureCollecti
 
 export const getData = (id: SourceId): GeoJSON.FeatureCollection => data[id];
 
+/** Once the style has loaded: what was set before it (data, visibility) is applied to it. */
+export function syncStyle(map: MapLibre): void {
+  for (const id of SOURCE_IDS) setData(map, id, data[id]);
+  setView(map, {});
+}
+
 const LAYER_GROUPS: Record<keyof typeof view.visible, string[]> = {
   cells: ['cells-fill', 'cells-line', 'cells-level'],
   kits: ['devices-circle', 'devices-level', 'track-casing', 'track-line'],

@@ -3,11 +3,12 @@ import { getJson, HttpError, type LiveVehicle } from './api.ts';
 import { setData } from './style.ts';
 
 /**
- * The shared cars of GET /api/v1/vehicles (the carsharing api's public view: available cars at their
- * stations). The layer exists only once that endpoint answers: a 404 (carsharing not deployed) hides its
- * toggle for good, any other failure is retried later. Its shape is read loosely: a GeoJSON
- * FeatureCollection, or a list (bare, or under `vehicles` / `items` / `data`) of objects with `id` or
- * `vehicleId`, a position (`lat`/`lon`, `position`, `location`) and what is known of their state.
+ * The shared cars of GET /api/v1/vehicles: its public view (`{view: "public", vehicles: [...]}`) lists the
+ * cars free to book, at their station's position. The layer exists only once that endpoint answers: a
+ * 404 (carsharing not deployed) hides its toggle for good, any other failure is retried later. The answer
+ * is read loosely (a GeoJSON FeatureCollection, or a list, bare or under `vehicles` / `items` / `data`, of
+ * objects with `id` or `vehicleId`, a position and what is known of their state), so an operator's view
+ * or another fleet api draws too.
  */
 
 export interface Car {
@@ -21,7 +22,9 @@ export interface Car {
   battery?: number;
 }
 
-const REFRESH_MS = 60_000;
+const REFRESH_MS = 30_000;
+/** After a car was seen leaving, the list is read again this much later. */
+const AFTER_CHANGE_MS = 3000;
 
 type Loose = Record<string, unknown>;
 const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
@@ -76,8 +79,12 @@ export function normaliseCars(body: unknown): Car[] {
         : str(station?.name)
           ? { station: str(station?.name) }
           : {}),
-      ...(num(o.fuel_pct) !== undefined ? { fuel: num(o.fuel_pct) } : {}),
-      ...(num(o.battery_pct) !== undefined ? { battery: num(o.battery_pct) } : {}),
+      ...((num(o.fuelPct) ?? num(o.fuel_pct)) !== undefined
+        ? { fuel: num(o.fuelPct) ?? num(o.fuel_pct) }
+        : {}),
+      ...((num(o.batteryPct) ?? num(o.battery_pct)) !== undefined
+        ? { battery: num(o.batteryPct) ?? num(o.battery_pct) }
+        : {}),
     });
   }
   return cars;
@@ -105,6 +112,11 @@ export function createVehicles(map: MapLibre, onAvailable: (yes: boolean) => voi
       })),
     });
 
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const schedule = (ms: number) => {
+    clearTimeout(timer);
+    timer = setTimeout(load, ms);
+  };
   const load = async () => {
     if (gone) return;
     try {
@@ -127,7 +139,7 @@ export function createVehicles(map: MapLibre, onAvailable: (yes: boolean) => voi
         return;
       }
     }
-    setTimeout(load, REFRESH_MS);
+    schedule(REFRESH_MS);
   };
   void load();
 
@@ -137,14 +149,14 @@ export function createVehicles(map: MapLibre, onAvailable: (yes: boolean) => voi
     },
     get: (id) => cars.get(id),
     applyLive(v) {
+      // A free car stays drawn at its station (the public view shows no live position); one that goes
+      // offline, is unlocked or starts its engine is no longer free: it leaves the layer until the api
+      // lists it again.
       const c = cars.get(v.vehicle);
-      if (!c) return;
-      if (typeof v.lat === 'number' && typeof v.lon === 'number') {
-        c.lat = v.lat;
-        c.lon = v.lon;
-      }
-      if (v.online === false) c.state = 'offline';
+      if (!c || !(v.online === false || v.locked === false || v.ignition === true)) return;
+      cars.delete(v.vehicle);
       draw();
+      schedule(AFTER_CHANGE_MS);
     },
   };
 }

@@ -3,7 +3,7 @@
  * measured end to end (published → queryable), beside the raw InfluxDB ceiling for the same points.
  *
  *   --readings=200000 --devices=1000 --connections=20 --window=200   the workload
- *   --only=a,b,ceiling,puback                                         which parts run (default: all)
+ *   --only=baseline,a,b,ceiling,puback                                which parts run (default: all)
  *   --profile                                                         broker and ingest under --cpu-prof
  *
  * Device registrations (scrypt: ~50 ms each) are kept in $BENCH_DIR (default: the OS temp folder) between
@@ -32,7 +32,7 @@ const READINGS = Number(arg('readings', '200000'));
 const DEVICES = Number(arg('devices', '1000'));
 const CONNECTIONS = Number(arg('connections', '20'));
 const WINDOW = Number(arg('window', '200'));
-const ONLY = new Set(arg('only', 'a,b,ceiling,puback').split(','));
+const ONLY = new Set(arg('only', 'baseline,a,b,ceiling,puback').split(','));
 const PROFILE = process.argv.includes('--profile');
 const DB = 'bench';
 const PROBE = 'bench-probe';
@@ -61,7 +61,9 @@ async function main() {
   const profileDir = PROFILE ? join(benchDir, `profiles-${Date.now()}`) : undefined;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const results: Result[] = [];
-  const cleanups: Array<() => Promise<unknown> | unknown> = [() => rmSync(influxDir, { recursive: true, force: true })];
+  const cleanups: Array<() => Promise<unknown> | unknown> = [
+    () => rmSync(influxDir, { recursive: true, force: true }),
+  ];
 
   try {
     console.log(`workload: ${READINGS} readings from ${DEVICES} kits over ${CONNECTIONS} connections`);
@@ -69,9 +71,15 @@ async function main() {
     await provision(storeDir, devices);
     const serviceSecret = resolveServiceSecret(storeDir);
 
-    const influx = await startInfluxd({ dir: influxDir, httpPort: await freePort(), rpcPort: await freePort(), database: DB });
+    const influx = await startInfluxd({
+      dir: influxDir,
+      httpPort: await freePort(),
+      rpcPort: await freePort(),
+      database: DB,
+    });
     cleanups.unshift(() => influx.stop());
-    for (const db of ['ceiling', 'ceiling_gz']) await influxPost(influx.url, '/query', new URLSearchParams({ q: `CREATE DATABASE ${db}` }));
+    for (const db of ['ceiling', 'ceiling_gz'])
+      await influxPost(influx.url, '/query', new URLSearchParams({ q: `CREATE DATABASE ${db}` }));
 
     const now = Date.now();
     const day = 86_400_000;
@@ -79,17 +87,31 @@ async function main() {
     const scenarios: Array<{ key: string; w: Workload; probeBase: number }> = [
       {
         key: 'a',
-        w: workload({ name: '(a) 1 reading/message, QoS 1', devices, connections: CONNECTIONS, readingsPerDevice: perDevice, perMessage: 1, from: now - 3 * day }),
+        w: workload({
+          name: '(a) 1 reading/message, QoS 1',
+          devices,
+          connections: CONNECTIONS,
+          readingsPerDevice: perDevice,
+          perMessage: 1,
+          from: now - 3 * day,
+        }),
         probeBase: now - 3.5 * day,
       },
       {
         key: 'b',
-        w: workload({ name: '(b) 100 readings/message, QoS 1', devices, connections: CONNECTIONS, readingsPerDevice: perDevice, perMessage: 100, from: now - 2 * day }),
+        w: workload({
+          name: '(b) 100 readings/message, QoS 1',
+          devices,
+          connections: CONNECTIONS,
+          readingsPerDevice: perDevice,
+          perMessage: 100,
+          from: now - 2 * day,
+        }),
         probeBase: now - 2.5 * day,
       },
     ];
 
-    if (ONLY.has('a') || ONLY.has('b')) {
+    if (ONLY.has('a') || ONLY.has('b') || ONLY.has('baseline')) {
       const port = await freePort();
       const broker = spawnNode(
         'broker/src/main.ts',
@@ -106,14 +128,30 @@ async function main() {
       cleanups.unshift(() => broker.stop());
       await broker.logged('"broker listening"');
       const mqttUrl = `mqtt://127.0.0.1:${port}`;
+      if (ONLY.has('baseline')) {
+        console.log('running the broker baseline...');
+        results.push(...(await baseline(mqttUrl, serviceSecret, scenarios[0]!.w)));
+      }
       const peer: Peer = ingestPeer();
-      await peer.start({ mqttUrl, serviceSecret, dataDir: storeDir, influxUrl: influx.url, db: DB, profileDir });
+      await peer.start({
+        mqttUrl,
+        serviceSecret,
+        dataDir: storeDir,
+        influxUrl: influx.url,
+        db: DB,
+        profileDir,
+      });
       cleanups.unshift(() => peer.stop());
       const stats = await watchStats(mqttUrl, serviceSecret);
       cleanups.unshift(() => stats.client.endAsync(true));
       const clients = await Promise.all(
         Array.from({ length: CONNECTIONS + 1 }, (_, i) =>
-          mqtt.connectAsync(mqttUrl, { username: 'svc:sim', password: serviceSecret, clientId: `bench-pub-${i}`, reconnectPeriod: 0 }),
+          mqtt.connectAsync(mqttUrl, {
+            username: 'svc:sim',
+            password: serviceSecret,
+            clientId: `bench-pub-${i}`,
+            reconnectPeriod: 0,
+          }),
         ),
       );
       cleanups.unshift(() => Promise.all(clients.map((c) => c.endAsync(true))));
@@ -131,7 +169,10 @@ async function main() {
         const r = await runScenario(s.w, clients, probe, s.probeBase, influx.url);
         const after = cpu();
         const cores = Object.entries(after)
-          .map(([k, v]) => `${k} ${Math.round(((v - before[k as keyof typeof before]) / r.wallSeconds) * 100) / 100}`)
+          .map(
+            ([k, v]) =>
+              `${k} ${Math.round(((v - before[k as keyof typeof before]) / r.wallSeconds) * 100) / 100}`,
+          )
           .join(', ');
         r.cpu = `cores used (of ${availableParallelism()}): ${cores}`;
         const st = stats.latest();
@@ -152,7 +193,8 @@ async function main() {
       const lines = w.lines();
       results.push(await ceiling(influx.url, lines, w, false));
       await influxPost(influx.url, '/query', new URLSearchParams({ q: 'DROP DATABASE ceiling' }));
-      for (const db of ['ceiling', 'ceiling_gz']) await influxPost(influx.url, '/query', new URLSearchParams({ q: `CREATE DATABASE ${db}` }));
+      for (const db of ['ceiling', 'ceiling_gz'])
+        await influxPost(influx.url, '/query', new URLSearchParams({ q: `CREATE DATABASE ${db}` }));
       results.push(await ceiling(influx.url, lines, w, true));
     }
 
@@ -169,7 +211,7 @@ async function main() {
     results.map((r) => ({
       run: r.name,
       readings: r.readings,
-      's': r.seconds,
+      s: r.seconds,
       'readings/s': r.readingsPerS,
       'msgs/s': r.messagesPerS ?? '',
       lost: r.lost,
@@ -259,7 +301,11 @@ async function runScenario(
         pm25: k,
       }));
       sent.push({ at: performance.now(), lastTs: probeBase + seq * perMessage + perMessage - 1 });
-      probe.publish(topics.sensorReadings(PROBE), JSON.stringify(perMessage === 1 ? readings[0] : { readings }), { qos: 1 });
+      probe.publish(
+        topics.sensorReadings(PROBE),
+        JSON.stringify(perMessage === 1 ? readings[0] : { readings }),
+        { qos: 1 },
+      );
       await sleep(20);
     }
   })();
@@ -287,7 +333,10 @@ async function runScenario(
   // Three seconds of probes alone first: the latency of an idle pipeline, beside the one under load.
   await sleep(3000);
   t0 = performance.now();
-  const errors = (await Promise.all(clients.map((c, i) => publishAll(c, w.perConnection[i] ?? [])))).reduce((a, b) => a + b, 0);
+  const errors = (await Promise.all(clients.map((c, i) => publishAll(c, w.perConnection[i] ?? [])))).reduce(
+    (a, b) => a + b,
+    0,
+  );
   const published = performance.now();
   const messages = w.perConnection.reduce((n, list) => n + list.length, 0);
   let counted = 0;
@@ -323,6 +372,57 @@ async function runScenario(
     note: `idle pipeline: p50 ${pct(idle, 0.5)} ms, p99 ${pct(idle, 0.99)} ms`,
     wallSeconds: (performance.now() - started) / 1000,
   };
+}
+
+/**
+ * Workload (a) into the broker with nobody subscribed, then to one QoS 1 subscriber that acknowledges at
+ * once (MQTT.js as it comes) and writes nothing: what the broker takes, and what it delivers to a single
+ * connection — the reference for ingest, which is one such connection.
+ */
+async function baseline(mqttUrl: string, serviceSecret: string, w: Workload): Promise<Result[]> {
+  const clients = await Promise.all(
+    w.perConnection.map((_, i) =>
+      mqtt.connectAsync(mqttUrl, {
+        username: 'svc:sim',
+        password: serviceSecret,
+        clientId: `bench-base-${i}`,
+        reconnectPeriod: 0,
+      }),
+    ),
+  );
+  const messages = w.perConnection.reduce((n, list) => n + list.length, 0);
+  const results: Result[] = [];
+  for (const withSubscriber of [false, true]) {
+    const sub = withSubscriber
+      ? await mqtt.connectAsync(mqttUrl, {
+          username: 'svc:api',
+          password: serviceSecret,
+          clientId: 'bench-baseline',
+          reconnectPeriod: 0,
+        })
+      : undefined;
+    let got = 0;
+    sub?.on('message', () => got++);
+    await sub?.subscribeAsync('sensors/+/readings', { qos: 1 });
+    const t0 = performance.now();
+    await Promise.all(clients.map((c, i) => publishAll(c, w.perConnection[i]!)));
+    if (sub) while (got < messages && performance.now() - t0 < 300_000) await sleep(10);
+    else got = messages;
+    const seconds = (performance.now() - t0) / 1000;
+    await sub?.endAsync(true);
+    results.push({
+      name: sub
+        ? 'broker → 1 QoS 1 subscriber acking at once (no InfluxDB)'
+        : 'broker alone: QoS 1 publishes, no subscriber',
+      readings: messages,
+      seconds: Math.round(seconds * 10) / 10,
+      readingsPerS: Math.round(got / seconds),
+      messagesPerS: Math.round(got / seconds),
+      lost: messages - got,
+    });
+  }
+  await Promise.all(clients.map((c) => c.endAsync(true)));
+  return results;
 }
 
 /** The same points posted straight to /write: what InfluxDB itself takes on this machine. */
@@ -368,7 +468,11 @@ async function query(influxUrl: string, q: string, db = DB): Promise<unknown[][]
 }
 
 async function count(influxUrl: string, db: string, from: number, to: number): Promise<number> {
-  const rows = await query(influxUrl, `SELECT count(pm25) FROM readings WHERE time >= ${from}ms AND time < ${Math.floor(to)}ms`, db);
+  const rows = await query(
+    influxUrl,
+    `SELECT count(pm25) FROM readings WHERE time >= ${from}ms AND time < ${Math.floor(to)}ms`,
+    db,
+  );
   return Number(rows[0]?.[1] ?? 0);
 }
 
@@ -379,7 +483,11 @@ async function influxPost(influxUrl: string, path: string, body: URLSearchParams
 
 /** The latest figures ingest published on its stats topic. */
 async function watchStats(mqttUrl: string, serviceSecret: string) {
-  const client = await mqtt.connectAsync(mqttUrl, { username: 'svc:api', password: serviceSecret, reconnectPeriod: 0 });
+  const client = await mqtt.connectAsync(mqttUrl, {
+    username: 'svc:api',
+    password: serviceSecret,
+    reconnectPeriod: 0,
+  });
   let latest: IngestStats | undefined;
   client.on('message', (topic, payload) => {
     if (topic === statsTopic('ingest', 'bench')) latest = JSON.parse(payload.toString()) as IngestStats;

@@ -53,7 +53,10 @@ export function spawnNode(
     logged(text, timeoutMs = 60_000) {
       if (output.some((l) => l.includes(text))) return Promise.resolve();
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${opts.name}: no "${text}" within ${timeoutMs} ms`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`${opts.name}: no "${text}" within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
         watchers.push({
           text,
           resolve: () => {
@@ -62,7 +65,9 @@ export function spawnNode(
           },
         });
         exited.then((code) =>
-          reject(new Error(`${opts.name} exited (${code}) before "${text}":\n${output.slice(-20).join('\n')}`)),
+          reject(
+            new Error(`${opts.name} exited (${code}) before "${text}":\n${output.slice(-20).join('\n')}`),
+          ),
         );
       });
     },

@@ -52,7 +52,9 @@ export function summarizeProfile(file: string, top = 12): ProfileSummary {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const hits = new Map<number, number>();
   for (const id of p.samples) hits.set(id, (hits.get(id) ?? 0) + 1);
-  const idle = p.nodes.filter((n) => n.callFrame.functionName === '(idle)').reduce((s, n) => s + (hits.get(n.id) ?? 0), 0);
+  const idle = p.nodes
+    .filter((n) => n.callFrame.functionName === '(idle)')
+    .reduce((s, n) => s + (hits.get(n.id) ?? 0), 0);
   const total = p.samples.length - idle || 1;
   const places = new Map<string, number>();
   const fns = new Map<string, { place: string; n: number }>();

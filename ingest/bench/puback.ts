@@ -7,7 +7,7 @@ import { createMqttSource } from '../src/source/mqtt.ts';
 import { spawnNode } from './processes.ts';
 
 /** A write as the subscriber sees it: the batch fills for INGEST_FLUSH_MS, then the HTTP round trip. */
-const WRITE_MS = 50;
+const WRITE_MS = Number(process.env.BENCH_WRITE_MS ?? 50);
 
 export interface PubackResult {
   name: string;
@@ -29,19 +29,34 @@ export async function measurePuback(serviceSecret: string, storeDir: string): Pr
   const port = await freePort();
   const broker = spawnNode(
     'broker/src/main.ts',
-    { MQTT_PORT: String(port), MQTT_HOST: '127.0.0.1', DATA_DIR: storeDir, MQTT_SERVICE_SECRET: serviceSecret, LOG_LEVEL: 'info' },
+    {
+      MQTT_PORT: String(port),
+      MQTT_HOST: '127.0.0.1',
+      DATA_DIR: storeDir,
+      MQTT_SERVICE_SECRET: serviceSecret,
+      LOG_LEVEL: 'info',
+    },
     { name: 'puback-broker' },
   );
   try {
     await broker.logged('"broker listening"');
     const url = `mqtt://127.0.0.1:${port}`;
-    const publisher = await mqtt.connectAsync(url, { username: 'svc:sim', password: serviceSecret, reconnectPeriod: 0 });
+    const publisher = await mqtt.connectAsync(url, {
+      username: 'svc:sim',
+      password: serviceSecret,
+      reconnectPeriod: 0,
+    });
     const results: PubackResult[] = [];
 
     // (1) handleMessage holding its callback for the write.
     {
       let acked = 0;
-      const sub = await mqtt.connectAsync(url, { username: 'svc:api', password: serviceSecret, reconnectPeriod: 0, clean: true });
+      const sub = await mqtt.connectAsync(url, {
+        username: 'svc:api',
+        password: serviceSecret,
+        reconnectPeriod: 0,
+        clean: true,
+      });
       sub.handleMessage = (_packet, callback) => {
         setTimeout(() => {
           acked++;
@@ -68,7 +83,9 @@ export async function measurePuback(serviceSecret: string, storeDir: string): Pr
         onMessage: (m) => setTimeout(m.ack, WRITE_MS),
         backpressure: () => undefined,
       });
-      results.push(await run('PUBACK held by ingest (out of band)', publisher, 5000, () => source.stats().acked));
+      results.push(
+        await run('PUBACK held by ingest (out of band)', publisher, 5000, () => source.stats().acked),
+      );
       await source.close();
     }
     await publisher.endAsync(true);
@@ -78,10 +95,16 @@ export async function measurePuback(serviceSecret: string, storeDir: string): Pr
   }
 }
 
-async function run(name: string, publisher: MqttClient, n: number, acked: () => number): Promise<PubackResult> {
+async function run(
+  name: string,
+  publisher: MqttClient,
+  n: number,
+  acked: () => number,
+): Promise<PubackResult> {
   const start = acked();
   const t0 = performance.now();
-  for (let i = 0; i < n; i++) publisher.publish(topics.sensorReadings('bench-probe'), `{"pm25":${i}}`, { qos: 1 });
+  for (let i = 0; i < n; i++)
+    publisher.publish(topics.sensorReadings('bench-probe'), `{"pm25":${i}}`, { qos: 1 });
   while (acked() - start < n && performance.now() - t0 < 120_000) await sleep(5);
   const seconds = (performance.now() - t0) / 1000;
   const done = acked() - start;

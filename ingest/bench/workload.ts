@@ -61,8 +61,12 @@ export function workload(opts: {
   for (let i = 0; i < readingsPerDevice; i += perMessage) {
     devices.forEach((dev, d) => {
       const n = Math.min(perMessage, readingsPerDevice - i);
-      const readings = Array.from({ length: n }, (_, k) => ({ ts: new Date(at(d, i + k)).toISOString(), ...values(d, i + k) }));
-      const payload = n === 1 && perMessage === 1 ? JSON.stringify(readings[0]) : JSON.stringify({ readings });
+      const readings = Array.from({ length: n }, (_, k) => ({
+        ts: new Date(at(d, i + k)).toISOString(),
+        ...values(d, i + k),
+      }));
+      const payload =
+        n === 1 && perMessage === 1 ? JSON.stringify(readings[0]) : JSON.stringify({ readings });
       perConnection[d % connections]!.push({ topic: topics.sensorReadings(dev.id), payload, readings: n });
     });
   }
@@ -75,7 +79,12 @@ export function workload(opts: {
     lines() {
       const out: string[] = [];
       devices.forEach((dev, d) => {
-        const tags = { device: dev.id, kind: 'native' as const, loc: 'fixed' as const, geohash: geohash(dev.position) };
+        const tags = {
+          device: dev.id,
+          kind: 'native' as const,
+          loc: 'fixed' as const,
+          geohash: geohash(dev.position),
+        };
         for (let i = 0; i < readingsPerDevice; i++) {
           out.push(readingLine(tags, values(d, i), dev.position, 'device', nanos(new Date(at(d, i)))));
         }

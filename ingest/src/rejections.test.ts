@@ -59,12 +59,25 @@ describe('rejections', () => {
       keep: 20,
       log,
     });
-    for (let i = 0; i < 30; i++) r.record(outcome({ rejected: { reason: 'malformed', detail: 'bad bytes' }, payload: Buffer.from([0, 0x41, 7]) }));
-    r.record(outcome({ deviceId: undefined, owner: 'ghost', rejected: { reason: 'unknown_device', detail: 'no' } }));
+    for (let i = 0; i < 30; i++)
+      r.record(
+        outcome({
+          rejected: { reason: 'malformed', detail: 'bad bytes' },
+          payload: Buffer.from([0, 0x41, 7]),
+        }),
+      );
+    r.record(
+      outcome({ deviceId: undefined, owner: 'ghost', rejected: { reason: 'unknown_device', detail: 'no' } }),
+    );
     await r.flush();
     expect(added).toHaveLength(1);
     expect(added[0]).toHaveLength(10);
-    expect(added[0]![0]).toMatchObject({ deviceId: 'kit-1', reason: 'malformed', detail: 'bad bytes', sample: '\uFFFDA\uFFFD' });
+    expect(added[0]![0]).toMatchObject({
+      deviceId: 'kit-1',
+      reason: 'malformed',
+      detail: 'bad bytes',
+      sample: '\uFFFDA\uFFFD',
+    });
   });
 
   it('keep at most 512 characters of a payload as its sample', () => {

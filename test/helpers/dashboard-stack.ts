@@ -131,7 +131,8 @@ export async function startWholeSystem(opts: {
       mqttUrl,
       adminToken,
       stateFile: join(tmp.dir, 'sim-devices.json'),
-      autoTrips: true,
+      // Cars wait at their stations (free to book): the public fleet view stays the same during the test.
+      autoTrips: false,
     }),
     { log },
   );

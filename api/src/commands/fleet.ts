@@ -2,11 +2,11 @@ import {
   decodeVehicleTelemetry,
   parseJson,
   parseTopic,
-  type VehicleNumericField,
   unstamp,
+  type VehicleNumericField,
   vehicleStatusSchema,
 } from '@citytel/contract';
-import type { Logger } from 'pino';
+import type { FastifyBaseLogger as Logger } from 'fastify';
 
 /** What the api knows of one car right now, from its retained status and its latest telemetry. */
 export interface VehicleLive {
@@ -27,7 +27,11 @@ export interface VehicleLive {
 
 /** The MQTT the fleet needs: the api's shared connection (mqtt.ts ApiMqtt) fits. */
 export interface FleetMqtt {
-  subscribe(filter: string, handler: (topic: string, payload: Buffer) => void, opts?: { qos?: 0 | 1 }): () => void;
+  subscribe(
+    filter: string,
+    handler: (topic: string, payload: Buffer) => void,
+    opts?: { qos?: 0 | 1 },
+  ): () => void;
 }
 
 export const FLEET_SUBSCRIPTIONS = ['vehicles/+/status', 'vehicles/+/telemetry'] as const;

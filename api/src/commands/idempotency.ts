@@ -10,7 +10,10 @@ const KEY = /^[\x21-\x7e]{1,255}$/;
 export function requireIdempotencyKey(header: string | string[] | undefined): string {
   const value = Array.isArray(header) ? header[0] : header;
   if (value === undefined || value === '')
-    throw apiError('idempotency_key_required', 'an Idempotency-Key header is required on every command request');
+    throw apiError(
+      'idempotency_key_required',
+      'an Idempotency-Key header is required on every command request',
+    );
   if (!KEY.test(value))
     throw apiError('invalid_parameter', 'headers.idempotency-key: 1 to 255 visible ASCII characters');
   return value;

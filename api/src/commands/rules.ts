@@ -14,7 +14,7 @@ export function vehicleRefusal(
   device: Device | undefined,
   operator: Operator,
 ): Refusal | undefined {
-  if (!device || device.kind !== 'vehicle') return { code: 'vehicle_not_found', message: `no vehicle ${vehicleId}` };
+  if (device?.kind !== 'vehicle') return { code: 'vehicle_not_found', message: `no vehicle ${vehicleId}` };
   if (!operator.admin && device.operatorId !== operator.id)
     return { code: 'not_your_vehicle', message: `vehicle ${vehicleId} belongs to another operator` };
   return undefined;
@@ -60,7 +60,10 @@ export function bookingRefusal(booking: Booking, ask: CommandAsk): Refusal | und
     };
   }
   if (ask.now >= booking.end) {
-    return { code: 'booking_not_active', message: `booking ${booking.id} ended at ${booking.end.toISOString()}` };
+    return {
+      code: 'booking_not_active',
+      message: `booking ${booking.id} ended at ${booking.end.toISOString()}`,
+    };
   }
   return undefined;
 }

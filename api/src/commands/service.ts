@@ -1,6 +1,6 @@
 import type { CommandAction } from '@citytel/contract';
 import type { Booking, Command, Operator, Store } from '@citytel/store';
-import type { Logger } from 'pino';
+import type { FastifyBaseLogger as Logger } from 'fastify';
 import { apiError } from '../errors.ts';
 import type { CarsharingSettings } from './config.ts';
 import type { Fleet } from './fleet.ts';

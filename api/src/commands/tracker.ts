@@ -9,14 +9,18 @@ import {
   unstamp,
 } from '@citytel/contract';
 import { type Command, NO_ANSWER, type Store } from '@citytel/store';
-import type { Logger } from 'pino';
+import type { FastifyBaseLogger as Logger } from 'fastify';
 import { Counter } from '../prom.ts';
 
 /** The MQTT the tracker needs: the api's shared connection (mqtt.ts ApiMqtt) fits. */
 export interface TrackerMqtt {
   readonly connected: boolean;
   publish(topic: string, payload: string, opts?: { qos?: 0 | 1 }): Promise<void>;
-  subscribe(filter: string, handler: (topic: string, payload: Buffer) => void, opts?: { qos?: 0 | 1 }): () => void;
+  subscribe(
+    filter: string,
+    handler: (topic: string, payload: Buffer) => void,
+    opts?: { qos?: 0 | 1 },
+  ): () => void;
 }
 
 export const ACK_SUBSCRIPTION = 'vehicles/+/commands/ack';
@@ -38,6 +42,11 @@ export interface TrackerOptions {
    * after. Expiring at the exact instant would record `expired` for a car that did open.
    */
   ackGraceMs: number;
+  /**
+   * How often a waiting request re-reads its command (default 1 s): the news of its end may reach another
+   * api instance only (this one's connection was down when the ack came, or it is not the one sweeping).
+   */
+  waitPollMs?: number;
 }
 
 /**
@@ -48,8 +57,8 @@ export interface TrackerOptions {
  *   first to apply it wins, the others find the command finished and only wake their own waiting requests;
  * - each instance sweeps the store for commands past their expiry, so one that was sent by an instance
  *   that died still ends; a local timer per command it sent makes the common case exact;
- * - a `?wait=` request waits on its own instance and re-reads the store when its wait ends, so it answers
- *   the true state even if it missed the news.
+ * - a `?wait=` request is woken by its own instance, and also re-reads the store every second and when its
+ *   wait ends, so it answers the true state even when only another instance heard the news.
  *
  * The constructor does nothing; `start()` subscribes and starts the sweep, `stop()` undoes both.
  */
@@ -140,17 +149,21 @@ export class CommandTracker {
       const own = set;
       const wake = (final: Command | undefined) => {
         clearTimeout(timer);
+        clearInterval(poll);
         own.delete(wake);
         if (own.size === 0 && this.waiters.get(c.id) === own) this.waiters.delete(c.id);
         resolve(final);
       };
+      const look = () =>
+        void this.opts.store.commands.get(c.id).then(
+          (now) => now && isFinal(now.state) && wake(now),
+          () => undefined,
+        );
       const timer = setTimeout(() => wake(undefined), ms);
+      const poll = setInterval(look, this.opts.waitPollMs ?? 1000);
       own.add(wake);
-      // The answer may have landed between the caller's read and this waiter: look once more.
-      this.opts.store.commands.get(c.id).then(
-        (now) => now && isFinal(now.state) && wake(now),
-        () => undefined,
-      );
+      // The answer may have landed between the caller's read and this waiter.
+      look();
     });
     return ended ?? (await this.opts.store.commands.get(c.id)) ?? c;
   }
@@ -209,17 +222,26 @@ export class CommandTracker {
 
   private armExpiry(c: Command): void {
     const due = c.expiresAt.getTime() + this.opts.ackGraceMs - Date.now();
-    const timer = setTimeout(() => {
-      this.expiryTimers.delete(c.id);
-      void this.expire(c);
-    }, Math.max(0, due));
+    const timer = setTimeout(
+      () => {
+        this.expiryTimers.delete(c.id);
+        void this.expire(c);
+      },
+      Math.max(0, due),
+    );
     timer.unref();
     this.expiryTimers.set(c.id, timer);
   }
 
   private async expire(c: Command): Promise<void> {
     try {
-      const expired = await this.opts.store.commands.transition(c.id, OPEN, 'expired', c.expiresAt, NO_ANSWER);
+      const expired = await this.opts.store.commands.transition(
+        c.id,
+        OPEN,
+        'expired',
+        c.expiresAt,
+        NO_ANSWER,
+      );
       if (expired) this.settled(expired);
       else {
         const now = await this.opts.store.commands.get(c.id);

@@ -60,7 +60,13 @@ export const newCommandSchema = z.object({
     .describe(
       'send even when the car is offline: it gets the command if it is back before expiresAt (default: fail at once)',
     ),
-  ttlS: z.number().int().min(1).max(3600).optional().describe('seconds until expiresAt (default COMMAND_TTL_S)'),
+  ttlS: z
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .optional()
+    .describe('seconds until expiresAt (default COMMAND_TTL_S)'),
 });
 
 export const bookingSchema = z

@@ -1,4 +1,6 @@
-import type { FastifyReply } from 'fastify';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.ts';
 import { InfluxError } from './client.ts';
 
@@ -36,4 +38,36 @@ export function sendJsonText(reply: FastifyReply, text: string, ttlMs: number): 
     .type('application/json; charset=utf-8')
     .header('Cache-Control', cacheControl(ttlMs))
     .send(text);
+}
+
+const gzipAsync = promisify(gzip) as (text: string) => Promise<Buffer>;
+
+/** A cached answer shared by many requests: serialized, and gzipped, once. */
+export interface SharedAnswer {
+  json?: string;
+  gzip?: Promise<Buffer>;
+}
+
+/**
+ * Sends a shared answer, gzipped once for every client that accepts gzip (compressing a city's map for
+ * each of fifty clients would cost more than finding it).
+ */
+export async function sendShared(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  shared: SharedAnswer,
+  serialize: () => string,
+  ttlMs: number,
+): Promise<FastifyReply> {
+  shared.json ??= serialize();
+  if (!/\bgzip\b/.test(String(request.headers['accept-encoding'] ?? '')))
+    return sendJsonText(reply, shared.json, ttlMs);
+  shared.gzip ??= gzipAsync(shared.json);
+  const body = await shared.gzip;
+  return reply
+    .type('application/json; charset=utf-8')
+    .header('Content-Encoding', 'gzip')
+    .header('Vary', 'Accept-Encoding')
+    .header('Cache-Control', cacheControl(ttlMs))
+    .send(body);
 }

@@ -24,7 +24,11 @@ const newBookingSchema = z
     const end = Date.parse(b.end);
     if (end <= start) ctx.addIssue({ code: 'custom', path: ['end'], message: 'must be after start' });
     else if (end - start > MAX_BOOKING_DAYS * 86_400_000)
-      ctx.addIssue({ code: 'custom', path: ['end'], message: `at most ${MAX_BOOKING_DAYS} days after start` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['end'],
+        message: `at most ${MAX_BOOKING_DAYS} days after start`,
+      });
     if (end <= Date.now()) ctx.addIssue({ code: 'custom', path: ['end'], message: 'must be in the future' });
   });
 
@@ -33,7 +37,8 @@ export const bookingRoutes: FastifyPluginAsyncZod = async (app) => {
   /** The booking, if this operator may see it; another operator's is answered like a missing one. */
   const visibleBooking = async (id: string, operator: Operator): Promise<Booking> => {
     const b = await app.store.bookings.get(id);
-    if (!b || !canManage(operator, { operatorId: b.operatorId })) throw apiError('booking_not_found', `no booking ${id}`);
+    if (!b || !canManage(operator, { operatorId: b.operatorId }))
+      throw apiError('booking_not_found', `no booking ${id}`);
     return b;
   };
 
@@ -45,7 +50,7 @@ export const bookingRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['carsharing'],
         summary: 'Book a car for a member',
         description:
-          'Books one of the operator\'s cars over [start, end). A booking that overlaps another live booking of ' +
+          "Books one of the operator's cars over [start, end). A booking that overlaps another live booking of " +
           'the same car is refused with 409 `booking_conflict`, also when requests race.',
         security: auth,
         body: newBookingSchema,
@@ -68,7 +73,12 @@ export const bookingRoutes: FastifyPluginAsyncZod = async (app) => {
           end: new Date(b.end),
         });
         request.log.info(
-          { booking: booking.id, vehicle: booking.vehicleId, member: booking.memberId, operator: operator.id },
+          {
+            booking: booking.id,
+            vehicle: booking.vehicleId,
+            member: booking.memberId,
+            operator: operator.id,
+          },
           'booking created',
         );
         return reply
@@ -126,7 +136,8 @@ export const bookingRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const b = await visibleBooking(request.params.id, request.operator!);
       const cancelled = (await app.store.bookings.cancel(b.id)) ?? b;
-      if (!b.cancelledAt) request.log.info({ booking: b.id, operator: request.operator!.id }, 'booking cancelled');
+      if (!b.cancelledAt)
+        request.log.info({ booking: b.id, operator: request.operator!.id }, 'booking cancelled');
       reply.header('Cache-Control', 'no-store');
       return bookingView(cancelled);
     },

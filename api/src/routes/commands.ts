@@ -31,9 +31,13 @@ export const commandRoutes: FastifyPluginAsyncZod = async (app) => {
         { Location: location(c) },
       );
     if (c.state === 'failed' && c.reason === 'mqtt_unavailable')
-      throw apiError('mqtt_unavailable', `the broker is unreachable; command ${c.id} failed without being sent`, {
-        Location: location(c),
-      });
+      throw apiError(
+        'mqtt_unavailable',
+        `the broker is unreachable; command ${c.id} failed without being sent`,
+        {
+          Location: location(c),
+        },
+      );
     return reply.code(isFinal(c.state) ? 200 : 202).send(commandView(c));
   };
 

@@ -15,7 +15,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorResponses } from '../errors.ts';
 import type { InfluxQuery, InfluxSeries } from '../influx/client.ts';
-import { influxFailure, sendJsonText } from '../influx/http.ts';
+import { influxFailure, type SharedAnswer, sendJsonText, sendShared } from '../influx/http.ts';
 import { ident, select, time } from '../influx/influxql.ts';
 import { type Bbox, bboxParam, inBbox, kindParam, metricParam } from '../influx/params.ts';
 import { publicPosition, round6 } from '../influx/public-position.ts';
@@ -27,7 +27,7 @@ export interface DevicesPublicRoutesOptions {
   store: Pick<Store, 'devices'>;
   /** How far back latest values are looked for (default 24 h); older kits are listed with lastSeen only. */
   lookbackMs?: number;
-  /** How long the list is answered from memory (default 5 s; 0 disables). */
+  /** How long the list is fresh (default 10 s; 0 disables caching). */
   cacheTtlMs?: number;
 }
 
@@ -92,9 +92,15 @@ interface Latest {
 
 /** GET /api/v1/devices: the public map of devices. */
 export const devicesPublicRoutes: FastifyPluginAsyncZod<DevicesPublicRoutesOptions> = async (app, opts) => {
-  const ttl = opts.cacheTtlMs ?? 5000;
+  const ttl = opts.cacheTtlMs ?? 10_000;
   const lookback = opts.lookbackMs ?? UNIT_MS.d;
-  const cache = createResultCache<string>({ ttlMs: ttl, maxEntries: 100 });
+  const cache = createResultCache<DevicesView>({
+    ttlMs: ttl,
+    // Served while recomputed past its ttl: no request waits for InfluxDB once the list is warm.
+    staleMs: ttl > 0 ? 10 * 60_000 : 0,
+    maxEntries: 1,
+    onRefreshError: (err) => app.log.warn({ err: (err as Error).message }, 'devices refresh failed'),
+  });
 
   app.get(
     '/api/v1/devices',
@@ -108,7 +114,8 @@ export const devicesPublicRoutes: FastifyPluginAsyncZod<DevicesPublicRoutesOptio
           'been silent: `lastSeen` says since when. Latest values are those of the last 24 hours. Indoor ' +
           '(home) kits are placed at the centre of their geohash cell of length 7 (~150 m), never at their ' +
           'registered position. Filters: `kind`, `metric` (devices with a latest value of it), `bbox` ' +
-          '(public position inside, edges included). Answers may be up to 5 s old.',
+          '(public position inside, edges included). The list is shared by every client and may be as old ' +
+          'as its Cache-Control max-age; the live stream has what happened since.',
         querystring: z.object({
           kind: kindParam.optional(),
           metric: metricParam.optional(),
@@ -119,26 +126,33 @@ export const devicesPublicRoutes: FastifyPluginAsyncZod<DevicesPublicRoutesOptio
     },
     async (request, reply) => {
       const { kind, metric, bbox } = request.query;
-      const body = await cache
-        .get(request.url, async () => {
+      const view = await cache
+        .get('all', async () => {
           const since = Date.now() - lookback;
           const [devices, readings, vehicles] = await Promise.all([
-            opts.store.devices.list(kind ? { kind } : undefined),
+            opts.store.devices.list(),
             latestReadings(opts.influx, since),
             latestVehicles(opts.influx, since),
           ]);
-          const features = devices
-            .map((d) => feature(d, readings.get(d.id), vehicles.get(d.id)))
-            .filter((f) => keep(f, metric, bbox));
-          return JSON.stringify({ type: 'FeatureCollection', features });
+          return { features: devices.map((d) => feature(d, readings.get(d.id), vehicles.get(d.id))) };
         })
         .catch((err: unknown) => {
           throw influxFailure(err);
         });
-      return sendJsonText(reply, body, ttl);
+      const answer = (features: PublicDevice[]) => JSON.stringify({ type: 'FeatureCollection', features });
+      if (!kind && !metric && !bbox)
+        return sendShared(request, reply, view, () => answer(view.features), ttl);
+      const kept = view.features.filter(
+        (f) => (!kind || f.properties.kind === kind) && keep(f, metric, bbox),
+      );
+      return sendJsonText(reply, answer(kept), ttl);
     },
   );
 };
+
+interface DevicesView extends SharedAnswer {
+  features: PublicDevice[];
+}
 
 function keep(f: PublicDevice, metric: Metric | undefined, bbox: Bbox | undefined): boolean {
   if (metric && f.properties.values[metric] === undefined) return false;

@@ -1,20 +1,15 @@
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
 import { bandFor, geohashBounds, legendFor, METRICS } from '@citytel/contract';
-import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { apiError, errorResponses } from '../errors.ts';
 import type { InfluxQuery } from '../influx/client.ts';
-import { cacheControl, influxFailure, mean3, round3, sendJsonText } from '../influx/http.ts';
+import { influxFailure, mean3, round3, type SharedAnswer, sendJsonText, sendShared } from '../influx/http.ts';
 import { aggregateCells, type CellAggregate, overlaps } from '../influx/map-query.ts';
 import { bboxParam, durationParam, metricParam, timeParam } from '../influx/params.ts';
 import type { TierCoverage } from '../influx/plan.ts';
 import { round6 } from '../influx/public-position.ts';
 import { createResultCache } from '../influx/result-cache.ts';
 import { formatDuration, iso, parseTime, UNIT_MS } from '../influx/time.ts';
-
-const gzipAsync = promisify(gzip) as (text: string) => Promise<Buffer>;
 
 export interface MapRoutesOptions {
   influx: InfluxQuery;
@@ -65,13 +60,11 @@ export const mapSchema = z
   .meta({ id: 'MapCells', description: 'GeoJSON FeatureCollection of geohash cells with their aggregates' });
 type MapAnswer = z.infer<typeof mapSchema>;
 
-interface MapView {
+/** One computed map, shared by every request for it; `json`/`gzip` hold the whole answer (no bbox). */
+interface MapView extends SharedAnswer {
   from: number;
   to: number;
   features: MapAnswer['features'];
-  /** The whole answer (no bbox) serialized, and gzipped, once per computation. */
-  json?: string;
-  gzip?: Promise<Buffer>;
 }
 
 /** Longest an answer is kept fresh: a 30-day mean barely moves in five minutes. */
@@ -175,17 +168,7 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
         } satisfies MapAnswer);
       if (q.bbox) return sendJsonText(reply, answer(features), ttl);
       // The whole map is what most clients ask for: serialized and compressed once per computation.
-      view.json ??= answer(features);
-      if (/\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''))) {
-        view.gzip ??= gzipAsync(view.json);
-        reply.header('Content-Encoding', 'gzip').header('Vary', 'Accept-Encoding');
-        const plain: FastifyReply = reply;
-        return plain
-          .type('application/json; charset=utf-8')
-          .header('Cache-Control', cacheControl(ttl))
-          .send(await view.gzip);
-      }
-      return sendJsonText(reply, view.json, ttl);
+      return sendShared(request, reply, view, () => answer(features), ttl);
     },
   );
 };

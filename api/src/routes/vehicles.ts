@@ -1,6 +1,6 @@
 import type { Operator } from '@citytel/store';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { isAvailable, fleetSchema, operatorVehicle, publicVehicle } from '../commands/fleet-view.ts';
+import { fleetSchema, isAvailable, operatorVehicle, publicVehicle } from '../commands/fleet-view.ts';
 import { apiError, errorResponses } from '../errors.ts';
 import { bearerToken } from '../plugins/auth.ts';
 

@@ -1,0 +1,15 @@
+import { chromium } from 'playwright-core';
+const url = process.argv[2];
+const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox','--disable-gpu','--use-angle=swiftshader','--enable-unsafe-swiftshader'] });
+const p = await b.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: Number(process.env.DPR ?? 2), isMobile: process.env.MOB !== '0', hasTouch: true, locale: 'fr-FR' });
+p.on('console', (m) => console.log(Date.now() - t0, 'console', m.type(), m.text().slice(0, 200)));
+p.on('request', (r) => console.log(Date.now() - t0, 'req', r.url().slice(0, 120)));
+p.on('requestfinished', (r) => console.log(Date.now() - t0, 'done', r.url().slice(0, 120)));
+const t0 = Date.now();
+await p.goto(url + '/?metric=noise_laeq');
+console.log(Date.now() - t0, 'goto');
+await p.waitForSelector('#map[data-ready="true"]', { timeout: 60000 });
+console.log(Date.now() - t0, 'ready');
+await p.waitForSelector('#map[data-cells-metric="noise_laeq"]', { timeout: 60000 });
+console.log(Date.now() - t0, 'cells');
+await b.close();
