@@ -1,6 +1,6 @@
 import ngeohash from 'ngeohash';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ReadStack, startReadStack } from './helpers/api-read.ts';
+import { type ReadStack, startReadStack, type TestReading } from './helpers/api-read.ts';
 import {
   DAY,
   DEVICES,
@@ -36,13 +36,14 @@ interface MapBody {
 }
 
 let stack: ReadStack;
+/** The rollup job's clock: two minutes after the generated days, so every hour of them is closed. */
+let clock = END + 2 * MIN;
 const generated = generatedReadings();
 const edges = edgeReadings();
 const all = [...generated, ...edges];
 
 beforeAll(async () => {
-  // The rollup job's clock: two minutes after the generated days, so every hour of them is closed.
-  stack = await startReadStack({ devices: DEVICES, now: () => END + 2 * MIN });
+  stack = await startReadStack({ devices: DEVICES, now: () => clock });
   await stack.write(all);
 });
 afterAll(async () => {
@@ -256,4 +257,21 @@ describe('rollups', () => {
       expect(daily.points).toEqual(expectedSeries(all, 'kit-b', 'pm25', fn, from, to, DAY));
     });
   }
+
+  it('fold in readings that arrive late, within the lateness window, when the next hour closes', async () => {
+    const late: TestReading = { device: 'kit-a', kind: 'native', loc: 'fixed', t: END - 25 * MIN, ...POS.kitA, values: { pm25: 99.9 } };
+    await stack.write([late]);
+    all.push(late);
+    clock = END + HOUR + 2 * MIN;
+    await stack.rollups.runOnce();
+    expect(stack.rollups.coverage()[0]).toMatchObject({ to: END + HOUR });
+    const day = await stack.query.query(
+      `SELECT "pm25_count", "pm25_max" FROM "readings_1d" WHERE "device" = 'kit-a' AND time = ${END - DAY}ms`,
+    );
+    const kitALastDay = all.filter((r) => r.device === 'kit-a' && r.t >= END - DAY && r.t < END && r.values.pm25 !== undefined);
+    expect(day[0]?.values[0]?.slice(1)).toEqual([kitALastDay.length, 99.9]);
+    // The whole window from rollups (its edges are aligned): the late reading is in the daily rollup.
+    const body = await map(`metric=pm25&window=3d&to=${iso(END)}&cell=6`);
+    expect(cellsOf(body)).toEqual(expectedCells(all, 'pm25', END - 3 * DAY, END, 6));
+  });
 });

@@ -107,7 +107,8 @@ export function parseDeviceTime(raw: unknown, field: string, rejections: FieldRe
   let ms: number | undefined;
   if (typeof raw === 'number' && Number.isFinite(raw)) ms = raw > 1e12 ? raw : raw * 1000;
   else if (typeof raw === 'string' && /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(raw)) ms = Date.parse(raw);
-  if (ms === undefined || Number.isNaN(ms)) {
+  // Beyond ±8.64e15 ms a Date is Invalid: such a number is no time either.
+  if (ms === undefined || !Number.isFinite(ms) || Number.isNaN(new Date(ms).getTime())) {
     rejections.push({ field, reason: 'bad_time', detail: `${field} is not an ISO 8601 time or epoch` });
     return undefined;
   }
@@ -122,7 +123,7 @@ export type TimeSource = 'device' | 'broker';
  */
 export function resolveTime(device: Date | undefined, receivedAt: Date): { ts: Date; source: TimeSource } {
   const t = device?.getTime();
-  if (t === undefined || t > receivedAt.getTime() + MAX_FUTURE_MS || t < EARLIEST_PLAUSIBLE) {
+  if (t === undefined || Number.isNaN(t) || t > receivedAt.getTime() + MAX_FUTURE_MS || t < EARLIEST_PLAUSIBLE) {
     return { ts: receivedAt, source: 'broker' };
   }
   return { ts: device!, source: 'device' };

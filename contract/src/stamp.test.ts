@@ -33,5 +33,6 @@ describe('time resolution', () => {
     expect(resolveTime(undefined, rx)).toEqual({ ts: rx, source: 'broker' });
     expect(resolveTime(new Date(rx.getTime() + 301_000), rx)).toEqual({ ts: rx, source: 'broker' });
     expect(resolveTime(new Date('1970-01-01T00:00:10Z'), rx)).toEqual({ ts: rx, source: 'broker' });
+    expect(resolveTime(new Date(Number.NaN), rx)).toEqual({ ts: rx, source: 'broker' });
   });
 });

@@ -146,6 +146,8 @@ async function main(): Promise<void> {
   });
   controls.render();
   renderLegend(store.state.metric);
+  // On a phone the legend starts folded (one tap opens it): the map needs the room.
+  if (matchMedia('(max-width: 640px)').matches) byId<HTMLDetailsElement>('legend').open = false;
 
   const vehicles = createVehicles(map, (yes) => {
     controls.showCarsToggle(yes);

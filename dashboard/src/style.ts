@@ -144,7 +144,7 @@ function dataLayers(): LayerSpecification[] {
       id: 'devices-level',
       type: 'symbol',
       source: 'devices',
-      minzoom: 13.5,
+      minzoom: POINTS_MIN_ZOOM + 0.5,
       filter: ['>', ['get', 'level'], 0],
       layout: {
         visibility: visibility('kits'),

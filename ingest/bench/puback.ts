@@ -7,7 +7,7 @@ import { createMqttSource } from '../src/source/mqtt.ts';
 import { spawnNode } from './processes.ts';
 
 /** A write as the subscriber sees it: the batch fills for INGEST_FLUSH_MS, then the HTTP round trip. */
-const WRITE_MS = Number(process.env.BENCH_WRITE_MS ?? 50);
+const WRITE_MS = 50;
 
 export interface PubackResult {
   name: string;

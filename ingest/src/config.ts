@@ -1,4 +1,3 @@
-import { isAbsolute, resolve } from 'node:path';
 import { ID_PATTERN, loadConfig, mqttUrlOf, optionalString, sharedEnv } from '@citytel/contract';
 import { z } from 'zod';
 
@@ -50,9 +49,11 @@ export const ingestEnvSchema = z.object({
 
 export type IngestConfig = Readonly<z.infer<typeof ingestEnvSchema> & { mqttUrl: string }>;
 
-/** Parses and freezes the ingest worker's environment; throws ConfigError naming each wrong variable. */
+/**
+ * Parses and freezes the ingest worker's environment (DATA_DIR resolved from the folder the command was
+ * typed in); throws ConfigError naming each wrong variable.
+ */
 export function loadIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestConfig {
   const c = loadConfig(ingestEnvSchema, env);
-  const dataDir = isAbsolute(c.DATA_DIR) ? c.DATA_DIR : resolve(env.INIT_CWD ?? process.cwd(), c.DATA_DIR);
-  return Object.freeze({ ...c, DATA_DIR: dataDir, mqttUrl: mqttUrlOf(c) });
+  return Object.freeze({ ...c, mqttUrl: mqttUrlOf(c) });
 }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type ApiMqtt, buildApp, connectApiMqtt, loadApiConfig } from '@citytel/api';
+import { type ApiConfig, type ApiMqtt, buildApp, connectApiMqtt, loadApiConfig } from '@citytel/api';
 import { createBroker } from '@citytel/broker';
 import { openStore, resolveServiceSecret, type Store } from '@citytel/store';
 import type { FastifyInstance } from 'fastify';
@@ -21,6 +21,8 @@ export interface CarsharingStack {
   serviceSecret: string;
   mqttUrl: string;
   mqtt: ApiMqtt;
+  /** The api's settings, for a second instance built on the same store and broker. */
+  config: ApiConfig;
   app: FastifyInstance;
   baseUrl: string;
   /** The operator whose cars the simulator registered. */
@@ -44,6 +46,8 @@ export interface CarsharingStackOptions {
   seed?: number;
   /** Telemetry period of the cars in seconds (default 5). */
   vehicleIntervalS?: number;
+  /** Wraps the api's MQTT connection (a test that makes one api instance deaf to some topics). */
+  wrapMqtt?: (mqtt: ApiMqtt) => ApiMqtt;
 }
 
 /**
@@ -75,7 +79,7 @@ export async function startCarsharingStack(opts: CarsharingStackOptions): Promis
   });
   const mqtt = connectApiMqtt({ url: mqttUrl, password: serviceSecret, log });
   await mqtt.waitConnected(10_000);
-  const app = await buildApp({ config, store, mqtt, log });
+  const app = await buildApp({ config, store, mqtt: opts.wrapMqtt ? opts.wrapMqtt(mqtt) : mqtt, log });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (!address || typeof address !== 'object') throw new Error('api not listening');
@@ -129,6 +133,7 @@ export async function startCarsharingStack(opts: CarsharingStackOptions): Promis
     serviceSecret,
     mqttUrl,
     mqtt,
+    config,
     app,
     baseUrl,
     operator: { id: citiz.operator.id, token: citiz.token },

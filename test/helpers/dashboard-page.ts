@@ -31,14 +31,15 @@ interface PageCanvas {
 
 /**
  * Debian's Chromium, headless, through playwright-core. No GPU here: WebGL (which MapLibre needs) runs on
- * SwiftShader, Chromium's software renderer, which recent versions enable only when asked.
+ * SwiftShader, Chromium's software renderer, which recent versions enable only when asked. Not with
+ * `--disable-gpu`: the software compositor it selects then shows parts of a WebGL canvas stale after the
+ * map moves (seen on a phone-sized page: the GL buffer held the cells, the screen did not).
  */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: [
       '--no-sandbox',
-      '--disable-gpu',
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
@@ -95,6 +96,39 @@ export function canvasStats(page: Page, background: [number, number, number]): P
       }),
     background,
   );
+}
+
+/**
+ * What the screen shows in `clip` (page pixels), as composited: the screenshot is decoded by the page
+ * itself (no PNG decoder needed here), and its saturated pixels counted — the map's bands are colours,
+ * the page's background and cards are greys and white.
+ */
+export async function screenStats(
+  page: Page,
+  clip: { x: number; y: number; width: number; height: number },
+): Promise<{ pixels: number; coloured: number }> {
+  const png = (await page.screenshot({ clip })).toString('base64');
+  return page.evaluate(async (data) => {
+    const g = globalThis as unknown as InPage & {
+      Image: new () => { src: string; decode(): Promise<void>; width: number; height: number };
+    };
+    const img = new g.Image();
+    img.src = `data:image/png;base64,${data}`;
+    await img.decode();
+    const c = g.document.createElement('canvas');
+    c.width = img.width;
+    c.height = img.height;
+    const ctx = c.getContext('2d');
+    ctx.drawImage(img as never, 0, 0);
+    const px = ctx.getImageData(0, 0, c.width, c.height).data;
+    let coloured = 0;
+    for (let i = 0; i < px.length; i += 4) {
+      const hi = Math.max(px[i]!, px[i + 1]!, px[i + 2]!);
+      const lo = Math.min(px[i]!, px[i + 1]!, px[i + 2]!);
+      if (hi - lo > 40) coloured++;
+    }
+    return { pixels: px.length / 4, coloured };
+  }, png);
 }
 
 /** The map's rendered features of `layer` (what is on screen now), with their properties. */

@@ -1,13 +1,13 @@
 import { MEASUREMENTS, METRIC_NAMES, type Metric, POSITION_FIELDS, READING_TAGS } from '@citytel/contract';
 import type { Logger } from 'pino';
-import { type InfluxQuery, type InfluxSeries, rowsOf } from './client.ts';
-import { as, ident, select, timeRange } from './influxql.ts';
+import type { InfluxQuery, InfluxSeries } from './client.ts';
+import { ident, select, timeRange } from './influxql.ts';
 import type { TierCoverage } from './plan.ts';
 import { floorTo, iso } from './time.ts';
 
 /**
  * The api's own rollup job: hourly and daily aggregates of `readings`, so that a 30-day map reads
- * thousands of points instead of millions.
+ * thousands of points per series instead of millions.
  *
  * Why a job of the api rather than 1.x continuous queries: it needs only what all three InfluxDB lines
  * share (InfluxQL SELECT on /query and line protocol on /write; 2.x has no continuous queries and 3.x
@@ -16,9 +16,15 @@ import { floorTo, iso } from './time.ts';
  * combine rollups with raw points and stay exact at the window edges. Rollups keep sums and counts, not
  * means, so that any number of buckets combine into an exact mean.
  *
- * Each run recomputes the last `latenessMs` of closed hours, so readings that arrive late (kits that
- * buffer while offline) are folded in; later than that, they are in the raw data only. Several api
- * instances may all run it: they write the same points, which InfluxDB overwrites idempotently.
+ * The job reads raw points in one chunked pass per slice and aggregates them here: InfluxDB 1.x pays per
+ * series and per field for every aggregate, and 60 aggregates over a city's mobile series cost it minutes
+ * per day of data, where one pass over the points costs seconds. A whole day read at once gives its hours
+ * and the day itself.
+ *
+ * Each run after an hour closes recomputes the last `latenessMs` of hours (and any day they reach into),
+ * so readings that arrive late (kits that buffer while offline) are folded in; later than that, they are
+ * in the raw data only. Several api instances may all run it: they write the same points, which InfluxDB
+ * overwrites idempotently.
  */
 
 export const HOUR = 3_600_000;
@@ -36,14 +42,12 @@ const GROUP_TAGS = [READING_TAGS.device, READING_TAGS.kind, READING_TAGS.loc, RE
 export interface RollupOptions {
   influx: InfluxQuery;
   log: Logger;
-  /** Between runs (default 60 s). */
+  /** Between checks for a newly closed hour (default 60 s). */
   intervalMs?: number;
   /** How long after an hour closes it is first aggregated: writes in flight land first (default 60 s). */
   settleMs?: number;
-  /** Closed hours recomputed on every run (default 2 h). */
+  /** Closed hours recomputed after each new one (default 2 h). */
   latenessMs?: number;
-  /** Hours aggregated per query while catching up (default 24). */
-  sliceHours?: number;
   now?: () => number;
 }
 
@@ -64,11 +68,9 @@ export function createRollups(opts: RollupOptions): Rollups {
   const intervalMs = opts.intervalMs ?? 60_000;
   const settleMs = opts.settleMs ?? 60_000;
   const latenessMs = opts.latenessMs ?? 2 * HOUR;
-  const sliceMs = (opts.sliceHours ?? 24) * HOUR;
 
-  /** Hours are complete in [hourFrom, hourTo); days in [dayFrom, dayTo). */
-  let state: { hourFrom: number; hourTo: number } | undefined;
-  let metrics: Metric[] = [...METRIC_NAMES];
+  /** Hours are complete in [hourFrom, hourTo); days in [ceilDay(hourFrom), dayTo). */
+  let state: { hourFrom: number; hourTo: number; dayTo: number } | undefined;
   let lastTarget: number | undefined;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
@@ -76,105 +78,70 @@ export function createRollups(opts: RollupOptions): Rollups {
   let failures = 0;
 
   const readState = async () => {
-    const [first, last, rawFirst] = await Promise.all([
+    const [first, last, lastDay, rawFirst] = await Promise.all([
       edgeTime(influx, 'first', POINT_COUNT_FIELD, ROLLUP_MEASUREMENTS.hour),
       edgeTime(influx, 'last', POINT_COUNT_FIELD, ROLLUP_MEASUREMENTS.hour),
+      edgeTime(influx, 'last', POINT_COUNT_FIELD, ROLLUP_MEASUREMENTS.day),
       edgeTime(influx, 'first', POSITION_FIELDS.lat, MEASUREMENTS.readings),
     ]);
     if (first !== undefined && last !== undefined) {
-      state = { hourFrom: first, hourTo: last + HOUR };
+      state = { hourFrom: first, hourTo: last + HOUR, dayTo: Math.max(ceilDay(first), (lastDay ?? 0) + DAY) };
     } else {
       const start = floorTo(rawFirst ?? now(), HOUR);
-      state = { hourFrom: start, hourTo: start };
+      state = { hourFrom: start, hourTo: start, dayTo: ceilDay(start) };
     }
     log.info({ from: iso(state.hourFrom), to: iso(state.hourTo) }, 'rollup state read');
   };
 
   const run = async () => {
-    // Nothing to do until another hour has closed: each hour costs InfluxDB one pass over its points.
     const target = floorTo(now() - settleMs, HOUR);
     if (target === lastTarget) return;
     if (!state) await readState();
     const s = state!;
-    // Only the metrics stored so far: aggregates of absent fields would cost InfluxDB for nothing.
-    const present = await fieldKeys(influx, MEASUREMENTS.readings);
-    if (present) metrics = METRIC_NAMES.filter((m) => present.has(m));
-    // In slices, so that a restart after a long stop, or a first start on years of data, resumes where it
-    // was and the coverage grows as it goes. The last `latenessMs` of closed hours are done again.
+    const metrics = await storedMetrics(influx);
     const startAt = Math.max(s.hourFrom, Math.min(s.hourTo, target) - latenessMs);
-    for (let a = startAt; a < target && !stopped; a += sliceMs) {
-      const b = Math.min(target, a + sliceMs);
-      await aggregateHours(a, b);
+    const passedDays = new Set<number>();
+    // Whole closed days in one pass each (the backfill, and catching up after a stop); hours otherwise.
+    for (let a = startAt; a < target && !stopped; ) {
+      const day = floorTo(a, DAY);
+      const whole = a === day && day + DAY <= target;
+      const b = whole ? day + DAY : Math.min(target, day + DAY);
+      await pass(metrics, a, b, whole);
       s.hourTo = Math.max(s.hourTo, b);
-      const dayFrom = Math.max(ceilDay(s.hourFrom), floorTo(a, DAY));
-      const dayTo = floorTo(s.hourTo, DAY);
-      if (dayFrom < dayTo) await aggregateDays(dayFrom, dayTo);
+      if (whole) {
+        passedDays.add(day);
+        s.dayTo = Math.max(s.dayTo, day + DAY);
+      }
+      a = b;
+    }
+    // Closed days the recomputed hours reach into, read again whole so that late readings count in them.
+    for (
+      let d = Math.max(ceilDay(s.hourFrom), floorTo(startAt, DAY));
+      d + DAY <= target && !stopped;
+      d += DAY
+    ) {
+      if (passedDays.has(d)) continue;
+      await pass(metrics, d, d + DAY, true);
+      s.dayTo = Math.max(s.dayTo, d + DAY);
     }
     if (!stopped) lastTarget = target;
   };
 
-  const aggregateHours = async (from: number, to: number) => {
-    const fields: string[] = [];
-    for (const m of metrics) {
-      fields.push(
-        as(`sum(${ident(m)})`, rollupField(m, 'sum')),
-        as(`count(${ident(m)})`, rollupField(m, 'count')),
-        as(`min(${ident(m)})`, rollupField(m, 'min')),
-        as(`max(${ident(m)})`, rollupField(m, 'max')),
-      );
-    }
-    fields.push(
-      as(`sum(${ident(POSITION_FIELDS.lat)})`, rollupField('lat', 'sum')),
-      as(`sum(${ident(POSITION_FIELDS.lon)})`, rollupField('lon', 'sum')),
-      as(`count(${ident(POSITION_FIELDS.lat)})`, POINT_COUNT_FIELD),
-    );
-    const q = select({
-      fields,
+  /** Reads [from, to) once and writes its hourly rollups, and the daily one when it is a whole day. */
+  const pass = async (metrics: Metric[], from: number, to: number, withDay: boolean) => {
+    const hours = new Map<string, Acc>();
+    const days = new Map<string, Acc>();
+    const sql = select({
+      fields: [...metrics, POSITION_FIELDS.lat, POSITION_FIELDS.lon].map(ident),
       from: MEASUREMENTS.readings,
       where: timeRange(from, to),
-      groupBy: [{ time: HOUR }, ...GROUP_TAGS],
-      fill: 'none',
+      groupBy: GROUP_TAGS,
     });
-    await writeRollup(ROLLUP_MEASUREMENTS.hour, await influx.query(q, { timeoutMs: 120_000 }));
-  };
-
-  const aggregateDays = async (from: number, to: number) => {
-    const fields: string[] = [];
-    for (const m of metrics) {
-      for (const stat of ['sum', 'count', 'min', 'max'] as const) {
-        const f = rollupField(m, stat);
-        fields.push(as(`${stat === 'count' ? 'sum' : stat}(${ident(f)})`, f));
-      }
+    for await (const chunk of influx.queryChunks(sql, { chunkSize: 20_000, timeoutMs: 600_000 })) {
+      for (const series of chunk) accumulate(series, metrics, hours, withDay ? days : undefined);
     }
-    for (const f of [rollupField('lat', 'sum'), rollupField('lon', 'sum'), POINT_COUNT_FIELD]) {
-      fields.push(as(`sum(${ident(f)})`, f));
-    }
-    const q = select({
-      fields,
-      from: ROLLUP_MEASUREMENTS.hour,
-      where: timeRange(from, to),
-      groupBy: [{ time: DAY }, ...GROUP_TAGS],
-      fill: 'none',
-    });
-    await writeRollup(ROLLUP_MEASUREMENTS.day, await influx.query(q, { timeoutMs: 120_000 }));
-  };
-
-  const writeRollup = async (measurement: string, series: InfluxSeries[]) => {
-    let lines: string[] = [];
-    for (const s of series) {
-      const tags = GROUP_TAGS.filter((t) => s.tags?.[t])
-        .map((t) => `${t}=${escapeTag(s.tags![t]!)}`)
-        .join(',');
-      for (const row of rowsOf(s)) {
-        const line = rollupLine(measurement, tags, row);
-        if (line) lines.push(line);
-        if (lines.length >= 5000) {
-          await influx.write(lines.join('\n'));
-          lines = [];
-        }
-      }
-    }
-    if (lines.length) await influx.write(lines.join('\n'));
+    await writeAll(influx, ROLLUP_MEASUREMENTS.hour, hours, metrics);
+    if (withDay) await writeAll(influx, ROLLUP_MEASUREMENTS.day, days, metrics);
   };
 
   const tick = () => {
@@ -197,13 +164,12 @@ export function createRollups(opts: RollupOptions): Rollups {
   return {
     coverage() {
       if (!state || state.hourTo <= state.hourFrom) return [];
-      const dayFrom = ceilDay(state.hourFrom);
-      const dayTo = floorTo(state.hourTo, DAY);
       const tiers: TierCoverage[] = [
         { measurement: ROLLUP_MEASUREMENTS.hour, step: HOUR, from: state.hourFrom, to: state.hourTo },
       ];
-      if (dayFrom < dayTo)
-        tiers.push({ measurement: ROLLUP_MEASUREMENTS.day, step: DAY, from: dayFrom, to: dayTo });
+      const dayFrom = ceilDay(state.hourFrom);
+      if (dayFrom < state.dayTo)
+        tiers.push({ measurement: ROLLUP_MEASUREMENTS.day, step: DAY, from: dayFrom, to: state.dayTo });
       return tiers;
     },
     start() {
@@ -225,20 +191,111 @@ export function createRollups(opts: RollupOptions): Rollups {
 
 const ceilDay = (ms: number): number => Math.ceil(ms / DAY) * DAY;
 
-/** One rollup point in line protocol; counts are integers, every other field a float. */
-function rollupLine(measurement: string, tags: string, row: Record<string, unknown>): string | undefined {
-  const fields: string[] = [];
-  for (const [k, v] of Object.entries(row)) {
-    if (k === 'time' || typeof v !== 'number' || !Number.isFinite(v)) continue;
-    if (k.endsWith('_count') || k === POINT_COUNT_FIELD) {
-      if (v > 0 || k === POINT_COUNT_FIELD) fields.push(`${k}=${Math.round(v)}i`);
-    } else fields.push(`${k}=${floatText(v)}`);
-  }
-  if (!fields.length || typeof row.time !== 'number') return undefined;
-  return `${measurement}${tags ? `,${tags}` : ''} ${fields.join(',')} ${row.time}`;
+/** One rollup point being built: per metric sum, count, min, max; positions summed over all points. */
+interface Acc {
+  tags: string;
+  t: number;
+  sum: number[];
+  count: number[];
+  min: number[];
+  max: number[];
+  lat: number;
+  lon: number;
+  n: number;
 }
 
-/** A float that line protocol reads back as a float (never `5i`, never exponent-less surprises). */
+function accumulate(
+  series: InfluxSeries,
+  metrics: Metric[],
+  hours: Map<string, Acc>,
+  days?: Map<string, Acc>,
+): void {
+  const tags = GROUP_TAGS.filter((t) => series.tags?.[t])
+    .map((t) => `${t}=${escapeTag(series.tags![t]!)}`)
+    .join(',');
+  const col = (name: string) => series.columns.indexOf(name);
+  const metricCols = metrics.map(col);
+  const latCol = col(POSITION_FIELDS.lat);
+  const lonCol = col(POSITION_FIELDS.lon);
+  const bucket = (map: Map<string, Acc>, t: number): Acc => {
+    const key = `${tags} ${t}`;
+    let a = map.get(key);
+    if (!a) {
+      const k = metrics.length;
+      a = {
+        tags,
+        t,
+        sum: Array(k).fill(0),
+        count: Array(k).fill(0),
+        min: Array(k).fill(Infinity),
+        max: Array(k).fill(-Infinity),
+        lat: 0,
+        lon: 0,
+        n: 0,
+      };
+      map.set(key, a);
+    }
+    return a;
+  };
+  for (const row of series.values) {
+    const t = row[0] as number;
+    const accs = days
+      ? [bucket(hours, floorTo(t, HOUR)), bucket(days, floorTo(t, DAY))]
+      : [bucket(hours, floorTo(t, HOUR))];
+    const lat = latCol >= 0 ? row[latCol] : undefined;
+    const lon = lonCol >= 0 ? row[lonCol] : undefined;
+    for (const a of accs) {
+      if (typeof lat === 'number' && typeof lon === 'number') {
+        a.lat += lat;
+        a.lon += lon;
+        a.n++;
+      }
+      for (let i = 0; i < metricCols.length; i++) {
+        const v = metricCols[i]! >= 0 ? row[metricCols[i]!] : undefined;
+        if (typeof v !== 'number') continue;
+        a.sum[i]! += v;
+        a.count[i]!++;
+        if (v < a.min[i]!) a.min[i] = v;
+        if (v > a.max[i]!) a.max[i] = v;
+      }
+    }
+  }
+}
+
+async function writeAll(
+  influx: InfluxQuery,
+  measurement: string,
+  accs: Map<string, Acc>,
+  metrics: Metric[],
+): Promise<void> {
+  let lines: string[] = [];
+  for (const a of accs.values()) {
+    if (a.n === 0) continue;
+    const fields: string[] = [];
+    metrics.forEach((m, i) => {
+      if (a.count[i] === 0) return;
+      fields.push(
+        `${rollupField(m, 'sum')}=${floatText(a.sum[i]!)}`,
+        `${rollupField(m, 'count')}=${a.count[i]}i`,
+        `${rollupField(m, 'min')}=${floatText(a.min[i]!)}`,
+        `${rollupField(m, 'max')}=${floatText(a.max[i]!)}`,
+      );
+    });
+    fields.push(
+      `${rollupField('lat', 'sum')}=${floatText(a.lat)}`,
+      `${rollupField('lon', 'sum')}=${floatText(a.lon)}`,
+      `${POINT_COUNT_FIELD}=${a.n}i`,
+    );
+    lines.push(`${measurement}${a.tags ? `,${a.tags}` : ''} ${fields.join(',')} ${a.t}`);
+    if (lines.length >= 5000) {
+      await influx.write(lines.join('\n'), { timeoutMs: 120_000 });
+      lines = [];
+    }
+  }
+  if (lines.length) await influx.write(lines.join('\n'), { timeoutMs: 120_000 });
+}
+
+/** A float that line protocol reads back as a float, never as an integer. */
 const floatText = (v: number): string => (Number.isInteger(v) ? `${v}.0` : String(v));
 
 /** Line protocol tag values escape commas, spaces and equals signs. */
@@ -251,12 +308,13 @@ async function edgeTime(influx: InfluxQuery, fn: 'first' | 'last', field: string
   return typeof t === 'number' ? t : undefined;
 }
 
-/** Field names stored in a measurement, or undefined when the server cannot say (the job then asks for all). */
-async function fieldKeys(influx: InfluxQuery, measurement: string): Promise<Set<string> | undefined> {
+/** The metrics stored so far (reading absent fields would cost InfluxDB for nothing); all when it cannot say. */
+async function storedMetrics(influx: InfluxQuery): Promise<Metric[]> {
   try {
-    const series = await influx.query(`SHOW FIELD KEYS FROM ${ident(measurement)}`);
-    return new Set(series.flatMap((s) => s.values.map((v) => String(v[0]))));
+    const series = await influx.query(`SHOW FIELD KEYS FROM ${ident(MEASUREMENTS.readings)}`);
+    const present = new Set(series.flatMap((s) => s.values.map((v) => String(v[0]))));
+    return METRIC_NAMES.filter((m) => present.has(m));
   } catch {
-    return undefined;
+    return [...METRIC_NAMES];
   }
 }

@@ -98,6 +98,12 @@ describe('native reading', () => {
     }
   });
 
+  it('drops a time beyond what a date can hold', () => {
+    const r = decodeNative('{"ts":1e308,"pm25":4}');
+    expect(r.readings[0]).toEqual({ values: { pm25: 4 } });
+    expect(r.rejections[0]).toMatchObject({ field: 'ts', reason: 'bad_time' });
+  });
+
   it('drops an unparseable time, keeping the values', () => {
     const r = decodeNative('{"ts":"yesterday","pm25":4}');
     expect(r.readings[0]).toEqual({ values: { pm25: 4 } });

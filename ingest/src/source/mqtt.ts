@@ -138,9 +138,30 @@ export function createMqttSource(opts: MqttSourceOptions): MqttSource {
         head = 0;
         waiting = undefined;
       });
+      // While the broker is away MQTT.js retries every second: the first failure is a warning, the rest
+      // debug lines, and the reconnection says how long it took.
+      let downSince: number | undefined;
+      let attempts = 0;
+      const trouble = (fields: object, msg: string) => {
+        if (downSince === undefined) {
+          downSince = Date.now();
+          log.warn(fields, msg);
+        } else log.debug(fields, msg);
+      };
       c.on('reconnect', () => {
         s.reconnects++;
-        log.warn({ url: opts.url }, 'reconnecting to the broker');
+        attempts++;
+        trouble({ url: opts.url }, 'reconnecting to the broker');
+      });
+      c.on('connect', (ack) => {
+        if (downSince !== undefined) {
+          log.info(
+            { sessionPresent: ack.sessionPresent, downMs: Date.now() - downSince, attempts },
+            'reconnected to the broker',
+          );
+        }
+        downSince = undefined;
+        attempts = 0;
       });
       return new Promise((resolve, reject) => {
         c.on('error', (err) => {
@@ -149,7 +170,7 @@ export function createMqttSource(opts: MqttSourceOptions): MqttSource {
           if (!started && (code === 4 || code === 5)) {
             c.end(true);
             reject(new Error(`broker refused ${opts.username}: ${err.message}`));
-          } else log.warn({ err }, 'mqtt error');
+          } else trouble({ err }, 'mqtt connection failed');
         });
         c.once('connect', (connack) => {
           log.info(
@@ -166,9 +187,6 @@ export function createMqttSource(opts: MqttSourceOptions): MqttSource {
                 return;
               }
               started = true;
-              c.on('connect', (ack) =>
-                log.info({ sessionPresent: ack.sessionPresent }, 'reconnected to the broker'),
-              );
               resolve();
             },
           );

@@ -1,0 +1,17 @@
+import { chromium } from 'playwright-core';
+const url = process.argv[2];
+const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox','--disable-gpu','--use-angle=swiftshader','--enable-unsafe-swiftshader'] });
+const p = await b.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: process.env.MOB !== '0', hasTouch: true, locale: 'fr-FR' });
+await p.goto(url + '/?metric=noise_laeq');
+await p.waitForSelector('#map[data-ready="true"][data-cells-metric="noise_laeq"]', { timeout: 60000 });
+const KIT = [-1.68, 48.1113];
+await p.evaluate((c) => new Promise((r) => { const m = window.citytel.map; m.once('moveend', () => m.once('render', r)); m.jumpTo({ center: c, zoom: 15 }); }), KIT);
+await p.evaluate(() => new Promise((r) => { const m = window.citytel.map; m.once('moveend', () => setTimeout(r, 1000)); m.panBy([0, 238]); }));
+await p.screenshot({ path: '/tmp/ph3.png' });
+console.log(await p.evaluate((c) => { const m = window.citytel.map; const q = m.project(c); return { q, hits: m.queryRenderedFeatures([q.x, q.y], { layers: ['devices-circle', 'cells-fill'] }).map((f) => f.layer.id), center: m.getCenter(), pad: m.getPadding() }; }, KIT));
+await p.evaluate(() => new Promise((r) => { const m = window.citytel.map; m.once('render', () => setTimeout(r, 500)); m.jumpTo({ center: m.getCenter(), zoom: 15.01 }); }));
+await p.screenshot({ path: '/tmp/ph5.png' });
+await p.evaluate(() => { window.citytel.state.selected = null; document.querySelector('#panel').hidden = false; document.querySelector('#panel').textContent = 'hello'; });
+await p.waitForTimeout(1000);
+await p.screenshot({ path: '/tmp/ph4.png' });
+await b.close();

@@ -1,0 +1,11 @@
+import { chromium } from 'playwright-core';
+const url = process.argv[2];
+const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', ...(process.env.ARGS ?? '--disable-gpu --use-angle=swiftshader --enable-unsafe-swiftshader').split(' ')] });
+const p = await b.newPage({ viewport: { width: Number(process.env.W), height: Number(process.env.H) }, locale: 'fr-FR' });
+await p.goto(url + '/?metric=noise_laeq#map=13/48.11/-1.68');
+await p.waitForSelector('#map[data-ready="true"][data-cells-metric="noise_laeq"]', { timeout: 60000 });
+await p.waitForTimeout(2000);
+const r = await p.evaluate(() => new Promise((res) => { const m = window.citytel.map; m.once('render', () => { const src = m.getCanvas(); const c = document.createElement('canvas'); c.width = src.width; c.height = src.height; const ctx = c.getContext('2d'); ctx.drawImage(src, 0, 0); const d = ctx.getImageData(0, 0, c.width, c.height).data; const rows = []; for (let y = 0; y < c.height; y += Math.floor(c.height / 16)) { let n = 0; for (let x = 0; x < c.width; x++) { const i = (y * c.width + x) * 4; if (Math.abs(d[i] - 238) + Math.abs(d[i+1] - 241) + Math.abs(d[i+2] - 244) > 12) n++; } rows.push(n); } res({ w: c.width, h: c.height, rows, feats: m.queryRenderedFeatures({ layers: ['cells-fill'] }).length }); }); m.triggerRepaint(); }));
+console.log(JSON.stringify(r));
+await p.screenshot({ path: process.env.OUT ?? '/tmp/ph6.png' });
+await b.close();
