@@ -241,7 +241,7 @@ describe('dashboard: the city map in a browser', () => {
     expect(fleet.vehicles.length).toBeGreaterThan(0);
     await page.waitForSelector('#layer-cars-item:not([hidden])');
     // The city as a whole between the controls and the kit's panel, still open: the test's screenshot.
-    await centreOn(page, [-1.6656, 48.1175], 13);
+    await centreOn(page, [-1.6677, 48.118], 12.5);
     await expect
       .poll(async () => (await renderedFeatures(page, 'vehicles')).map((f) => String(f.id)).sort())
       .toEqual(fleet.vehicles.map((v) => v.id).sort());
@@ -249,6 +249,33 @@ describe('dashboard: the city map in a browser', () => {
 
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png') });
     expect(errors).toEqual([]);
+  });
+
+  it('replays the last 24 hours with the slider, from the keyboard', async () => {
+    await page.focus('#replay');
+    for (let i = 0; i < 6; i++) await page.keyboard.press('ArrowLeft');
+    await page.waitForSelector('#map:not([data-cells-to="live"])');
+    expect(await page.locator('#live').getAttribute('data-state')).toBe('replay');
+    // An hour ago, on the slider's 10-minute steps; the kits' live points give way to the cells.
+    const to = Date.parse((await page.locator('#map').getAttribute('data-cells-to'))!);
+    expect(to % 600_000).toBe(0);
+    expect(Date.now() - to).toBeGreaterThan(55 * 60_000);
+    expect(Date.now() - to).toBeLessThan(75 * 60_000);
+    expect(await page.locator('#replay-out').textContent()).toMatch(/^\d\d:\d0$/);
+    await expect.poll(async () => (await renderedFeatures(page, 'devices-circle')).length).toBe(0);
+    // The cells are the api's for the hour before `to`, mean for mean.
+    await expect.poll(async () => (await renderedFeatures(page, 'cells-fill')).length).toBeGreaterThan(0);
+    const shown = await renderedFeatures(page, 'cells-fill');
+    const answer = await api<{ features: Array<{ properties: { cell: string; mean: number } }> }>(
+      `/api/v1/map?metric=pm25&window=1h&cell=${String(shown[0]!.cell).length}&to=${new Date(to).toISOString()}`,
+    );
+    const means = new Map(answer.features.map((f) => [f.properties.cell, f.properties.mean]));
+    for (const c of shown) expect(c.mean).toBe(means.get(String(c.cell)));
+
+    await page.keyboard.press('End');
+    await page.waitForSelector('#map[data-cells-to="live"]');
+    expect(await page.locator('#live').getAttribute('data-state')).toBe('live');
+    await expect.poll(async () => (await renderedFeatures(page, 'devices-circle')).length).toBeGreaterThan(0);
   });
 
   it('fits a phone, in French, with touch', async () => {
@@ -262,6 +289,7 @@ describe('dashboard: the city map in a browser', () => {
       locale: 'fr-FR',
     });
     const phoneErrors = pageErrors(phone);
+    phone.on('console', (m) => console.log('PAGE', m.text()));
     try {
       await phone.goto(`${sys.baseUrl}/?metric=noise_laeq`);
       await phone.waitForSelector('#map[data-ready="true"][data-cells-metric="noise_laeq"]', {
@@ -275,6 +303,7 @@ describe('dashboard: the city map in a browser', () => {
       expect(await phone.locator('#controls-body').isVisible()).toBe(true);
       await phone.tap('#controls-toggle');
       await centreOn(phone, KIT_LONLAT, 15);
+      await phone.evaluate(() => { const m = (window as any).citytel.map; const orig = m.panBy.bind(m); m.panBy = (...a: any[]) => { console.log('panBy ' + JSON.stringify(a[0])); return orig(...a); }; m.on('movestart', () => console.log('movestart')); m.on('moveend', () => console.log('moveend ' + JSON.stringify(m.getCenter()))); });
       const at = await pagePoint(phone, KIT_LONLAT);
       await phone.touchscreen.tap(at.x, at.y);
       await phone.waitForSelector(`#panel[data-device="${KIT}"]:not([hidden])`);

@@ -31,7 +31,9 @@ const children: ChildProcess[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'citytel-bench-unlock-'));
 
 function start(script: string, args: string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, script), ...args], {
+  // BENCH_CPU_PROF=dir: V8 CPU profiles of the platform and the simulator, to see where the time goes.
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(root, script), ...args], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -82,6 +84,7 @@ const summary = (values: number[]) => {
 };
 
 interface Sample {
+  startMs: number;
   roundTripMs: number;
   toSentMs: number;
   carMs: number;
@@ -107,6 +110,7 @@ async function unlock(p: Platform, car: string, bookingId: string, n: number): P
   const at = (state: string) =>
     Date.parse(r.body.history.find((h: { state: string }) => h.state === state).at);
   return {
+    startMs: s0,
     roundTripMs,
     toSentMs: at('sent') - t0,
     carMs: at('done') - at('sent'),
@@ -180,6 +184,7 @@ async function main(): Promise<void> {
     }),
   );
   const wallS = (performance.now() - wall) / 1000;
+  if (process.env.BENCH_DEBUG) for (const x of [...samples].sort((a, b) => b.toSentMs - a.toSentMs).slice(0, 15)) console.log(Math.round(x.startMs - wall), x);
 
   const result = {
     commands: samples.length,

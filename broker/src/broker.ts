@@ -10,6 +10,7 @@ import { type Identity, identityName, identityOf } from './identity.ts';
 import { createListeners, type Ports } from './listeners.ts';
 import { capPacketSize, MAX_PACKET_BYTES } from './packet-guard.ts';
 import { createRefusals } from './refusals.ts';
+import { createSessionStore } from './session-store.ts';
 import { type BrokerStats, createStats } from './stats.ts';
 import { createLoginThrottle, type LoginThrottleOptions } from './throttle.ts';
 
@@ -69,6 +70,8 @@ export function createBroker({
 
   const aedes = new Aedes({
     id: config.BROKER_ID,
+    // Indexed outgoing queues: a PUBACK costs the same whatever the subscriber holds (session-store.ts).
+    persistence: createSessionStore(),
     preConnect: auth.preConnect,
     authenticate: auth.authenticate,
     authorizePublish: authorization.authorizePublish,

@@ -30,7 +30,10 @@ export interface Cells {
   count(): number;
 }
 
-/** Geohash length for a zoom: cells of roughly 20 to 60 px on screen. */
+/**
+ * Geohash length for a zoom: neighbourhood cells (length 6, about 1.2 × 0.6 km) over a whole city, the
+ * 150 m cells of length 7 close up, and 40 m ones (8) for a street in replay, when kits are not shown.
+ */
 export function cellLengthFor(zoom: number, replay: boolean): number {
   if (zoom < 7.5) return 3;
   if (zoom < 10) return 4;
@@ -42,6 +45,7 @@ export function cellLengthFor(zoom: number, replay: boolean): number {
 interface Loaded {
   key: string;
   metric: Metric;
+  to: number | null;
   bbox: [number, number, number, number];
   features: CellFeature[];
 }
@@ -52,10 +56,10 @@ export function createCells(map: MapLibre, onState: (s: 'ok' | 'error' | 'empty'
   let inflightKey = '';
 
   const drawLive = throttle(() => {
-    if (loaded) draw(loaded.metric, loaded.features);
+    if (loaded) draw(loaded);
   }, LIVE_DRAW_MS);
 
-  const draw = (metric: Metric, features: CellFeature[]) => {
+  const draw = ({ metric, to, features }: Loaded) => {
     const out: GeoJSON.Feature[] = features.map((f) => {
       const shade = shadeFor(metric, f.properties.mean);
       return {
@@ -71,7 +75,9 @@ export function createCells(map: MapLibre, onState: (s: 'ok' | 'error' | 'empty'
     });
     setData(map, 'cells', { type: 'FeatureCollection', features: out });
     const el = map.getContainer();
+    // What is drawn, for people reading the page's state (and the end-to-end test).
     el.dataset.cellsMetric = metric;
+    el.dataset.cellsTo = to === null ? 'live' : new Date(to).toISOString();
     el.dataset.cellsCount = String(features.length);
   };
 
@@ -119,8 +125,8 @@ export function createCells(map: MapLibre, onState: (s: 'ok' | 'error' | 'empty'
         const features = (answer.features ?? []).filter(
           (f) => f?.geometry?.type === 'Polygon' && f.properties,
         );
-        loaded = { key, metric: q.metric, bbox, features };
-        draw(q.metric, features);
+        loaded = { key, metric: q.metric, to: q.to, bbox, features };
+        draw(loaded);
         onState(features.length ? 'ok' : 'empty');
       } catch (err) {
         if (!isAbort(err)) onState('error');

@@ -3,7 +3,7 @@
  * measured end to end (published → queryable), beside the raw InfluxDB ceiling for the same points.
  *
  *   --readings=200000 --devices=1000 --connections=20 --window=200   the workload
- *   --only=baseline,a,b,ceiling,puback                                which parts run (default: all)
+ *   --only=baseline,a,b,peer,ceiling,puback                           which parts run (default: all)
  *   --profile                                                         broker and ingest under --cpu-prof
  *
  * Device registrations (scrypt: ~50 ms each) are kept in $BENCH_DIR (default: the OS temp folder) between
@@ -20,7 +20,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { startInfluxd } from '../../scripts/influxd.ts';
 import { freePort } from '../../test/helpers/ports.ts';
 import type { IngestStats } from '../src/stats.ts';
-import { ingestPeer, type Peer } from './peers.ts';
+import { ingestPeer, nodeRedPeer, type Peer } from './peers.ts';
 import { cpuSeconds, spawnNode } from './processes.ts';
 import { mainThreadProfile, summarizeProfile } from './profile.ts';
 import { measurePuback } from './puback.ts';
@@ -32,7 +32,7 @@ const READINGS = Number(arg('readings', '200000'));
 const DEVICES = Number(arg('devices', '1000'));
 const CONNECTIONS = Number(arg('connections', '20'));
 const WINDOW = Number(arg('window', '200'));
-const ONLY = new Set(arg('only', 'baseline,a,b,ceiling,puback').split(','));
+const ONLY = new Set(arg('only', 'baseline,a,b,peer,ceiling,puback').split(','));
 const PROFILE = process.argv.includes('--profile');
 const DB = 'bench';
 const PROBE = 'bench-probe';
@@ -50,6 +50,11 @@ interface Result {
   cpu?: string;
   wallSeconds?: number;
 }
+
+const ownCpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 
 const pct = (sorted: number[], q: number) =>
   sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!) : null;
@@ -161,7 +166,7 @@ async function main() {
         broker: broker.cpu(),
         ingest: peer.cpu(),
         influxd: cpuSeconds(influx.process.pid),
-        publishers: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+        publishers: ownCpu(),
       });
       for (const s of scenarios.filter((s) => ONLY.has(s.key))) {
         console.log(`running ${s.w.name}...`);
@@ -185,6 +190,36 @@ async function main() {
       }
       await peer.stop();
       await broker.stop();
+    }
+
+    if (ONLY.has('peer')) {
+      const w = scenarios[0]!.w;
+      for (const unbounded of [true, false]) {
+        const db = unbounded ? 'peer_unbounded' : 'peer_default';
+        await influxPost(influx.url, '/query', new URLSearchParams({ q: `CREATE DATABASE ${db}` }));
+        const peer = nodeRedPeer({ unbounded });
+        console.log(`running ${w.name} through ${peer.name}...`);
+        await peer.start({ mqttUrl: '', serviceSecret, dataDir: storeDir, influxUrl: influx.url, db });
+        const clients = await Promise.all(
+          Array.from({ length: CONNECTIONS + 1 }, (_, i) =>
+            mqtt.connectAsync(peer.brokerUrl!(), { clientId: `bench-peer-pub-${i}`, reconnectPeriod: 0 }),
+          ),
+        );
+        const probe = clients.pop()!;
+        try {
+          const before = { peer: peer.cpu(), influxd: cpuSeconds(influx.process.pid), publishers: ownCpu() };
+          const r = await runScenario(w, clients, probe, scenarios[0]!.probeBase, influx.url, db);
+          const cores = (v: number, b: number) => Math.round(((v - b) / r.wallSeconds) * 100) / 100;
+          r.cpu =
+            `cores used (of ${availableParallelism()}): node-red + mosquitto ${cores(peer.cpu(), before.peer)}, ` +
+            `influxd ${cores(cpuSeconds(influx.process.pid), before.influxd)}, publishers ${cores(ownCpu(), before.publishers)}`;
+          r.name = `peer: ${peer.name}, ${w.name.replace(/^\(a\) /, '')}`;
+          results.push(r);
+        } finally {
+          await Promise.all([...clients, probe].map((c) => c.endAsync(true)));
+          await peer.stop();
+        }
+      }
     }
 
     if (ONLY.has('ceiling')) {
@@ -219,6 +254,19 @@ async function main() {
       'p99 ms': r.p99 ?? '',
     })),
   );
+  const find = (test: (name: string) => boolean) => results.find((r) => test(r.name));
+  const a = find((n) => n.startsWith('(a)'));
+  const b = find((n) => n.startsWith('(b)'));
+  const peer = find((n) => n.includes('max_queued_messages 0'));
+  const raw = find((n) => n.startsWith('raw InfluxDB') && !n.includes('gzip'));
+  if (a && peer)
+    console.log(
+      `(a) against the peer (unbounded queue): ${(a.readingsPerS / peer.readingsPerS).toFixed(2)}× its readings/s (target ≥ 2), ${a.lost} lost (target 0)`,
+    );
+  if (b && raw)
+    console.log(
+      `(b) against the raw ceiling: ${(b.readingsPerS / raw.readingsPerS).toFixed(2)} of its readings/s (target ≥ 0.5)`,
+    );
   for (const r of results.filter((r) => r.note || r.cpu)) {
     console.log(`${r.name}:`);
     if (r.note) console.log(`  ${r.note}`);
@@ -286,6 +334,7 @@ async function runScenario(
   probe: MqttClient,
   probeBase: number,
   influxUrl: string,
+  db = DB,
 ): Promise<Result & { wallSeconds: number }> {
   const started = performance.now();
   const perMessage = w.perConnection[0]?.[0]?.readings ?? 1;
@@ -316,6 +365,7 @@ async function runScenario(
       const rows = await query(
         influxUrl,
         `SELECT pm25 FROM readings WHERE device='${PROBE}' AND time > ${seen}ms AND time < ${probeBase + 3_600_000}ms`,
+        db,
       );
       const t = performance.now();
       for (const row of rows) seen = Math.max(seen, row[0] as number);
@@ -343,7 +393,7 @@ async function runScenario(
   let last = { n: -1, at: performance.now() };
   let doneAt = published;
   for (;;) {
-    counted = await count(influxUrl, DB, w.from, w.to);
+    counted = await count(influxUrl, db, w.from, w.to);
     const t = performance.now();
     if (counted >= w.readings) {
       doneAt = t;

@@ -28,9 +28,20 @@ export function spawnNode(
   const args = ['--import', 'tsx'];
   // One file per thread (tsx's loader runs in a worker of its own): a folder per process, names by default.
   if (opts.profileDir) args.push('--cpu-prof', `--cpu-prof-dir=${join(opts.profileDir, opts.name)}`);
-  const child = spawn(process.execPath, [...args, entry], {
+  return spawnProgram(process.execPath, [...args, entry], { LOG_PRETTY: '0', ...env }, opts.name);
+}
+
+/** Any program (the peers' Mosquitto and Node-RED), its output collected and watched the same way. */
+export function spawnProgram(
+  command: string,
+  argv: string[],
+  env: Record<string, string>,
+  name: string,
+): NodeProcess {
+  const opts = { name };
+  const child = spawn(command, argv, {
     cwd: ROOT,
-    env: { ...process.env, LOG_PRETTY: '0', ...env },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];

@@ -417,7 +417,9 @@ export function storeSuite(name: string, makeBackend: () => Promise<Backend>): v
 
       it('moves state only from the expected states, recording every move', async () => {
         const { command: c } = await store.commands.create(command());
-        const sent = await store.commands.transition(c.id, ['pending'], 'sent', later(1));
+        const sent = await store.commands.transition(c.id, ['pending'], 'sent', later(1), null, {
+          vehicleId: 'car-1',
+        });
         expect(sent?.state).toBe('sent');
         expect(await store.commands.transition(c.id, ['pending'], 'failed', later(2), 'x')).toBeUndefined();
         const done = await store.commands.transition(c.id, ['pending', 'sent'], 'done', later(3));
@@ -428,6 +430,9 @@ export function storeSuite(name: string, makeBackend: () => Promise<Backend>): v
           await store.commands.transition('cmd_nothing000', ['pending'], 'sent', later(4)),
         ).toBeUndefined();
         expect(await store.commands.transition(c.id, [], 'sent', later(4))).toBeUndefined();
+        expect(
+          await store.commands.transition(c.id, ['done'], 'rejected', later(4), 'x', { vehicleId: 'car-2' }),
+        ).toBeUndefined();
         expect(done).toMatchObject({ state: 'done', reason: null, updatedAt: later(3) });
         expect(done?.history).toEqual([
           { state: 'pending', at: later(0), reason: null },

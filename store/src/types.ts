@@ -217,7 +217,8 @@ export interface CommandRepo {
   findByIdempotencyKey(requestedBy: string, key: string): Promise<Command | undefined>;
   /**
    * Compare-and-set: moves the command to `to` only if it is in one of `from`, and records the move.
-   * Undefined when it was not (unknown id, or another path or api instance moved it first).
+   * Undefined when it was not (unknown id, or another path or api instance moved it first), or when
+   * `only.vehicleId` is given and the command is not that car's.
    */
   transition(
     id: string,
@@ -225,6 +226,7 @@ export interface CommandRepo {
     to: CommandState,
     at: Date,
     reason?: string | null,
+    only?: { vehicleId?: string },
   ): Promise<Command | undefined>;
   /** Moves every command still `pending` or `sent` whose expiresAt <= now to `expired`; returns those it moved. */
   expireDue(now: Date, limit?: number): Promise<Command[]>;

@@ -198,19 +198,19 @@ export class CommandTracker {
     const ack = json.ok ? commandAckSchema.safeParse(json.value) : undefined;
     if (!ack?.success) return this.ignore('invalid', vehicleId);
     const { id, status, reason } = ack.data;
-    const known = await this.opts.store.commands.get(id);
-    // A unit may only answer for itself: an id of another car's command is as good as unknown.
-    if (!known || known.vehicleId !== vehicleId) return this.ignore('unknown', vehicleId, id);
-    if (!isFinal(known.state)) {
-      const moved = await this.opts.store.commands.transition(id, OPEN, status, new Date(), reason ?? null);
-      if (moved) {
-        this.settled(moved);
-        this.log.info({ command: id, vehicle: vehicleId, state: status, reason }, 'command answered');
-        return 'applied';
-      }
+    // A unit may only answer for itself: the move is conditional on the car too.
+    const moved = await this.opts.store.commands.transition(id, OPEN, status, new Date(), reason ?? null, {
+      vehicleId,
+    });
+    if (moved) {
+      this.settled(moved);
+      this.log.info({ command: id, vehicle: vehicleId, state: status, reason }, 'command answered');
+      return 'applied';
     }
-    const now = (await this.opts.store.commands.get(id)) ?? known;
-    this.wake(now);
+    const known = await this.opts.store.commands.get(id);
+    // An id of another car's command is as good as unknown.
+    if (!known || known.vehicleId !== vehicleId) return this.ignore('unknown', vehicleId, id);
+    this.wake(known);
     return this.ignore('finished', vehicleId, id);
   }
 

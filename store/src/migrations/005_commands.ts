@@ -3,8 +3,12 @@ import type { ColumnTypes, MigrationDb } from './column-types.ts';
 
 /**
  * Commands to cars (CONTRACT §3) and their history. `state` only moves by compare-and-set
- * (`update ... where state in (...)`), so two api instances can never both finish one command; every
- * move appends a `command_events` row in the same transaction: the audit trail.
+ * (`update ... where state in (...)`), so two api instances can never both finish one command.
+ *
+ * The audit trail is written by the database itself: a trigger appends a `command_events` row for the
+ * first state and for every change of state, with the row's `updated_at` and `reason`, inside the very
+ * statement that made it. No code path can move a command without leaving its trace, and a move costs one
+ * statement instead of a transaction of three.
  */
 export async function up(db: MigrationDb, t: ColumnTypes): Promise<void> {
   await db.schema
@@ -53,4 +57,19 @@ export async function up(db: MigrationDb, t: ColumnTypes): Promise<void> {
     .on('command_events')
     .columns(['command_id', 'id'])
     .execute();
+
+  const record = sql`insert into command_events (command_id, state, at, reason)
+    values (new.id, new.state, new.updated_at, new.reason)`;
+  if (t.dialect === 'postgres') {
+    await sql`create function command_event() returns trigger language plpgsql as $$
+      begin ${record}; return null; end $$`.execute(db);
+    await sql`create trigger commands_created after insert on commands
+      for each row execute function command_event()`.execute(db);
+    await sql`create trigger commands_moved after update of state on commands
+      for each row when (old.state is distinct from new.state) execute function command_event()`.execute(db);
+  } else {
+    await sql`create trigger commands_created after insert on commands begin ${record}; end`.execute(db);
+    await sql`create trigger commands_moved after update of state on commands
+      when old.state is not new.state begin ${record}; end`.execute(db);
+  }
 }

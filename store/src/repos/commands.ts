@@ -75,26 +75,18 @@ export function createCommandRepo(db: Kysely<Database>): CommandRepo {
     return row ? (await withHistories([row]))[0] : undefined;
   };
 
-  const transition: CommandRepo['transition'] = async (id, from, to, at, reason = null) => {
+  const transition: CommandRepo['transition'] = async (id, from, to, at, reason = null, only = {}) => {
     if (from.length === 0) return undefined;
     // The WHERE on state is the compare-and-set: of two writers, only the first finds the row still in
     // `from` (PostgreSQL re-checks it after waiting for the other's row lock; SQLite runs them one by one).
-    const row = await db.transaction().execute(async (trx) => {
-      const moved = await trx
-        .updateTable('commands')
-        .set({ state: to, reason, updated_at: iso(at) })
-        .where('id', '=', id)
-        .where('state', 'in', [...from])
-        .returningAll()
-        .executeTakeFirst();
-      if (moved) {
-        await trx
-          .insertInto('command_events')
-          .values({ command_id: id, state: to, at: iso(at), reason })
-          .execute();
-      }
-      return moved;
-    });
+    // The history row is added by the database (migration 005's trigger) within this statement.
+    let update = db
+      .updateTable('commands')
+      .set({ state: to, reason, updated_at: iso(at) })
+      .where('id', '=', id)
+      .where('state', 'in', [...from]);
+    if (only.vehicleId !== undefined) update = update.where('vehicle_id', '=', only.vehicleId);
+    const row = await update.returningAll().executeTakeFirst();
     return row ? (await withHistories([row]))[0] : undefined;
   };
 
@@ -107,31 +99,26 @@ export function createCommandRepo(db: Kysely<Database>): CommandRepo {
       const id = newPrefixedId('cmd');
       const at = iso(input.issuedAt);
       try {
-        await db.transaction().execute(async (trx) => {
-          await trx
-            .insertInto('commands')
-            .values({
-              id,
-              vehicle_id: input.vehicleId,
-              operator_id: input.operatorId,
-              requested_by: input.requestedBy,
-              member_id: input.memberId ?? null,
-              booking_id: input.bookingId,
-              action: input.action,
-              state: 'pending',
-              reason: null,
-              issued_at: at,
-              expires_at: iso(input.expiresAt),
-              updated_at: at,
-              idempotency_key: input.idempotencyKey,
-              request_hash: input.requestHash,
-            })
-            .execute();
-          await trx
-            .insertInto('command_events')
-            .values({ command_id: id, state: 'pending', at, reason: null })
-            .execute();
-        });
+        // One statement: the trigger of migration 005 records the first `pending` with it.
+        await db
+          .insertInto('commands')
+          .values({
+            id,
+            vehicle_id: input.vehicleId,
+            operator_id: input.operatorId,
+            requested_by: input.requestedBy,
+            member_id: input.memberId ?? null,
+            booking_id: input.bookingId,
+            action: input.action,
+            state: 'pending',
+            reason: null,
+            issued_at: at,
+            expires_at: iso(input.expiresAt),
+            updated_at: at,
+            idempotency_key: input.idempotencyKey,
+            request_hash: input.requestHash,
+          })
+          .execute();
       } catch (err) {
         if (!isUniqueViolation(err)) throw err;
         // The key was used first by a concurrent twin of this request: that command is the answer.
