@@ -289,7 +289,7 @@ describe('dashboard: the city map in a browser', () => {
       locale: 'fr-FR',
     });
     const phoneErrors = pageErrors(phone);
-    phone.on('console', (m) => console.log('PAGE', m.text()));
+
     try {
       await phone.goto(`${sys.baseUrl}/?metric=noise_laeq`);
       await phone.waitForSelector('#map[data-ready="true"][data-cells-metric="noise_laeq"]', {
@@ -303,7 +303,6 @@ describe('dashboard: the city map in a browser', () => {
       expect(await phone.locator('#controls-body').isVisible()).toBe(true);
       await phone.tap('#controls-toggle');
       await centreOn(phone, KIT_LONLAT, 15);
-      await phone.evaluate(() => { const m = (window as any).citytel.map; const orig = m.panBy.bind(m); m.panBy = (...a: any[]) => { console.log('panBy ' + JSON.stringify(a[0])); return orig(...a); }; m.on('movestart', () => console.log('movestart')); m.on('moveend', () => console.log('moveend ' + JSON.stringify(m.getCenter()))); });
       const at = await pagePoint(phone, KIT_LONLAT);
       await phone.touchscreen.tap(at.x, at.y);
       await phone.waitForSelector(`#panel[data-device="${KIT}"]:not([hidden])`);

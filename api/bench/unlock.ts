@@ -32,7 +32,9 @@ const dir = mkdtempSync(join(tmpdir(), 'citytel-bench-unlock-'));
 
 function start(script: string, args: string[], env: Record<string, string>): ChildProcess {
   // BENCH_CPU_PROF=dir: V8 CPU profiles of the platform and the simulator, to see where the time goes.
-  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const prof = process.env.BENCH_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+    : [];
   const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(root, script), ...args], {
     cwd: root,
     env: { ...process.env, ...env },
@@ -84,6 +86,7 @@ const summary = (values: number[]) => {
 };
 
 interface Sample {
+  toPendingMs: number;
   startMs: number;
   roundTripMs: number;
   toSentMs: number;
@@ -110,6 +113,7 @@ async function unlock(p: Platform, car: string, bookingId: string, n: number): P
   const at = (state: string) =>
     Date.parse(r.body.history.find((h: { state: string }) => h.state === state).at);
   return {
+    toPendingMs: at('pending') - t0,
     startMs: s0,
     roundTripMs,
     toSentMs: at('sent') - t0,
@@ -184,7 +188,9 @@ async function main(): Promise<void> {
     }),
   );
   const wallS = (performance.now() - wall) / 1000;
-  if (process.env.BENCH_DEBUG) for (const x of [...samples].sort((a, b) => b.toSentMs - a.toSentMs).slice(0, 15)) console.log(Math.round(x.startMs - wall), x);
+  if (process.env.BENCH_DEBUG)
+    for (const x of [...samples].sort((a, b) => b.toSentMs - a.toSentMs).slice(0, 15))
+      console.log(Math.round(x.startMs - wall), x);
 
   const result = {
     commands: samples.length,

@@ -168,7 +168,9 @@ describe('publish', () => {
         return v.ok && v.retain;
       }),
     );
-    expect([...new Set(retained)].sort()).toEqual([...byOwner(topics.vehicleStatus), statsTopic('ingest', 'i1')].sort());
+    expect([...new Set(retained)].sort()).toEqual(
+      [...byOwner(topics.vehicleStatus), statsTopic('ingest', 'i1')].sort(),
+    );
     expect(checkPublish(car, { topic: 'vehicles/car-1/status', payloadBytes: 10, retain: true })).toEqual({
       ok: true,
       retain: true,

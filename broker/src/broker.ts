@@ -13,6 +13,7 @@ import { createRefusals } from './refusals.ts';
 import { createSessionStore } from './session-store.ts';
 import { type BrokerStats, createStats } from './stats.ts';
 import { createLoginThrottle, type LoginThrottleOptions } from './throttle.ts';
+import { batchWrites } from './write-batching.ts';
 
 /** What the broker reads of its configuration; a BrokerConfig fits, and tests leave the options out. */
 export interface BrokerSettings {
@@ -125,6 +126,7 @@ export function createBroker({
       maxWsMessageBytes: 4 * MAX_PACKET_BYTES,
     },
     (stream, remoteAddress) => {
+      batchWrites(stream);
       const client = aedes.handle(stream);
       rememberRemote(client, remoteAddress);
       const capped = capPacketSize(client, MAX_PACKET_BYTES, (declared) =>

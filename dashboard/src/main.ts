@@ -155,34 +155,43 @@ async function main(): Promise<void> {
   });
   installPopups(map, devices, store, (id) => vehicles.get(id));
 
-  /** A kit just opened stays in sight: the map moves it out from under the panel (a bottom sheet on a phone). */
+  /**
+   * A kit just opened stays in sight: the map moves it out from under the panel (a bottom sheet on a
+   * phone). Called after the panel's own listener has shown it, so its box is the one on screen.
+   */
   const keepVisible = (id: string) => {
     const d = devices.get(id);
     if (!d?.geometry) return;
-    requestAnimationFrame(() => {
-      const panel = byId('panel').getBoundingClientRect();
-      const box = map.getContainer().getBoundingClientRect();
-      const p = map.project(d.geometry!.coordinates as [number, number]);
-      const x = box.left + p.x;
-      const y = box.top + p.y;
-      const margin = 24;
-      if (
-        x < panel.left - margin ||
-        x > panel.right + margin ||
-        y < panel.top - margin ||
-        y > panel.bottom + margin
-      ) {
-        return;
-      }
-      const sheet = panel.width > box.width * 0.8;
-      const dx = sheet ? 0 : x - (box.left + panel.left) / 2;
-      const dy = sheet ? y - (box.top + panel.top) / 2 : 0;
-      map.panBy([dx, dy]);
-    });
+    const panel = byId('panel').getBoundingClientRect();
+    const box = map.getContainer().getBoundingClientRect();
+    const p = map.project(d.geometry.coordinates as [number, number]);
+    const x = box.left + p.x;
+    const y = box.top + p.y;
+    const margin = 24;
+    if (
+      x < panel.left - margin ||
+      x > panel.right + margin ||
+      y < panel.top - margin ||
+      y > panel.bottom + margin
+    ) {
+      return;
+    }
+    const sheet = panel.width > box.width * 0.8;
+    const dx = sheet ? 0 : x - (box.left + panel.left) / 2;
+    const dy = sheet ? y - (box.top + panel.top) / 2 : 0;
+    map.panBy([dx, dy]);
   };
+  // The panel grows as its chart arrives: the kit opened a moment ago is kept clear of it meanwhile.
+  let keepUntil = 0;
+  new ResizeObserver(() => {
+    if (store.state.selected && Date.now() < keepUntil) keepVisible(store.state.selected);
+  }).observe(byId('panel'));
 
   store.on((s, changed) => {
-    if (changed.has('selected') && s.selected) keepVisible(s.selected);
+    if (changed.has('selected') && s.selected) {
+      keepUntil = Date.now() + 5000;
+      keepVisible(s.selected);
+    }
     if (changed.has('metric')) renderLegend(s.metric);
     if (changed.has('metric') || changed.has('selected')) drawDevices();
     if (changed.has('replayAt')) {

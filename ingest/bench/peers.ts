@@ -126,6 +126,7 @@ export function nodeRedPeer(opts: { unbounded: boolean }): Peer {
           'log_type notice',
           'log_type information',
           ...(opts.unbounded ? ['max_queued_messages 0'] : []),
+          ...(process.env.BENCH_MOSQUITTO_EXTRA ?? '').split(';').filter(Boolean),
           '',
         ].join('\n'),
       );
@@ -134,9 +135,9 @@ export function nodeRedPeer(opts: { unbounded: boolean }): Peer {
 
       const influx = new URL(stack.influxUrl);
       const flows = [
-        { id: 'tab', type: 'tab', label: 'bench' },
+        { id: 'b0000001', type: 'tab', label: 'bench' },
         {
-          id: 'broker',
+          id: 'b0000002',
           type: 'mqtt-broker',
           name: 'mosquitto',
           broker: '127.0.0.1',
@@ -150,7 +151,7 @@ export function nodeRedPeer(opts: { unbounded: boolean }): Peer {
           autoUnsubscribe: false,
         },
         {
-          id: 'influx',
+          id: 'b0000003',
           type: 'influxdb',
           hostname: influx.hostname,
           port: influx.port,
@@ -161,24 +162,24 @@ export function nodeRedPeer(opts: { unbounded: boolean }): Peer {
           influxdbVersion: '1.x',
         },
         {
-          id: 'in',
+          id: 'b0000004',
           type: 'mqtt in',
-          z: 'tab',
+          z: 'b0000001',
           topic: 'sensors/+/readings',
           qos: '1',
           datatype: 'utf8',
-          broker: 'broker',
+          broker: 'b0000002',
           nl: false,
           rap: false,
           inputs: 0,
-          wires: [['json']],
+          wires: [['b0000005']],
         },
-        { id: 'json', type: 'json', z: 'tab', property: 'payload', action: '', wires: [['fn']] },
-        { id: 'fn', type: 'function', z: 'tab', func: FUNCTION_NODE, outputs: 1, wires: [['join']] },
+        { id: 'b0000005', type: 'json', z: 'b0000001', property: 'payload', action: '', wires: [['b0000006']] },
+        { id: 'b0000006', type: 'function', z: 'b0000001', func: FUNCTION_NODE, outputs: 1, wires: [['b0000007']] },
         {
-          id: 'join',
+          id: 'b0000007',
           type: 'join',
-          z: 'tab',
+          z: 'b0000001',
           mode: 'custom',
           build: 'array',
           property: 'payload',
@@ -191,9 +192,9 @@ export function nodeRedPeer(opts: { unbounded: boolean }): Peer {
           timeout: '1',
           count: '1000',
           reduceRight: false,
-          wires: [['batch']],
+          wires: [['b0000008']],
         },
-        { id: 'batch', type: 'influxdb batch', z: 'tab', influxdb: 'influx', precision: 'ms', wires: [] },
+        { id: 'b0000008', type: 'influxdb batch', z: 'b0000001', influxdb: 'b0000003', precision: 'ms', wires: [] },
       ];
       writeFileSync(join(dir, 'flows.json'), JSON.stringify(flows));
       writeFileSync(

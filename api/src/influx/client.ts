@@ -28,8 +28,8 @@ export interface InfluxQuery {
    * never sits in memory whole (InfluxDB 1.x and 2.x compat send one JSON object per line).
    */
   queryChunks(q: string, opts?: InfluxQueryOptions & { chunkSize?: number }): AsyncIterable<InfluxSeries[]>;
-  /** Writes line protocol with millisecond timestamps. */
-  write(lines: string, opts?: InfluxQueryOptions): Promise<void>;
+  /** Writes line protocol with millisecond timestamps, into `rp` (1.x) when given. */
+  write(lines: string, opts?: InfluxQueryOptions & { rp?: string | undefined }): Promise<void>;
   /** Resolves when `/ping` answers 204. */
   ping(timeoutMs?: number): Promise<void>;
 }
@@ -142,7 +142,7 @@ export function createInfluxQuery(config: InfluxQueryConfig): InfluxQuery {
 
     async write(lines, opts) {
       const r = await send(
-        `/write?${new URLSearchParams({ db, precision: 'ms' })}`,
+        `/write?${new URLSearchParams({ db, precision: 'ms', ...(opts?.rp ? { rp: opts.rp } : {}) })}`,
         { method: 'POST', headers: { ...auth, 'Content-Type': 'text/plain; charset=utf-8' }, body: lines },
         opts,
       );

@@ -85,6 +85,8 @@ export const as = (expr: string, alias: string): string => `${expr} AS ${ident(a
 export interface SelectParts {
   fields: string[];
   from: string;
+  /** Retention policy (1.x), when not the database's default. */
+  rp?: string | undefined;
   where?: string;
   groupBy?: Array<string | { time: number }>;
   fill?: 'null' | 'none';
@@ -95,7 +97,7 @@ export interface SelectParts {
 /** Assembles one SELECT statement from already-escaped parts. */
 export function select(p: SelectParts): string {
   if (p.fields.length === 0) throw new InfluxqlError('SELECT needs at least one field');
-  let q = `SELECT ${p.fields.join(', ')} FROM ${ident(p.from)}`;
+  let q = `SELECT ${p.fields.join(', ')} FROM ${p.rp ? `${ident(p.rp)}.` : ''}${ident(p.from)}`;
   if (p.where) q += ` WHERE ${p.where}`;
   if (p.groupBy?.length) {
     q += ` GROUP BY ${p.groupBy.map((g) => (typeof g === 'string' ? ident(g) : `time(${duration(g.time)})`)).join(', ')}`;

@@ -1,5 +1,7 @@
 import {
   geohash,
+  geohashCenter,
+  MEASUREMENTS,
   type Metric,
   POSITION_FIELDS,
   READING_TAGS,
@@ -9,20 +11,21 @@ import ngeohash from 'ngeohash';
 import { type InfluxQuery, rowsOf } from './client.ts';
 import { and, as, ident, select, str, tagEquals, timeRange } from './influxql.ts';
 import type { Bbox } from './params.ts';
-import { planSegments, type Segment, type TierCoverage } from './plan.ts';
+import { planSegments, type TierCoverage } from './plan.ts';
 import { publicPosition } from './public-position.ts';
-import { HOUR, POINT_COUNT_FIELD, rollupField } from './rollup.ts';
+import { CELL_TAG_LENGTH, POSITION_TAG, type RollupStat, rollupField } from './rollup.ts';
 
 /**
- * Map aggregates per geohash cell, computed from rollups and raw readings (plan.ts).
+ * Map aggregates per geohash cell, computed from rollups and raw readings (plan.ts, rollup.ts).
  *
- * Cells up to the stored length (6) come from the `gh` tag of every point, mobile readings included:
- * each reading counts in the cell it was taken in. Finer cells need positions, which are fields:
- * - fixed and indoor kits are grouped by device and stored cell, and placed at the mean of their
- *   position fields (constant for a fixed kit; an indoor kit at its blurred public position);
- * - mobile readings are placed one by one from their lat/lon fields when they come from raw points, and
- *   by the mean position of each device-hour within its stored cell when they come from the hourly rollup
- *   (the day tier is not used for them) — so a car's older readings land within ~one 6-cell of truth.
+ * Kits that do not move are grouped by device: from raw readings by device and stored cell (the `gh` tag
+ * for cells up to its length 6, the mean of their position fields beyond), from rollups by device and
+ * `pos` (their public position's geohash of length 9). Indoor kits count at their public position.
+ * Mobile readings count in the cell each was taken in: one by one from raw readings (their lat/lon), by
+ * 7-cell from the cell rollups; for cells of 8 and 9 a rollup's readings sit at their 7-cell's centre.
+ * `devices` is exact for kits that do not move; mobile devices are counted exactly in raw readings and, in
+ * rollups, as the most seen in one cell and bucket (a lower bound: distinct cars over a month per cell
+ * would need every car-cell pair kept).
  *
  * The cells of the whole data set are computed (and cached by the route) and a bbox then keeps the cells
  * overlapping it: a cell's value never depends on the viewport, and every viewport shares one computation.
@@ -33,7 +36,8 @@ export interface CellAggregate {
   sum: number;
   count: number;
   max: number;
-  devices: Set<string>;
+  /** Distinct devices: kits that do not move, plus mobile ones. */
+  devices: number;
 }
 
 export interface MapQuery {
@@ -46,151 +50,167 @@ export interface MapQuery {
 /** Most prefixes put in one regex (the export's bbox prefilter): past this it is coarsened. */
 const MAX_PREFILTER_CELLS = 200;
 
+interface Acc {
+  sum: number;
+  count: number;
+  max: number;
+  fixed: Set<string>;
+  mobile: Set<string>;
+  mobileAtLeast: number;
+}
+
 export async function aggregateCells(
   influx: InfluxQuery,
   q: MapQuery,
   tiers: readonly TierCoverage[],
   signal?: AbortSignal,
 ): Promise<CellAggregate[]> {
-  const cells = new Map<string, CellAggregate>();
-  const add = (cell: string, device: string, sum: number, count: number, max: number) => {
-    if (!(count > 0)) return;
-    let c = cells.get(cell);
-    if (!c) {
-      c = { cell, sum: 0, count: 0, max: Number.NEGATIVE_INFINITY, devices: new Set() };
-      cells.set(cell, c);
+  const cells = new Map<string, Acc>();
+  const acc = (cell: string): Acc => {
+    let a = cells.get(cell);
+    if (!a) {
+      a = {
+        sum: 0,
+        count: 0,
+        max: Number.NEGATIVE_INFINITY,
+        fixed: new Set(),
+        mobile: new Set(),
+        mobileAtLeast: 0,
+      };
+      cells.set(cell, a);
     }
-    c.sum += sum;
-    c.count += count;
-    if (max > c.max) c.max = max;
-    c.devices.add(device);
+    return a;
   };
-  const where = (seg: Segment, extra?: string) => and(timeRange(seg.from, seg.to), extra);
+  const add = (cell: string, sum: number, count: number, max: number): Acc | undefined => {
+    if (!(count > 0)) return undefined;
+    const a = acc(cell);
+    a.sum += sum;
+    a.count += count;
+    if (max > a.max) a.max = max;
+    return a;
+  };
   const opts = { signal };
+  const m = q.metric;
+  const notMobile = `${ident(READING_TAGS.loc)} != ${str('mobile')}`;
+  const mobile = tagEquals(READING_TAGS.loc, 'mobile');
   const work: Array<Promise<void>> = [];
 
-  if (q.cell <= STORED_GEOHASH_LENGTH) {
-    for (const seg of planSegments(q.from, q.to, tiers)) {
+  for (const seg of planSegments(q.from, q.to, tiers)) {
+    const time = timeRange(seg.from, seg.to);
+    const t = seg.tier;
+    if (!t) {
+      const fine = q.cell > STORED_GEOHASH_LENGTH;
+      const fixedFields = [
+        as(`sum(${ident(m)})`, 's'),
+        as(`count(${ident(m)})`, 'c'),
+        as(`max(${ident(m)})`, 'x'),
+      ];
+      if (fine) {
+        fixedFields.push(
+          as(`sum(${ident(POSITION_FIELDS.lat)})`, 'la'),
+          as(`sum(${ident(POSITION_FIELDS.lon)})`, 'lo'),
+          as(`count(${ident(POSITION_FIELDS.lat)})`, 'n'),
+        );
+      }
       const sql = select({
-        fields: statFields(q.metric, seg),
-        from: seg.measurement,
-        where: where(seg),
-        groupBy: [READING_TAGS.device, READING_TAGS.geohash],
-      });
-      work.push(
-        influx.query(sql, opts).then((series) => {
-          for (const s of series) {
-            const row = rowsOf(s)[0];
-            const gh = s.tags?.[READING_TAGS.geohash];
-            if (!row || !gh) continue;
-            add(gh.slice(0, q.cell), s.tags![READING_TAGS.device]!, num(row.s), num(row.c), num(row.x));
-          }
-        }),
-      );
-    }
-  } else {
-    const notMobile = `${ident(READING_TAGS.loc)} != ${str('mobile')}`;
-    for (const seg of planSegments(q.from, q.to, tiers)) {
-      const sql = select({
-        fields: [...statFields(q.metric, seg), ...positionFields(seg)],
-        from: seg.measurement,
-        where: where(seg, notMobile),
+        fields: fixedFields,
+        from: MEASUREMENTS.readings,
+        where: and(time, notMobile),
         groupBy: [READING_TAGS.device, READING_TAGS.loc, READING_TAGS.geohash],
       });
       work.push(
         influx.query(sql, opts).then((series) => {
           for (const s of series) {
             const row = rowsOf(s)[0];
-            if (!row) continue;
+            const tags = s.tags ?? {};
+            if (!row || !tags[READING_TAGS.geohash]) continue;
             const n = num(row.n);
-            const p = publicPosition(
-              { lat: num(row.la) / n, lon: num(row.lo) / n },
-              s.tags?.[READING_TAGS.loc],
-            );
-            add(geohash(p, q.cell), s.tags![READING_TAGS.device]!, num(row.s), num(row.c), num(row.x));
+            const cell = fine
+              ? geohash(
+                  publicPosition({ lat: num(row.la) / n, lon: num(row.lo) / n }, tags[READING_TAGS.loc]),
+                  q.cell,
+                )
+              : tags[READING_TAGS.geohash]!.slice(0, q.cell);
+            add(cell, num(row.s), num(row.c), num(row.x))?.fixed.add(tags[READING_TAGS.device]!);
           }
         }),
       );
-    }
-    const hourTiers = tiers.filter((t) => t.step === HOUR);
-    for (const seg of planSegments(q.from, q.to, hourTiers)) {
-      const mobile = tagEquals(READING_TAGS.loc, 'mobile');
-      if (seg.rollup) {
-        const sql = select({
-          fields: [...statFields(q.metric, seg), ...positionFields(seg)],
-          from: seg.measurement,
-          where: where(seg, mobile),
-          groupBy: [{ time: HOUR }, READING_TAGS.device, READING_TAGS.geohash],
-          fill: 'none',
-        });
-        work.push(
-          influx.query(sql, opts).then((series) => {
-            for (const s of series) {
-              for (const row of rowsOf(s)) {
-                const n = num(row.n);
-                const p = { lat: num(row.la) / n, lon: num(row.lo) / n };
-                add(geohash(p, q.cell), s.tags![READING_TAGS.device]!, num(row.s), num(row.c), num(row.x));
+      const points = select({
+        fields: [ident(m), ident(POSITION_FIELDS.lat), ident(POSITION_FIELDS.lon)],
+        from: MEASUREMENTS.readings,
+        where: and(time, mobile),
+        groupBy: [READING_TAGS.device],
+      });
+      work.push(
+        (async () => {
+          for await (const chunk of influx.queryChunks(points, opts)) {
+            for (const s of chunk) {
+              const device = s.tags![READING_TAGS.device]!;
+              for (const [, v, lat, lon] of s.values as Array<[number, unknown, unknown, unknown]>) {
+                if (typeof v !== 'number' || typeof lat !== 'number' || typeof lon !== 'number') continue;
+                add(geohash({ lat, lon }, q.cell), v, 1, v)?.mobile.add(device);
               }
             }
-          }),
-        );
-      } else {
-        const sql = select({
-          fields: [ident(q.metric), ident(POSITION_FIELDS.lat), ident(POSITION_FIELDS.lon)],
-          from: seg.measurement,
-          where: where(seg, mobile),
-          groupBy: [READING_TAGS.device],
-        });
-        work.push(
-          (async () => {
-            for await (const chunk of influx.queryChunks(sql, opts)) {
-              for (const s of chunk) {
-                const device = s.tags![READING_TAGS.device]!;
-                for (const [, v, lat, lon] of s.values as Array<[number, unknown, unknown, unknown]>) {
-                  if (typeof v !== 'number' || typeof lat !== 'number' || typeof lon !== 'number') continue;
-                  add(geohash({ lat, lon }, q.cell), device, v, 1, v);
-                }
-              }
-            }
-          })(),
-        );
-      }
+          }
+        })(),
+      );
+      continue;
     }
+    const f = (stat: RollupStat) => ident(rollupField(m, stat));
+    const fixedSql = select({
+      fields: [as(`sum(${f('sum')})`, 's'), as(`sum(${f('count')})`, 'c'), as(`max(${f('max')})`, 'x')],
+      from: t.measurement,
+      rp: t.rp,
+      where: and(time, notMobile),
+      groupBy: [READING_TAGS.device, POSITION_TAG],
+    });
+    work.push(
+      influx.query(fixedSql, opts).then((series) => {
+        for (const s of series) {
+          const row = rowsOf(s)[0];
+          const pos = s.tags?.[POSITION_TAG];
+          if (!row || !pos) continue;
+          add(pos.slice(0, q.cell), num(row.s), num(row.c), num(row.x))?.fixed.add(
+            s.tags![READING_TAGS.device]!,
+          );
+        }
+      }),
+    );
+    const cellSql = select({
+      fields: [
+        as(`sum(${f('sum')})`, 's'),
+        as(`sum(${f('count')})`, 'c'),
+        as(`max(${f('max')})`, 'x'),
+        as(`max(${f('devices')})`, 'd'),
+      ],
+      from: t.cells,
+      rp: t.rp,
+      where: time,
+      groupBy: ['gh'],
+    });
+    work.push(
+      influx.query(cellSql, opts).then((series) => {
+        for (const s of series) {
+          const row = rowsOf(s)[0];
+          const gh = s.tags?.gh;
+          if (!row || !gh) continue;
+          const cell = q.cell <= CELL_TAG_LENGTH ? gh.slice(0, q.cell) : geohash(geohashCenter(gh), q.cell);
+          const a = add(cell, num(row.s), num(row.c), num(row.x));
+          if (a) a.mobileAtLeast = Math.max(a.mobileAtLeast, num(row.d) || 0);
+        }
+      }),
+    );
   }
   await Promise.all(work);
-  return [...cells.values()].sort((a, b) => (a.cell < b.cell ? -1 : a.cell > b.cell ? 1 : 0));
-}
-
-/** Sum, count and max of the metric, aliased s, c, x, from raw readings or a rollup. */
-function statFields(metric: Metric, seg: Segment): string[] {
-  if (!seg.rollup) {
-    return [
-      as(`sum(${ident(metric)})`, 's'),
-      as(`count(${ident(metric)})`, 'c'),
-      as(`max(${ident(metric)})`, 'x'),
-    ];
-  }
-  return [
-    as(`sum(${ident(rollupField(metric, 'sum'))})`, 's'),
-    as(`sum(${ident(rollupField(metric, 'count'))})`, 'c'),
-    as(`max(${ident(rollupField(metric, 'max'))})`, 'x'),
-  ];
-}
-
-/** Sums of positions and the number of points, aliased la, lo, n. */
-function positionFields(seg: Segment): string[] {
-  if (!seg.rollup) {
-    return [
-      as(`sum(${ident(POSITION_FIELDS.lat)})`, 'la'),
-      as(`sum(${ident(POSITION_FIELDS.lon)})`, 'lo'),
-      as(`count(${ident(POSITION_FIELDS.lat)})`, 'n'),
-    ];
-  }
-  return [
-    as(`sum(${ident(rollupField('lat', 'sum'))})`, 'la'),
-    as(`sum(${ident(rollupField('lon', 'sum'))})`, 'lo'),
-    as(`sum(${ident(POINT_COUNT_FIELD)})`, 'n'),
-  ];
+  return [...cells]
+    .map(([cell, a]) => ({
+      cell,
+      sum: a.sum,
+      count: a.count,
+      max: a.max,
+      devices: a.fixed.size + Math.max(a.mobile.size, a.mobileAtLeast),
+    }))
+    .sort((a, b) => (a.cell < b.cell ? -1 : a.cell > b.cell ? 1 : 0));
 }
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number.NaN);

@@ -1,4 +1,3 @@
-import { MEASUREMENTS } from '@citytel/contract';
 import { ceilTo, floorTo } from './time.ts';
 
 /**
@@ -10,18 +9,22 @@ import { ceilTo, floorTo } from './time.ts';
 
 /** What a tier holds completely: whole buckets of `step` in [from, to). */
 export interface TierCoverage {
+  /** Per-device rollups (rollup.ts). */
   measurement: string;
+  /** Per-cell rollups of mobile readings, written with the device ones. */
+  cells: string;
+  /** Retention policy of both, when not the default. */
+  rp?: string | undefined;
   step: number;
   from: number;
   to: number;
 }
 
 export interface Segment {
-  /** `readings`, or a rollup measurement. */
-  measurement: string;
-  rollup: boolean;
   from: number;
   to: number;
+  /** The rollup tier to read, or undefined for raw readings. */
+  tier?: TierCoverage;
 }
 
 /** Segments covering [from, to) exactly, in time order; `tiers` in any order. */
@@ -36,7 +39,7 @@ function split(from: number, to: number, tiers: readonly TierCoverage[], out: Se
   if (from >= to) return;
   const [tier, ...finer] = tiers;
   if (!tier) {
-    out.push({ measurement: MEASUREMENTS.readings, rollup: false, from, to });
+    out.push({ from, to });
     return;
   }
   const a = ceilTo(Math.max(from, tier.from), tier.step);
@@ -46,6 +49,6 @@ function split(from: number, to: number, tiers: readonly TierCoverage[], out: Se
     return;
   }
   split(from, a, finer, out);
-  out.push({ measurement: tier.measurement, rollup: true, from: a, to: b });
+  out.push({ from: a, to: b, tier });
   split(b, to, finer, out);
 }

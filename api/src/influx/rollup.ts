@@ -1,8 +1,16 @@
-import { MEASUREMENTS, METRIC_NAMES, type Metric, POSITION_FIELDS, READING_TAGS } from '@citytel/contract';
+import {
+  geohash,
+  MEASUREMENTS,
+  METRIC_NAMES,
+  type Metric,
+  POSITION_FIELDS,
+  READING_TAGS,
+} from '@citytel/contract';
 import type { Logger } from 'pino';
 import type { InfluxQuery, InfluxSeries } from './client.ts';
 import { ident, select, timeRange } from './influxql.ts';
 import type { TierCoverage } from './plan.ts';
+import { publicPosition } from './public-position.ts';
 import { floorTo, iso } from './time.ts';
 
 /**
@@ -31,13 +39,34 @@ export const HOUR = 3_600_000;
 export const DAY = 86_400_000;
 
 export const ROLLUP_MEASUREMENTS = { hour: 'readings_1h', day: 'readings_1d' } as const;
+export const CELL_MEASUREMENTS = { hour: 'cells_1h', day: 'cells_1d' } as const;
 
-/** Rollup fields: `{metric}_sum|_count|_min|_max`, plus the sums of positions and the point count. */
-export type RollupStat = 'sum' | 'count' | 'min' | 'max';
-export const rollupField = (m: Metric | 'lat' | 'lon', stat: RollupStat): string => `${m}_${stat}`;
+/**
+ * InfluxDB 1.x pays for every series in every shard a query touches, and its default shard groups span a
+ * week: rollups go to a retention policy of their own whose shards span ten years, so a 30-day map reads
+ * one shard. On 2.x and 3.x the statement is refused and the rollups go to the bucket itself.
+ */
+export const ROLLUP_RP = 'citytel_rollups';
+
+/**
+ * Two rollups, both written from one pass over the raw points:
+ * - per device (`readings_1h|1d`), tags device, kind, loc, and for a kit that does not move `pos`, the
+ *   geohash of length 9 of its public position (indoor kits: their 7-cell centre): the series endpoint
+ *   reads them by device, the map places fixed kits in cells of any length from `pos`;
+ * - per cell of mobile readings (`cells_1h|1d`), tag `gh` the geohash of length 7 where each reading was
+ *   taken, and per metric the number of distinct devices: the map's mobile readings, without one series
+ *   per car and cell (InfluxDB's cost grows with series, and cars visit every cell of a city).
+ * Fields: `{metric}_sum|_count|_min|_max` (cells: `_sum|_count|_max|_devices`) and `n`, the points.
+ */
+export type RollupStat = 'sum' | 'count' | 'min' | 'max' | 'devices';
+export const rollupField = (m: Metric, stat: RollupStat): string => `${m}_${stat}`;
 export const POINT_COUNT_FIELD = 'n';
+export const POSITION_TAG = 'pos';
+export const POSITION_TAG_LENGTH = 9;
+export const CELL_TAG_LENGTH = 7;
 
-const GROUP_TAGS = [READING_TAGS.device, READING_TAGS.kind, READING_TAGS.loc, READING_TAGS.geohash];
+/** Tags of the raw series a pass reads, and of the per-device rollups. */
+const GROUP_TAGS = [READING_TAGS.device, READING_TAGS.kind, READING_TAGS.loc];
 
 export interface RollupOptions {
   influx: InfluxQuery;
@@ -70,7 +99,7 @@ export function createRollups(opts: RollupOptions): Rollups {
   const latenessMs = opts.latenessMs ?? 2 * HOUR;
 
   /** Hours are complete in [hourFrom, hourTo); days in [ceilDay(hourFrom), dayTo). */
-  let state: { hourFrom: number; hourTo: number; dayTo: number } | undefined;
+  let state: { hourFrom: number; hourTo: number; dayTo: number; rp: string | undefined } | undefined;
   let lastTarget: number | undefined;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
@@ -78,19 +107,28 @@ export function createRollups(opts: RollupOptions): Rollups {
   let failures = 0;
 
   const readState = async () => {
+    const rp = await rollupRetentionPolicy(influx);
     const [first, last, lastDay, rawFirst] = await Promise.all([
-      edgeTime(influx, 'first', POINT_COUNT_FIELD, ROLLUP_MEASUREMENTS.hour),
-      edgeTime(influx, 'last', POINT_COUNT_FIELD, ROLLUP_MEASUREMENTS.hour),
-      edgeTime(influx, 'last', POINT_COUNT_FIELD, ROLLUP_MEASUREMENTS.day),
+      edgeTime(influx, 'first', POINT_COUNT_FIELD, ROLLUP_MEASUREMENTS.hour, rp),
+      edgeTime(influx, 'last', POINT_COUNT_FIELD, ROLLUP_MEASUREMENTS.hour, rp),
+      edgeTime(influx, 'last', POINT_COUNT_FIELD, ROLLUP_MEASUREMENTS.day, rp),
       edgeTime(influx, 'first', POSITION_FIELDS.lat, MEASUREMENTS.readings),
     ]);
     if (first !== undefined && last !== undefined) {
-      state = { hourFrom: first, hourTo: last + HOUR, dayTo: Math.max(ceilDay(first), (lastDay ?? 0) + DAY) };
+      state = {
+        hourFrom: first,
+        hourTo: last + HOUR,
+        dayTo: Math.max(ceilDay(first), (lastDay ?? 0) + DAY),
+        rp,
+      };
     } else {
       const start = floorTo(rawFirst ?? now(), HOUR);
-      state = { hourFrom: start, hourTo: start, dayTo: ceilDay(start) };
+      state = { hourFrom: start, hourTo: start, dayTo: ceilDay(start), rp };
     }
-    log.info({ from: iso(state.hourFrom), to: iso(state.hourTo) }, 'rollup state read');
+    log.info(
+      { from: iso(state.hourFrom), to: iso(state.hourTo), rp: rp ?? '(default)' },
+      'rollup state read',
+    );
   };
 
   const run = async () => {
@@ -127,10 +165,10 @@ export function createRollups(opts: RollupOptions): Rollups {
     if (!stopped) lastTarget = target;
   };
 
-  /** Reads [from, to) once and writes its hourly rollups, and the daily one when it is a whole day. */
+  /** Reads [from, to) once and writes its hourly rollups, and the daily ones when it is a whole day. */
   const pass = async (metrics: Metric[], from: number, to: number, withDay: boolean) => {
-    const hours = new Map<string, Acc>();
-    const days = new Map<string, Acc>();
+    const hours = new Rollup(metrics);
+    const days = withDay ? new Rollup(metrics) : undefined;
     const sql = select({
       fields: [...metrics, POSITION_FIELDS.lat, POSITION_FIELDS.lon].map(ident),
       from: MEASUREMENTS.readings,
@@ -138,10 +176,14 @@ export function createRollups(opts: RollupOptions): Rollups {
       groupBy: GROUP_TAGS,
     });
     for await (const chunk of influx.queryChunks(sql, { chunkSize: 20_000, timeoutMs: 600_000 })) {
-      for (const series of chunk) accumulate(series, metrics, hours, withDay ? days : undefined);
+      for (const series of chunk) {
+        hours.add(series, HOUR);
+        days?.add(series, DAY);
+      }
     }
-    await writeAll(influx, ROLLUP_MEASUREMENTS.hour, hours, metrics);
-    if (withDay) await writeAll(influx, ROLLUP_MEASUREMENTS.day, days, metrics);
+    const rp = state?.rp;
+    await writeLines(influx, hours.lines(ROLLUP_MEASUREMENTS.hour, CELL_MEASUREMENTS.hour), rp);
+    if (days) await writeLines(influx, days.lines(ROLLUP_MEASUREMENTS.day, CELL_MEASUREMENTS.day), rp);
   };
 
   const tick = () => {
@@ -164,12 +206,13 @@ export function createRollups(opts: RollupOptions): Rollups {
   return {
     coverage() {
       if (!state || state.hourTo <= state.hourFrom) return [];
+      const { rp } = state;
       const tiers: TierCoverage[] = [
-        { measurement: ROLLUP_MEASUREMENTS.hour, step: HOUR, from: state.hourFrom, to: state.hourTo },
+        { ...tier('hour', rp), step: HOUR, from: state.hourFrom, to: state.hourTo },
       ];
       const dayFrom = ceilDay(state.hourFrom);
       if (dayFrom < state.dayTo)
-        tiers.push({ measurement: ROLLUP_MEASUREMENTS.day, step: DAY, from: dayFrom, to: state.dayTo });
+        tiers.push({ ...tier('day', rp), step: DAY, from: dayFrom, to: state.dayTo });
       return tiers;
     },
     start() {
@@ -191,108 +234,129 @@ export function createRollups(opts: RollupOptions): Rollups {
 
 const ceilDay = (ms: number): number => Math.ceil(ms / DAY) * DAY;
 
-/** One rollup point being built: per metric sum, count, min, max; positions summed over all points. */
-interface Acc {
-  tags: string;
-  t: number;
-  sum: number[];
-  count: number[];
-  min: number[];
-  max: number[];
-  lat: number;
-  lon: number;
-  n: number;
+const tier = (t: 'hour' | 'day', rp: string | undefined) => ({
+  measurement: ROLLUP_MEASUREMENTS[t],
+  cells: CELL_MEASUREMENTS[t],
+  ...(rp ? { rp } : {}),
+});
+
+/** The statistics of one rollup point being built. */
+class Stats {
+  n = 0;
+  readonly sum: number[];
+  readonly count: number[];
+  readonly min: number[];
+  readonly max: number[];
+  /** Distinct devices per metric (cell rollups only). */
+  readonly devices?: Array<Set<string>>;
+  constructor(
+    readonly key: string,
+    readonly t: number,
+    k: number,
+    withDevices: boolean,
+  ) {
+    this.sum = Array(k).fill(0);
+    this.count = Array(k).fill(0);
+    this.min = Array(k).fill(Number.POSITIVE_INFINITY);
+    this.max = Array(k).fill(Number.NEGATIVE_INFINITY);
+    if (withDevices) this.devices = Array.from({ length: k }, () => new Set<string>());
+  }
 }
 
-function accumulate(
-  series: InfluxSeries,
-  metrics: Metric[],
-  hours: Map<string, Acc>,
-  days?: Map<string, Acc>,
-): void {
-  const tags = GROUP_TAGS.filter((t) => series.tags?.[t])
-    .map((t) => `${t}=${escapeTag(series.tags![t]!)}`)
-    .join(',');
-  const col = (name: string) => series.columns.indexOf(name);
-  const metricCols = metrics.map(col);
-  const latCol = col(POSITION_FIELDS.lat);
-  const lonCol = col(POSITION_FIELDS.lon);
-  const bucket = (map: Map<string, Acc>, t: number): Acc => {
-    const key = `${tags} ${t}`;
-    let a = map.get(key);
-    if (!a) {
-      const k = metrics.length;
-      a = {
-        tags,
-        t,
-        sum: Array(k).fill(0),
-        count: Array(k).fill(0),
-        min: Array(k).fill(Infinity),
-        max: Array(k).fill(-Infinity),
-        lat: 0,
-        lon: 0,
-        n: 0,
-      };
-      map.set(key, a);
-    }
-    return a;
-  };
-  for (const row of series.values) {
-    const t = row[0] as number;
-    const accs = days
-      ? [bucket(hours, floorTo(t, HOUR)), bucket(days, floorTo(t, DAY))]
-      : [bucket(hours, floorTo(t, HOUR))];
-    const lat = latCol >= 0 ? row[latCol] : undefined;
-    const lon = lonCol >= 0 ? row[lonCol] : undefined;
-    for (const a of accs) {
-      if (typeof lat === 'number' && typeof lon === 'number') {
-        a.lat += lat;
-        a.lon += lon;
-        a.n++;
-      }
+/** Per-device and per-cell statistics of one pass, by bucket. */
+class Rollup {
+  private readonly byDevice = new Map<string, Stats>();
+  private readonly byCell = new Map<string, Stats>();
+  constructor(private readonly metrics: Metric[]) {}
+
+  add(series: InfluxSeries, step: number): void {
+    const tags = series.tags ?? {};
+    const device = tags[READING_TAGS.device] ?? '';
+    const loc = tags[READING_TAGS.loc] ?? '';
+    const mobile = loc === 'mobile';
+    const base = GROUP_TAGS.filter((t) => tags[t])
+      .map((t) => `${t}=${escapeTag(tags[t]!)}`)
+      .join(',');
+    const col = (name: string) => series.columns.indexOf(name);
+    const metricCols = this.metrics.map(col);
+    const latCol = col(POSITION_FIELDS.lat);
+    const lonCol = col(POSITION_FIELDS.lon);
+    for (const row of series.values) {
+      const t = floorTo(row[0] as number, step);
+      const lat = row[latCol];
+      const lon = row[lonCol];
+      const placed = typeof lat === 'number' && typeof lon === 'number';
+      // A kit that does not move is keyed by its public position; a mobile one by device alone.
+      let key = base;
+      if (!mobile && placed)
+        key += `,${POSITION_TAG}=${geohash(publicPosition({ lat, lon }, loc), POSITION_TAG_LENGTH)}`;
+      const d = this.stats(this.byDevice, key, t, false);
+      const c =
+        mobile && placed
+          ? this.stats(this.byCell, `gh=${geohash({ lat, lon }, CELL_TAG_LENGTH)}`, t, true)
+          : undefined;
+      d.n++;
+      if (c) c.n++;
       for (let i = 0; i < metricCols.length; i++) {
         const v = metricCols[i]! >= 0 ? row[metricCols[i]!] : undefined;
         if (typeof v !== 'number') continue;
-        a.sum[i]! += v;
-        a.count[i]!++;
-        if (v < a.min[i]!) a.min[i] = v;
-        if (v > a.max[i]!) a.max[i] = v;
+        for (const s of c ? [d, c] : [d]) {
+          s.sum[i]! += v;
+          s.count[i]!++;
+          if (v < s.min[i]!) s.min[i] = v;
+          if (v > s.max[i]!) s.max[i] = v;
+        }
+        c?.devices?.[i]?.add(device);
       }
     }
   }
+
+  *lines(deviceMeasurement: string, cellMeasurement: string): Generator<string> {
+    for (const s of this.byDevice.values()) yield this.line(deviceMeasurement, s);
+    for (const s of this.byCell.values()) yield this.line(cellMeasurement, s);
+  }
+
+  private stats(map: Map<string, Stats>, key: string, t: number, cell: boolean): Stats {
+    const k = `${key} ${t}`;
+    let s = map.get(k);
+    if (!s) {
+      s = new Stats(key, t, this.metrics.length, cell);
+      map.set(k, s);
+    }
+    return s;
+  }
+
+  private line(measurement: string, s: Stats): string {
+    const fields: string[] = [];
+    this.metrics.forEach((m, i) => {
+      if (s.count[i] === 0) return;
+      fields.push(
+        `${rollupField(m, 'sum')}=${floatText(s.sum[i]!)}`,
+        `${rollupField(m, 'count')}=${s.count[i]}i`,
+      );
+      if (!s.devices) fields.push(`${rollupField(m, 'min')}=${floatText(s.min[i]!)}`);
+      fields.push(`${rollupField(m, 'max')}=${floatText(s.max[i]!)}`);
+      if (s.devices) fields.push(`${rollupField(m, 'devices')}=${s.devices[i]!.size}i`);
+    });
+    fields.push(`${POINT_COUNT_FIELD}=${s.n}i`);
+    return `${measurement},${s.key} ${fields.join(',')} ${s.t}`;
+  }
 }
 
-async function writeAll(
+async function writeLines(
   influx: InfluxQuery,
-  measurement: string,
-  accs: Map<string, Acc>,
-  metrics: Metric[],
+  lines: Iterable<string>,
+  rp: string | undefined,
 ): Promise<void> {
-  let lines: string[] = [];
-  for (const a of accs.values()) {
-    if (a.n === 0) continue;
-    const fields: string[] = [];
-    metrics.forEach((m, i) => {
-      if (a.count[i] === 0) return;
-      fields.push(
-        `${rollupField(m, 'sum')}=${floatText(a.sum[i]!)}`,
-        `${rollupField(m, 'count')}=${a.count[i]}i`,
-        `${rollupField(m, 'min')}=${floatText(a.min[i]!)}`,
-        `${rollupField(m, 'max')}=${floatText(a.max[i]!)}`,
-      );
-    });
-    fields.push(
-      `${rollupField('lat', 'sum')}=${floatText(a.lat)}`,
-      `${rollupField('lon', 'sum')}=${floatText(a.lon)}`,
-      `${POINT_COUNT_FIELD}=${a.n}i`,
-    );
-    lines.push(`${measurement}${a.tags ? `,${a.tags}` : ''} ${fields.join(',')} ${a.t}`);
-    if (lines.length >= 5000) {
-      await influx.write(lines.join('\n'), { timeoutMs: 120_000 });
-      lines = [];
+  let batch: string[] = [];
+  for (const line of lines) {
+    batch.push(line);
+    if (batch.length >= 5000) {
+      await influx.write(batch.join('\n'), { timeoutMs: 120_000, rp });
+      batch = [];
     }
   }
-  if (lines.length) await influx.write(lines.join('\n'), { timeoutMs: 120_000 });
+  if (batch.length) await influx.write(batch.join('\n'), { timeoutMs: 120_000, rp });
 }
 
 /** A float that line protocol reads back as a float, never as an integer. */
@@ -301,9 +365,27 @@ const floatText = (v: number): string => (Number.isInteger(v) ? `${v}.0` : Strin
 /** Line protocol tag values escape commas, spaces and equals signs. */
 const escapeTag = (v: string): string => v.replace(/([,= \\])/g, '\\$1');
 
+/** The rollups' retention policy on 1.x (created if missing); undefined where the server has none (2.x, 3.x). */
+async function rollupRetentionPolicy(influx: InfluxQuery): Promise<string | undefined> {
+  try {
+    await influx.query(
+      `CREATE RETENTION POLICY ${ident(ROLLUP_RP)} ON ${ident(influx.db)} DURATION INF REPLICATION 1 SHARD DURATION 520w`,
+    );
+    return ROLLUP_RP;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Time of the first or last value of `field`, or undefined when the measurement has none. */
-async function edgeTime(influx: InfluxQuery, fn: 'first' | 'last', field: string, measurement: string) {
-  const series = await influx.query(select({ fields: [`${fn}(${ident(field)})`], from: measurement }));
+async function edgeTime(
+  influx: InfluxQuery,
+  fn: 'first' | 'last',
+  field: string,
+  measurement: string,
+  rp?: string,
+) {
+  const series = await influx.query(select({ fields: [`${fn}(${ident(field)})`], from: measurement, rp }));
   const t = series[0]?.values[0]?.[0];
   return typeof t === 'number' ? t : undefined;
 }

@@ -196,7 +196,7 @@ function feature(metric: Parameters<typeof bandFor>[0], c: CellAggregate): MapAn
       mean,
       max: round3(c.max),
       count: c.count,
-      devices: c.devices.size,
+      devices: c.devices,
       band: bandFor(metric, mean) ?? null,
     },
   };

@@ -173,8 +173,8 @@ async function bucketValues(
   const results = await Promise.all(
     segments.map((seg) => {
       const f = (stat: 'sum' | 'count' | 'min' | 'max') =>
-        ident(seg.rollup ? rollupField(metric, stat) : metric);
-      const fields = seg.rollup
+        ident(seg.tier ? rollupField(metric, stat) : metric);
+      const fields = seg.tier
         ? [
             as(`sum(${f('sum')})`, 's'),
             as(`sum(${f('count')})`, 'c'),
@@ -190,7 +190,8 @@ async function bucketValues(
       return influx.query(
         select({
           fields,
-          from: seg.measurement,
+          from: seg.tier?.measurement ?? MEASUREMENTS.readings,
+          rp: seg.tier?.rp,
           where: where(seg.from, seg.to),
           groupBy: [{ time: every }],
           fill: 'none',

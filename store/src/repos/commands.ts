@@ -1,5 +1,5 @@
 import type { CommandAction, CommandState } from '@citytel/contract';
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import { isUniqueViolation } from '../errors.ts';
 import { iso } from '../mapping.ts';
 import type { CommandEventsTable, CommandsTable, Database } from '../schema.ts';
@@ -150,7 +150,8 @@ export function createCommandRepo(db: Kysely<Database>): CommandRepo {
       const due = await db
         .selectFrom('commands')
         .select(['id', 'expires_at'])
-        .where('state', 'in', [...OPEN])
+        // Literal, not bound: only then can SQLite's planner use the partial index on open commands.
+        .where(sql<boolean>`state in ('pending', 'sent')`)
         .where('expires_at', '<=', iso(now))
         .orderBy('expires_at')
         .limit(limit)
