@@ -2,13 +2,16 @@
 //
 // Three processes, as in production: the platform (store, broker, api: unlock-serve.ts), the simulator's
 // on-board units (firmware-sim, one MQTT connection and session per car), and this client. Each car gets a
-// booking running now; then BENCH_COMMANDS unlock requests with `?wait=30` go out, the cars in parallel and
-// each car's requests one after another (a member does not press twice at once). Every answer must be
+// booking running now; then BENCH_COMMANDS unlock requests with `?wait=30` go out round-robin over the
+// cars at BENCH_RATE per second (an open loop, as members press their app's button whatever the others
+// do), or with BENCH_RATE=0 as fast as it goes: the cars in parallel, each car's requests one after another
+// (a member does not press twice at once), which measures the saturated throughput. Every answer must be
 // `done`. Prints p50/p90/p99/max of the round trip and of its parts, read from each command's history:
-// request → `sent` (checks, store, PUBACK), `sent` → `done` (broker → car → actuators → ack → store: the
-// simulated unit waits 100–800 ms like a real one waking its CAN bus), `done` → answer.
+// request → `pending` (HTTP, auth, idempotency, car and booking checks, insert), `pending` → `sent`
+// (publish, PUBACK), `sent` → `done` (broker → car → actuators → ack → store: the simulated unit waits
+// 100–800 ms like a real one waking its CAN bus), `done` → answer.
 //
-// BENCH_CARS (100), BENCH_COMMANDS (1000), BENCH_WARMUP (50).
+// BENCH_CARS (100), BENCH_COMMANDS (1000), BENCH_RATE (20; 0: saturate), BENCH_WARMUP (50).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 const CARS = Number(process.env.BENCH_CARS ?? 100);
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 1000);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 50);
+const RATE = Number(process.env.BENCH_RATE ?? 20);
 const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 
 interface Platform {
@@ -86,10 +90,9 @@ const summary = (values: number[]) => {
 };
 
 interface Sample {
-  toPendingMs: number;
-  startMs: number;
   roundTripMs: number;
-  toSentMs: number;
+  toPendingMs: number;
+  pendingToSentMs: number;
   carMs: number;
   answerMs: number;
 }
@@ -113,10 +116,9 @@ async function unlock(p: Platform, car: string, bookingId: string, n: number): P
   const at = (state: string) =>
     Date.parse(r.body.history.find((h: { state: string }) => h.state === state).at);
   return {
-    toPendingMs: at('pending') - t0,
-    startMs: s0,
     roundTripMs,
-    toSentMs: at('sent') - t0,
+    toPendingMs: at('pending') - t0,
+    pendingToSentMs: at('sent') - at('pending'),
     carMs: at('done') - at('sent'),
     answerMs: t1 - at('done'),
   };
@@ -175,31 +177,43 @@ async function main(): Promise<void> {
   for (let i = 0; i < WARMUP; i++)
     await unlock(platform, cars[i % cars.length]!, bookings.get(cars[i % cars.length]!)!, -i - 1);
 
-  const perCar = Math.ceil(COMMANDS / cars.length);
   const samples: Sample[] = [];
   const wall = performance.now();
-  let issued = 0;
-  await Promise.all(
-    cars.map(async (car) => {
-      for (let i = 0; i < perCar && issued < COMMANDS; i++) {
-        issued++;
-        samples.push(await unlock(platform, car, bookings.get(car)!, i));
-      }
-    }),
-  );
+  if (RATE > 0) {
+    // Each request leaves at its own instant, answered or not: a slow answer does not slow the arrivals.
+    const sent: Promise<void>[] = [];
+    for (let i = 0; i < COMMANDS; i++) {
+      const due = wall + (i * 1000) / RATE;
+      const lag = due - performance.now();
+      if (lag > 0) await new Promise((r) => setTimeout(r, lag));
+      const car = cars[i % cars.length]!;
+      sent.push(unlock(platform, car, bookings.get(car)!, i).then((s) => void samples.push(s)));
+    }
+    await Promise.all(sent);
+  } else {
+    const perCar = Math.ceil(COMMANDS / cars.length);
+    let issued = 0;
+    await Promise.all(
+      cars.map(async (car) => {
+        for (let i = 0; i < perCar && issued < COMMANDS; i++) {
+          issued++;
+          samples.push(await unlock(platform, car, bookings.get(car)!, i));
+        }
+      }),
+    );
+  }
   const wallS = (performance.now() - wall) / 1000;
-  if (process.env.BENCH_DEBUG)
-    for (const x of [...samples].sort((a, b) => b.toSentMs - a.toSentMs).slice(0, 15))
-      console.log(Math.round(x.startMs - wall), x);
 
   const result = {
+    rate: RATE > 0 ? RATE : 'saturated',
     commands: samples.length,
     cars: cars.length,
     allDone: samples.length === COMMANDS,
     seconds: Math.round(wallS * 10) / 10,
     commandsPerSecond: Math.round(samples.length / wallS),
     roundTripMs: summary(samples.map((s) => s.roundTripMs)),
-    requestToSentMs: summary(samples.map((s) => s.toSentMs)),
+    requestToPendingMs: summary(samples.map((s) => s.toPendingMs)),
+    pendingToSentMs: summary(samples.map((s) => s.pendingToSentMs)),
     sentToDoneMs: summary(samples.map((s) => s.carMs)),
     doneToAnswerMs: summary(samples.map((s) => s.answerMs)),
   };
@@ -209,10 +223,11 @@ async function main(): Promise<void> {
     [
       '',
       `unlock round trip: ${result.commands} commands to ${result.cars} simulated cars in ${result.seconds} s ` +
-        `(${result.commandsPerSecond}/s), every one done`,
+        `(${result.commandsPerSecond}/s${RATE > 0 ? `, sent at ${RATE}/s` : ', as fast as answered'}), every one done`,
       `${''.padEnd(34)}${['p50', 'p90', 'p99', 'max'].map((h) => h.padStart(9)).join('')}   (ms)`,
       row('api request → answer (round trip)', result.roundTripMs),
-      row('  request → sent (PUBACK)', result.requestToSentMs),
+      row('  request → pending (auth, checks)', result.requestToPendingMs),
+      row('  pending → sent (publish, PUBACK)', result.pendingToSentMs),
       row('  sent → done (car, 100–800 ms)', result.sentToDoneMs),
       row('  done → answer', result.doneToAnswerMs),
       '',

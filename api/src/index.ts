@@ -1,4 +1,5 @@
 export { type AppDeps, buildApp, type RegisteredRoute, ROUTE_GROUPS } from './app.ts';
+export * from './commands/index.ts';
 export { type ApiConfig, apiEnvSchema, loadApiConfig, resolveFromInvocation } from './config.ts';
 export * from './device-view.ts';
 export * from './errors.ts';

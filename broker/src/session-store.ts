@@ -26,55 +26,90 @@ interface QueuedPacket {
 }
 interface Entry {
   packet: QueuedPacket;
-  counterKey: string | undefined;
+  brokerId: string | undefined;
+  counter: number | undefined;
   messageId: number | undefined;
 }
+/** One entry, or the rare several that share a key (kept in queue order). No allocation in the usual case. */
+type Slot = Entry | Entry[];
 interface Queue {
   order: Set<Entry>;
-  byCounter: Map<string, Set<Entry>>;
-  byMessageId: Map<number | undefined, Set<Entry>>;
+  /** broker id → broker counter → entry: a delivery finds its stored copy to number. */
+  byCounter: Map<string, Map<number, Slot>>;
+  /** packet id → entry, for numbered entries: a PUBACK finds what it acknowledges. */
+  byMessageId: Map<number, Slot>;
 }
 interface ClientRef {
   id: string;
 }
 
-const keyOf = (p: QueuedPacket) =>
-  p.brokerId === undefined ? undefined : `${p.brokerId}\0${p.brokerCounter}`;
-
-function addTo<K>(map: Map<K, Set<Entry>>, key: K, e: Entry) {
-  const set = map.get(key);
-  if (set) set.add(e);
-  else map.set(key, new Set([e]));
+function addTo<K>(map: Map<K, Slot>, key: K, e: Entry) {
+  const slot = map.get(key);
+  if (slot === undefined) map.set(key, e);
+  else if (Array.isArray(slot)) slot.push(e);
+  else map.set(key, [slot, e]);
 }
-function removeFrom<K>(map: Map<K, Set<Entry>>, key: K, e: Entry) {
-  const set = map.get(key);
-  if (!set) return;
-  set.delete(e);
-  if (set.size === 0) map.delete(key);
+function removeFrom<K>(map: Map<K, Slot>, key: K, e: Entry) {
+  const slot = map.get(key);
+  if (slot === e) map.delete(key);
+  else if (Array.isArray(slot)) {
+    const i = slot.indexOf(e);
+    if (i >= 0) slot.splice(i, 1);
+    if (slot.length === 1) map.set(key, slot[0]!);
+  }
 }
-function first(set: Set<Entry> | undefined): Entry | undefined {
-  if (!set) return undefined;
-  for (const e of set) return e;
-  return undefined;
+function* entries(slot: Slot | undefined): Generator<Entry> {
+  if (slot === undefined) return;
+  if (Array.isArray(slot)) yield* slot;
+  else yield slot;
 }
+const firstOf = (slot: Slot | undefined) => (Array.isArray(slot) ? slot[0] : slot);
 
 class IndexedMemoryPersistence extends (MemoryPersistence as new (opts?: object) => object) {
   readonly #queues = new Map<string, Queue>();
 
   #queue(clientId: string): Queue {
-    let q = this.#queues.get(clientId);
-    if (!q)
-      this.#queues.set(clientId, (q = { order: new Set(), byCounter: new Map(), byMessageId: new Map() }));
-    return q;
+    const q = this.#queues.get(clientId);
+    if (q) return q;
+    const created: Queue = { order: new Set(), byCounter: new Map(), byMessageId: new Map() };
+    this.#queues.set(clientId, created);
+    return created;
+  }
+
+  #index(q: Queue, e: Entry) {
+    if (e.brokerId !== undefined && e.counter !== undefined) {
+      let counters = q.byCounter.get(e.brokerId);
+      if (!counters) {
+        counters = new Map();
+        q.byCounter.set(e.brokerId, counters);
+      }
+      addTo(counters, e.counter, e);
+    }
+    if (e.messageId !== undefined) addTo(q.byMessageId, e.messageId, e);
+  }
+
+  #unindex(q: Queue, e: Entry) {
+    if (e.brokerId !== undefined && e.counter !== undefined) {
+      const counters = q.byCounter.get(e.brokerId);
+      if (counters) {
+        removeFrom(counters, e.counter, e);
+        if (counters.size === 0) q.byCounter.delete(e.brokerId);
+      }
+    }
+    if (e.messageId !== undefined) removeFrom(q.byMessageId, e.messageId, e);
   }
 
   #enqueue(clientId: string, packet: QueuedPacket) {
     const q = this.#queue(clientId);
     const copy = new Packet(packet);
-    const e: Entry = { packet: copy, counterKey: keyOf(copy), messageId: copy.messageId };
+    const e: Entry = {
+      packet: copy,
+      brokerId: copy.brokerId,
+      counter: copy.brokerCounter,
+      messageId: copy.messageId,
+    };
     q.order.add(e);
-    if (e.counterKey !== undefined) addTo(q.byCounter, e.counterKey, e);
-    addTo(q.byMessageId, e.messageId, e);
+    this.#index(q, e);
   }
 
   async outgoingEnqueue(sub: { clientId: string }, packet: QueuedPacket) {
@@ -87,23 +122,30 @@ class IndexedMemoryPersistence extends (MemoryPersistence as new (opts?: object)
 
   async outgoingUpdate(client: ClientRef, packet: QueuedPacket) {
     const q = this.#queue(client.id);
-    const key = keyOf(packet);
-    const same = key === undefined ? undefined : first(q.byCounter.get(key));
+    const same =
+      packet.brokerId === undefined || packet.brokerCounter === undefined
+        ? undefined
+        : firstOf(q.byCounter.get(packet.brokerId)?.get(packet.brokerCounter));
     if (same) {
       // The packet got its packet id: renumber the stored copy.
-      removeFrom(q.byMessageId, same.messageId, same);
+      if (same.messageId !== undefined) removeFrom(q.byMessageId, same.messageId, same);
       same.messageId = packet.messageId;
       same.packet.messageId = packet.messageId;
-      addTo(q.byMessageId, same.messageId, same);
+      if (same.messageId !== undefined) addTo(q.byMessageId, same.messageId, same);
       return;
     }
     // A PUBREL (QoS 2) or a packet of another broker under the same packet id takes the stored one's place.
-    for (const e of q.byMessageId.get(packet.messageId) ?? []) {
-      if (e.packet.brokerId === packet.brokerId) continue;
-      if (e.counterKey !== undefined) removeFrom(q.byCounter, e.counterKey, e);
+    const candidates =
+      packet.messageId === undefined
+        ? Array.from(q.order).filter((e) => e.messageId === undefined)
+        : Array.from(entries(q.byMessageId.get(packet.messageId)));
+    for (const e of candidates) {
+      if (e.brokerId === packet.brokerId) continue;
+      this.#unindex(q, e);
       e.packet = packet;
-      e.counterKey = keyOf(packet);
-      if (e.counterKey !== undefined) addTo(q.byCounter, e.counterKey, e);
+      e.brokerId = packet.brokerId;
+      e.counter = packet.brokerCounter;
+      this.#index(q, e);
       return;
     }
     throw new Error('no such packet');
@@ -111,11 +153,20 @@ class IndexedMemoryPersistence extends (MemoryPersistence as new (opts?: object)
 
   async outgoingClearMessageId(client: ClientRef, packet: QueuedPacket) {
     const q = this.#queue(client.id);
-    const e = first(q.byMessageId.get(packet.messageId));
+    let e: Entry | undefined;
+    if (packet.messageId !== undefined) e = firstOf(q.byMessageId.get(packet.messageId));
+    else {
+      // Not yet numbered (a packet dropped before delivery): rare, found by scanning as the library does.
+      for (const candidate of q.order) {
+        if (candidate.messageId === undefined) {
+          e = candidate;
+          break;
+        }
+      }
+    }
     if (!e) return undefined;
     q.order.delete(e);
-    removeFrom(q.byMessageId, e.messageId, e);
-    if (e.counterKey !== undefined) removeFrom(q.byCounter, e.counterKey, e);
+    this.#unindex(q, e);
     return e.packet;
   }
 

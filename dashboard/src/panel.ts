@@ -116,6 +116,9 @@ export function createPanel(
     const d = id ? devices.get(id) : undefined;
     if (!d) {
       chartAbort?.abort();
+      // Focus inside the panel would fall to the page's start: it goes back to the map instead.
+      if (root.contains(document.activeElement))
+        document.querySelector<HTMLElement>('.maplibregl-canvas')?.focus();
       root.hidden = true;
       root.replaceChildren();
       delete root.dataset.device;
@@ -159,8 +162,11 @@ export function createPanel(
     onTrack(p.mobile || p.kind === 'vehicle' ? d : undefined, metric);
   }
 
-  root.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape') close();
+  // Escape closes the panel wherever the focus is, but leaves a field being typed in (its own Escape).
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape' || !store.state.selected) return;
+    if (e.target instanceof HTMLInputElement && ['search', 'text'].includes(e.target.type)) return;
+    close();
   });
   store.on((s, changed) => {
     // The chart follows the map's measure until a value of the panel is picked.

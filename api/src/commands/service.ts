@@ -30,7 +30,7 @@ export interface CommandOutcome {
 export interface CommandServiceDeps {
   store: Pick<Store, 'devices' | 'bookings' | 'commands'>;
   fleet: Pick<Fleet, 'isOnline'>;
-  tracker: Pick<CommandTracker, 'send' | 'fail'>;
+  tracker: Pick<CommandTracker, 'send' | 'fail' | 'connected'>;
   settings: Pick<CarsharingSettings, 'COMMAND_TTL_S' | 'BOOKING_GRACE_S'>;
   log: Logger;
 }
@@ -124,7 +124,8 @@ export function createCommandService(deps: CommandServiceDeps) {
         },
         'command requested',
       );
-      if (!r.queue && !deps.fleet.isOnline(r.vehicleId)) {
+      // Without the broker the fleet's state is stale too: `send` fails it as mqtt_unavailable instead.
+      if (!r.queue && deps.tracker.connected && !deps.fleet.isOnline(r.vehicleId)) {
         return { command: await deps.tracker.fail(command, 'vehicle_offline'), replayed: false };
       }
       return { command: await deps.tracker.send(command), replayed: false };

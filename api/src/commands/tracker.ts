@@ -83,6 +83,11 @@ export class CommandTracker {
     this.log = opts.log.child({ component: 'commands' });
   }
 
+  /** Whether commands can be published now. */
+  get connected(): boolean {
+    return this.opts.mqtt?.connected === true;
+  }
+
   start(): void {
     this.unsubscribe = this.opts.mqtt?.subscribe(ACK_SUBSCRIPTION, (t, p) => this.onAck(t, p), { qos: 1 });
     this.sweepTimer = setInterval(() => void this.sweep(), this.opts.sweepMs);
