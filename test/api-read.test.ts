@@ -220,8 +220,8 @@ describe('rollups', () => {
   it('cover every closed hour and day of the data', () => {
     // On InfluxDB 1.x in a retention policy of their own, with shards of ten years.
     expect(stack.rollups.coverage()).toEqual([
-      { measurement: 'readings_1h', cells: 'cells_1h', rp: 'citytel_rollups', step: HOUR, from: T0, to: END },
-      { measurement: 'readings_1d', cells: 'cells_1d', rp: 'citytel_rollups', step: DAY, from: T0, to: END },
+      { measurement: 'readings_1h', map: 'map_1h', rp: 'citytel_rollups', step: HOUR, from: T0, to: END },
+      { measurement: 'readings_1d', map: 'map_1d', rp: 'citytel_rollups', step: DAY, from: T0, to: END },
     ]);
   });
 

@@ -100,7 +100,7 @@ describe('several api instances', () => {
       const before = { a: counts(a, 'done'), b: counts(b, 'done') };
       const t0 = Date.now();
       const r = await post(stack.baseUrl, 'unlock', 10);
-      expect([r.status, r.body.state]).toEqual([200, 'done']);
+      expect([r.status, r.body.state]).toEqual([202, 'done']);
       // Woken by its poll of the store, well before the wait or the expiry.
       expect(Date.now() - t0).toBeLessThan(2000);
       expect(r.body.history.map((h: { state: string }) => h.state)).toEqual(['pending', 'sent', 'done']);
@@ -114,7 +114,7 @@ describe('several api instances', () => {
   it('apply an ack both of them hear exactly once', async () => {
     const before = { a: counts(a, 'done'), b: counts(b, 'done') };
     const r = await post(bUrl, 'lock', 10);
-    expect([r.status, r.body.state]).toEqual([200, 'done']);
+    expect([r.status, r.body.state]).toEqual([202, 'done']);
     await waitFor('both instances have handled the ack', () => {
       const ignored = counts(a, 'done').ignored + counts(b, 'done').ignored;
       return ignored - before.a.ignored - before.b.ignored === 1;

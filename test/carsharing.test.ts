@@ -229,7 +229,7 @@ describe('unlock', () => {
     const before = commandsTo(car.id).length;
     const t0 = Date.now();
     const r = await command(car.id, { action: 'unlock', bookingId: b.body.id, memberId: 'anne-l' });
-    expect(r.status).toBe(200);
+    expect(r.status).toBe(202);
     expect(r.body).toMatchObject({
       id: expect.stringMatching(/^cmd_[0-9A-Z]{26}$/),
       vehicleId: car.id,
@@ -276,7 +276,7 @@ describe('unlock', () => {
     const car = cars[2]!;
     const soon = await book(car.id, (GRACE_S - 60) * 1000, (GRACE_S + 3600) * 1000);
     const ok = await command(car.id, { action: 'unlock', bookingId: soon.body.id });
-    expect([ok.status, ok.body.state]).toEqual([200, 'done']);
+    expect([ok.status, ok.body.state]).toEqual([202, 'done']);
     const later = await book(car.id, (GRACE_S + 7200) * 1000, (GRACE_S + 9000) * 1000);
     const early = await command(car.id, { action: 'unlock', bookingId: later.body.id });
     expect([early.status, early.body.error.code]).toEqual([409, 'booking_not_active']);
@@ -402,9 +402,9 @@ describe('Idempotency-Key', () => {
     const k = nextKey();
     const before = commandsTo(car.id).length;
     const first = await command(car.id, { action: 'unlock', bookingId: active.id }, { key: k });
-    expect([first.status, first.body.state]).toEqual([200, 'done']);
+    expect([first.status, first.body.state]).toEqual([202, 'done']);
     const second = await command(car.id, { action: 'unlock', bookingId: active.id }, { key: k });
-    expect(second.status).toBe(200);
+    expect(second.status).toBe(202);
     expect(second.body).toEqual(first.body);
     expect(second.headers.get('idempotent-replayed')).toBe('true');
     const conflict = await command(car.id, { action: 'lock', bookingId: active.id }, { key: k });
@@ -472,7 +472,7 @@ describe('a command', () => {
     try {
       const t0 = Date.now();
       const r = await command(car.id, { action: 'lock', bookingId: b.id }, { wait: TTL_S + 5 });
-      expect([r.status, r.body.state, r.body.reason]).toEqual([200, 'expired', 'no_answer']);
+      expect([r.status, r.body.state, r.body.reason]).toEqual([202, 'expired', 'no_answer']);
       expect(r.body.history.map((h: { state: string }) => h.state)).toEqual(['pending', 'sent', 'expired']);
       expect(r.body.history[2].at).toBe(r.body.expiresAt);
       // Answered once the ack grace after expiresAt has passed, not at the end of the wait.
@@ -488,7 +488,7 @@ describe('a command', () => {
     car.setFailing('unit_fault');
     try {
       const r = await command(car.id, { action: 'unlock', bookingId: b.id });
-      expect([r.status, r.body.state, r.body.reason]).toEqual([200, 'rejected', 'unit_fault']);
+      expect([r.status, r.body.state, r.body.reason]).toEqual([202, 'rejected', 'unit_fault']);
     } finally {
       car.setFailing(false);
     }
@@ -504,7 +504,7 @@ describe('a command', () => {
       end: new Date(Date.now() - 240 * MIN),
     });
     const r = await command(car.id, { action: 'lock', bookingId: ended.id, memberId: 'late-larry' });
-    expect([r.status, r.body.state]).toEqual([200, 'done']);
+    expect([r.status, r.body.state]).toEqual([202, 'done']);
     expect(car.locked).toBe(true);
   });
 

@@ -111,7 +111,7 @@ async function unlock(p: Platform, car: string, bookingId: string, n: number): P
   );
   const roundTripMs = performance.now() - s0;
   const t1 = Date.now();
-  if (r.status !== 200 || r.body.state !== 'done')
+  if (r.status !== 202 || r.body.state !== 'done')
     throw new Error(`${car}: ${r.status} ${JSON.stringify(r.body)}`);
   const at = (state: string) =>
     Date.parse(r.body.history.find((h: { state: string }) => h.state === state).at);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../test/helpers/ports.ts';
 import { cpuSeconds, type NodeProcess, ROOT, spawnNode, spawnProgram } from './processes.ts';
@@ -104,12 +104,13 @@ export function nodeRedPeer(opts: { unbounded: boolean }): Peer {
   let mosquitto: NodeProcess | undefined;
   let red: NodeProcess | undefined;
   let url = '';
+  let dir: string | undefined;
   return {
     name: `Node-RED 4 on Mosquitto (${opts.unbounded ? 'max_queued_messages 0' : 'default queue limits'})`,
     brokerUrl: () => url,
     async start(stack) {
       installNodeRed();
-      const dir = join(stack.dataDir, `..`, `peer-${opts.unbounded ? 'unbounded' : 'default'}-${Date.now()}`);
+      dir = join(stack.dataDir, '..', `peer-${opts.unbounded ? 'unbounded' : 'default'}-${Date.now()}`);
       mkdirSync(dir, { recursive: true });
       const port = await freePort();
       url = `mqtt://127.0.0.1:${port}`;
@@ -174,8 +175,22 @@ export function nodeRedPeer(opts: { unbounded: boolean }): Peer {
           inputs: 0,
           wires: [['b0000005']],
         },
-        { id: 'b0000005', type: 'json', z: 'b0000001', property: 'payload', action: '', wires: [['b0000006']] },
-        { id: 'b0000006', type: 'function', z: 'b0000001', func: FUNCTION_NODE, outputs: 1, wires: [['b0000007']] },
+        {
+          id: 'b0000005',
+          type: 'json',
+          z: 'b0000001',
+          property: 'payload',
+          action: '',
+          wires: [['b0000006']],
+        },
+        {
+          id: 'b0000006',
+          type: 'function',
+          z: 'b0000001',
+          func: FUNCTION_NODE,
+          outputs: 1,
+          wires: [['b0000007']],
+        },
         {
           id: 'b0000007',
           type: 'join',
@@ -194,7 +209,14 @@ export function nodeRedPeer(opts: { unbounded: boolean }): Peer {
           reduceRight: false,
           wires: [['b0000008']],
         },
-        { id: 'b0000008', type: 'influxdb batch', z: 'b0000001', influxdb: 'b0000003', precision: 'ms', wires: [] },
+        {
+          id: 'b0000008',
+          type: 'influxdb batch',
+          z: 'b0000001',
+          influxdb: 'b0000003',
+          precision: 'ms',
+          wires: [],
+        },
       ];
       writeFileSync(join(dir, 'flows.json'), JSON.stringify(flows));
       writeFileSync(
@@ -220,9 +242,11 @@ export function nodeRedPeer(opts: { unbounded: boolean }): Peer {
       await new Promise((r) => setTimeout(r, 500));
     },
     async stop() {
-      if (process.env.BENCH_DEBUG) console.log([...(red?.output ?? []), ...(mosquitto?.output ?? [])].slice(-60).join('\n'));
+      if (process.env.BENCH_DEBUG)
+        console.log([...(red?.output ?? []), ...(mosquitto?.output ?? [])].slice(-60).join('\n'));
       await red?.stop();
       await mosquitto?.stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
     },
     cpu: () => cpuSeconds(red?.child.pid) + cpuSeconds(mosquitto?.child.pid),
   };

@@ -13,16 +13,16 @@ import { and, as, ident, select, str, tagEquals, timeRange } from './influxql.ts
 import type { Bbox } from './params.ts';
 import { planSegments, type TierCoverage } from './plan.ts';
 import { publicPosition } from './public-position.ts';
-import { CELL_TAG_LENGTH, POSITION_TAG, type RollupStat, rollupField } from './rollup.ts';
+import { MOBILE_CELL_LENGTH, parseMapEntries } from './rollup.ts';
 
 /**
  * Map aggregates per geohash cell, computed from rollups and raw readings (plan.ts, rollup.ts).
  *
  * Kits that do not move are grouped by device: from raw readings by device and stored cell (the `gh` tag
- * for cells up to its length 6, the mean of their position fields beyond), from rollups by device and
- * `pos` (their public position's geohash of length 9). Indoor kits count at their public position.
+ * for cells up to its length 6, the mean of their position fields beyond), from the map rollup by device
+ * and position (geohash of length 9 of their public position). Indoor kits count at their public position.
  * Mobile readings count in the cell each was taken in: one by one from raw readings (their lat/lon), by
- * 7-cell from the cell rollups; for cells of 8 and 9 a rollup's readings sit at their 7-cell's centre.
+ * 7-cell from the map rollup; for cells of 8 and 9 a rollup's readings sit at their 7-cell's centre.
  * `devices` is exact for kits that do not move; mobile devices are counted exactly in raw readings and, in
  * rollups, as the most seen in one cell and bucket (a lower bound: distinct cars over a month per cell
  * would need every car-cell pair kept).
@@ -156,49 +156,36 @@ export async function aggregateCells(
       );
       continue;
     }
-    const f = (stat: RollupStat) => ident(rollupField(m, stat));
-    const fixedSql = select({
-      fields: [as(`sum(${f('sum')})`, 's'), as(`sum(${f('count')})`, 'c'), as(`max(${f('max')})`, 'x')],
-      from: t.measurement,
-      rp: t.rp,
-      where: and(time, notMobile),
-      groupBy: [READING_TAGS.device, POSITION_TAG],
-    });
-    work.push(
-      influx.query(fixedSql, opts).then((series) => {
-        for (const s of series) {
-          const row = rowsOf(s)[0];
-          const pos = s.tags?.[POSITION_TAG];
-          if (!row || !pos) continue;
-          add(pos.slice(0, q.cell), num(row.s), num(row.c), num(row.x))?.fixed.add(
-            s.tags![READING_TAGS.device]!,
-          );
-        }
-      }),
-    );
-    const cellSql = select({
-      fields: [
-        as(`sum(${f('sum')})`, 's'),
-        as(`sum(${f('count')})`, 'c'),
-        as(`max(${f('max')})`, 'x'),
-        as(`max(${f('devices')})`, 'd'),
-      ],
-      from: t.cells,
+    // One packed row per 6-cell and bucket: kits by device and position, mobile readings by 7-cell.
+    const sql = select({
+      fields: [ident(m)],
+      from: t.map,
       rp: t.rp,
       where: time,
-      groupBy: ['gh'],
+      groupBy: [READING_TAGS.geohash],
     });
     work.push(
-      influx.query(cellSql, opts).then((series) => {
-        for (const s of series) {
-          const row = rowsOf(s)[0];
-          const gh = s.tags?.gh;
-          if (!row || !gh) continue;
-          const cell = q.cell <= CELL_TAG_LENGTH ? gh.slice(0, q.cell) : geohash(geohashCenter(gh), q.cell);
-          const a = add(cell, num(row.s), num(row.c), num(row.x));
-          if (a) a.mobileAtLeast = Math.max(a.mobileAtLeast, num(row.d) || 0);
+      (async () => {
+        for await (const chunk of influx.queryChunks(sql, opts)) {
+          for (const s of chunk) {
+            for (const [, text] of s.values as Array<[number, unknown]>) {
+              if (typeof text !== 'string') continue;
+              for (const e of parseMapEntries(text)) {
+                if (e.kind === 'd') {
+                  add(e.pos.slice(0, q.cell), e.sum, e.count, e.max)?.fixed.add(e.device);
+                } else {
+                  const cell =
+                    q.cell <= MOBILE_CELL_LENGTH
+                      ? e.cell.slice(0, q.cell)
+                      : geohash(geohashCenter(e.cell), q.cell);
+                  const a = add(cell, e.sum, e.count, e.max);
+                  if (a) a.mobileAtLeast = Math.max(a.mobileAtLeast, e.devices);
+                }
+              }
+            }
+          }
         }
-      }),
+      })(),
     );
   }
   await Promise.all(work);

@@ -3,8 +3,8 @@ import { planSegments } from './plan.ts';
 
 const H = 3_600_000;
 const D = 24 * H;
-const hour = { measurement: 'readings_1h', cells: 'cells_1h', step: H, from: 0, to: 10 * D };
-const day = { measurement: 'readings_1d', cells: 'cells_1d', step: D, from: 0, to: 10 * D };
+const hour = { measurement: 'readings_1h', map: 'map_1h', step: H, from: 0, to: 10 * D };
+const day = { measurement: 'readings_1d', map: 'map_1d', step: D, from: 0, to: 10 * D };
 
 describe('planSegments', () => {
   it('reads raw readings only without rollups', () => {

@@ -11,8 +11,8 @@ import { ceilTo, floorTo } from './time.ts';
 export interface TierCoverage {
   /** Per-device rollups (rollup.ts). */
   measurement: string;
-  /** Per-cell rollups of mobile readings, written with the device ones. */
-  cells: string;
+  /** Per-cell rollups for the map, written with the device ones. */
+  map: string;
   /** Retention policy of both, when not the default. */
   rp?: string | undefined;
   step: number;

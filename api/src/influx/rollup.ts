@@ -5,6 +5,7 @@ import {
   type Metric,
   POSITION_FIELDS,
   READING_TAGS,
+  STORED_GEOHASH_LENGTH,
 } from '@citytel/contract';
 import type { Logger } from 'pino';
 import type { InfluxQuery, InfluxSeries } from './client.ts';
@@ -39,7 +40,7 @@ export const HOUR = 3_600_000;
 export const DAY = 86_400_000;
 
 export const ROLLUP_MEASUREMENTS = { hour: 'readings_1h', day: 'readings_1d' } as const;
-export const CELL_MEASUREMENTS = { hour: 'cells_1h', day: 'cells_1d' } as const;
+export const MAP_MEASUREMENTS = { hour: 'map_1h', day: 'map_1d' } as const;
 
 /**
  * InfluxDB 1.x pays for every series in every shard a query touches, and its default shard groups span a
@@ -50,20 +51,20 @@ export const ROLLUP_RP = 'citytel_rollups';
 
 /**
  * Two rollups, both written from one pass over the raw points:
- * - per device (`readings_1h|1d`), tags device, kind, loc, and for a kit that does not move `pos`, the
- *   geohash of length 9 of its public position (indoor kits: their 7-cell centre): the series endpoint
- *   reads them by device, the map places fixed kits in cells of any length from `pos`;
- * - per cell of mobile readings (`cells_1h|1d`), tag `gh` the geohash of length 7 where each reading was
- *   taken, and per metric the number of distinct devices: the map's mobile readings, without one series
- *   per car and cell (InfluxDB's cost grows with series, and cars visit every cell of a city).
- * Fields: `{metric}_sum|_count|_min|_max` (cells: `_sum|_count|_max|_devices`) and `n`, the points.
+ * - per device (`readings_1h|1d`, tags device, kind, loc; fields `{metric}_sum|_count|_min|_max` and `n`,
+ *   the points): the series endpoint reads them by device;
+ * - per 6-cell (`map_1h|1d`, tag `gh`; one string field per metric, `n`): the map. InfluxDB 1.x's cost
+ *   grows with series × fields × shards, and a city's cars add a series for every cell they visit, so the
+ *   map's rollup is packed: one row per 6-cell and bucket lists, `;`-separated,
+ *   `d|{device}|{pos}|{sum}|{count}|{max}` for each kit that does not move (`pos`: geohash of length 9 of
+ *   its public position, indoor kits at their 7-cell centre) and `m|{7-cell}|{sum}|{count}|{max}|{devices}`
+ *   for mobile readings by the 7-cell they were taken in. A 30-day whole-city map reads ~150 series.
  */
-export type RollupStat = 'sum' | 'count' | 'min' | 'max' | 'devices';
+export type RollupStat = 'sum' | 'count' | 'min' | 'max';
 export const rollupField = (m: Metric, stat: RollupStat): string => `${m}_${stat}`;
 export const POINT_COUNT_FIELD = 'n';
-export const POSITION_TAG = 'pos';
-export const POSITION_TAG_LENGTH = 9;
-export const CELL_TAG_LENGTH = 7;
+export const POSITION_LENGTH = 9;
+export const MOBILE_CELL_LENGTH = 7;
 
 /** Tags of the raw series a pass reads, and of the per-device rollups. */
 const GROUP_TAGS = [READING_TAGS.device, READING_TAGS.kind, READING_TAGS.loc];
@@ -182,8 +183,8 @@ export function createRollups(opts: RollupOptions): Rollups {
       }
     }
     const rp = state?.rp;
-    await writeLines(influx, hours.lines(ROLLUP_MEASUREMENTS.hour, CELL_MEASUREMENTS.hour), rp);
-    if (days) await writeLines(influx, days.lines(ROLLUP_MEASUREMENTS.day, CELL_MEASUREMENTS.day), rp);
+    await writeLines(influx, hours.lines(ROLLUP_MEASUREMENTS.hour, MAP_MEASUREMENTS.hour), rp);
+    if (days) await writeLines(influx, days.lines(ROLLUP_MEASUREMENTS.day, MAP_MEASUREMENTS.day), rp);
   };
 
   const tick = () => {
@@ -236,37 +237,45 @@ const ceilDay = (ms: number): number => Math.ceil(ms / DAY) * DAY;
 
 const tier = (t: 'hour' | 'day', rp: string | undefined) => ({
   measurement: ROLLUP_MEASUREMENTS[t],
-  cells: CELL_MEASUREMENTS[t],
+  map: MAP_MEASUREMENTS[t],
   ...(rp ? { rp } : {}),
 });
 
-/** The statistics of one rollup point being built. */
+/** Sum, count, min and max of each metric, and the points, of one rollup entry being built. */
 class Stats {
   n = 0;
   readonly sum: number[];
   readonly count: number[];
   readonly min: number[];
   readonly max: number[];
-  /** Distinct devices per metric (cell rollups only). */
-  readonly devices?: Array<Set<string>>;
-  constructor(
-    readonly key: string,
-    readonly t: number,
-    k: number,
-    withDevices: boolean,
-  ) {
+  constructor(k: number) {
     this.sum = Array(k).fill(0);
     this.count = Array(k).fill(0);
     this.min = Array(k).fill(Number.POSITIVE_INFINITY);
     this.max = Array(k).fill(Number.NEGATIVE_INFINITY);
-    if (withDevices) this.devices = Array.from({ length: k }, () => new Set<string>());
   }
+
+  add(i: number, v: number): void {
+    this.sum[i]! += v;
+    this.count[i]!++;
+    if (v < this.min[i]!) this.min[i] = v;
+    if (v > this.max[i]!) this.max[i] = v;
+  }
+}
+
+/** One 6-cell in one bucket: its fixed kits by device and position, its mobile readings by 7-cell. */
+interface MapCell {
+  gh: string;
+  t: number;
+  n: number;
+  fixed: Map<string, Stats>;
+  mobile: Map<string, { stats: Stats; devices: Array<Set<string>> }>;
 }
 
 /** Per-device and per-cell statistics of one pass, by bucket. */
 class Rollup {
-  private readonly byDevice = new Map<string, Stats>();
-  private readonly byCell = new Map<string, Stats>();
+  private readonly devices = new Map<string, { tags: string; t: number; stats: Stats }>();
+  private readonly cells = new Map<string, MapCell>();
   constructor(private readonly metrics: Metric[]) {}
 
   add(series: InfluxSeries, step: number): void {
@@ -274,73 +283,129 @@ class Rollup {
     const device = tags[READING_TAGS.device] ?? '';
     const loc = tags[READING_TAGS.loc] ?? '';
     const mobile = loc === 'mobile';
-    const base = GROUP_TAGS.filter((t) => tags[t])
+    const deviceTags = GROUP_TAGS.filter((t) => tags[t])
       .map((t) => `${t}=${escapeTag(tags[t]!)}`)
       .join(',');
+    const k = this.metrics.length;
     const col = (name: string) => series.columns.indexOf(name);
     const metricCols = this.metrics.map(col);
     const latCol = col(POSITION_FIELDS.lat);
     const lonCol = col(POSITION_FIELDS.lon);
     for (const row of series.values) {
       const t = floorTo(row[0] as number, step);
+      const d = this.entry(this.devices, `${deviceTags} ${t}`, () => ({
+        tags: deviceTags,
+        t,
+        stats: new Stats(k),
+      })).stats;
+      d.n++;
       const lat = row[latCol];
       const lon = row[lonCol];
-      const placed = typeof lat === 'number' && typeof lon === 'number';
-      // A kit that does not move is keyed by its public position; a mobile one by device alone.
-      let key = base;
-      if (!mobile && placed)
-        key += `,${POSITION_TAG}=${geohash(publicPosition({ lat, lon }, loc), POSITION_TAG_LENGTH)}`;
-      const d = this.stats(this.byDevice, key, t, false);
-      const c =
-        mobile && placed
-          ? this.stats(this.byCell, `gh=${geohash({ lat, lon }, CELL_TAG_LENGTH)}`, t, true)
-          : undefined;
-      d.n++;
-      if (c) c.n++;
-      for (let i = 0; i < metricCols.length; i++) {
+      let place: Stats | undefined;
+      let seen: Array<Set<string>> | undefined;
+      if (typeof lat === 'number' && typeof lon === 'number') {
+        const p = mobile ? { lat, lon } : publicPosition({ lat, lon }, loc);
+        const fine = geohash(p, mobile ? MOBILE_CELL_LENGTH : POSITION_LENGTH);
+        const gh = fine.slice(0, STORED_GEOHASH_LENGTH);
+        const cell = this.entry(this.cells, `${gh} ${t}`, () => ({
+          gh,
+          t,
+          n: 0,
+          fixed: new Map(),
+          mobile: new Map(),
+        }));
+        cell.n++;
+        if (mobile) {
+          const m = this.entry(cell.mobile, fine, () => ({
+            stats: new Stats(k),
+            devices: this.metrics.map(() => new Set<string>()),
+          }));
+          place = m.stats;
+          seen = m.devices;
+        } else place = this.entry(cell.fixed, `${device}|${fine}`, () => new Stats(k));
+      }
+      for (let i = 0; i < k; i++) {
         const v = metricCols[i]! >= 0 ? row[metricCols[i]!] : undefined;
         if (typeof v !== 'number') continue;
-        for (const s of c ? [d, c] : [d]) {
-          s.sum[i]! += v;
-          s.count[i]!++;
-          if (v < s.min[i]!) s.min[i] = v;
-          if (v > s.max[i]!) s.max[i] = v;
-        }
-        c?.devices?.[i]?.add(device);
+        d.add(i, v);
+        place?.add(i, v);
+        seen?.[i]?.add(device);
       }
     }
   }
 
-  *lines(deviceMeasurement: string, cellMeasurement: string): Generator<string> {
-    for (const s of this.byDevice.values()) yield this.line(deviceMeasurement, s);
-    for (const s of this.byCell.values()) yield this.line(cellMeasurement, s);
-  }
-
-  private stats(map: Map<string, Stats>, key: string, t: number, cell: boolean): Stats {
-    const k = `${key} ${t}`;
-    let s = map.get(k);
-    if (!s) {
-      s = new Stats(key, t, this.metrics.length, cell);
-      map.set(k, s);
+  *lines(deviceMeasurement: string, mapMeasurement: string): Generator<string> {
+    for (const { tags, t, stats: s } of this.devices.values()) {
+      const fields: string[] = [];
+      this.metrics.forEach((m, i) => {
+        if (s.count[i] === 0) return;
+        fields.push(
+          `${rollupField(m, 'sum')}=${floatText(s.sum[i]!)}`,
+          `${rollupField(m, 'count')}=${s.count[i]}i`,
+          `${rollupField(m, 'min')}=${floatText(s.min[i]!)}`,
+          `${rollupField(m, 'max')}=${floatText(s.max[i]!)}`,
+        );
+      });
+      fields.push(`${POINT_COUNT_FIELD}=${s.n}i`);
+      yield `${deviceMeasurement},${tags} ${fields.join(',')} ${t}`;
     }
-    return s;
+    for (const c of this.cells.values()) {
+      const fields: string[] = [];
+      this.metrics.forEach((m, i) => {
+        const entries: string[] = [];
+        for (const [key, s] of c.fixed) {
+          if (s.count[i]) entries.push(`d|${key}|${s.sum[i]}|${s.count[i]}|${s.max[i]}`);
+        }
+        for (const [cell, { stats: s, devices }] of c.mobile) {
+          if (s.count[i]) entries.push(`m|${cell}|${s.sum[i]}|${s.count[i]}|${s.max[i]}|${devices[i]!.size}`);
+        }
+        if (entries.length) fields.push(`${m}="${entries.join(';')}"`);
+      });
+      fields.push(`${POINT_COUNT_FIELD}=${c.n}i`);
+      yield `${mapMeasurement},gh=${c.gh} ${fields.join(',')} ${c.t}`;
+    }
   }
 
-  private line(measurement: string, s: Stats): string {
-    const fields: string[] = [];
-    this.metrics.forEach((m, i) => {
-      if (s.count[i] === 0) return;
-      fields.push(
-        `${rollupField(m, 'sum')}=${floatText(s.sum[i]!)}`,
-        `${rollupField(m, 'count')}=${s.count[i]}i`,
-      );
-      if (!s.devices) fields.push(`${rollupField(m, 'min')}=${floatText(s.min[i]!)}`);
-      fields.push(`${rollupField(m, 'max')}=${floatText(s.max[i]!)}`);
-      if (s.devices) fields.push(`${rollupField(m, 'devices')}=${s.devices[i]!.size}i`);
-    });
-    fields.push(`${POINT_COUNT_FIELD}=${s.n}i`);
-    return `${measurement},${s.key} ${fields.join(',')} ${s.t}`;
+  private entry<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+    let v = map.get(key);
+    if (v === undefined) {
+      v = make();
+      map.set(key, v);
+    }
+    return v;
   }
+}
+
+/** One entry of a packed map rollup (see the schema above). */
+export type MapEntry =
+  | { kind: 'd'; device: string; pos: string; sum: number; count: number; max: number }
+  | { kind: 'm'; cell: string; sum: number; count: number; max: number; devices: number };
+
+export function parseMapEntries(text: string): MapEntry[] {
+  const out: MapEntry[] = [];
+  for (const e of text.split(';')) {
+    const p = e.split('|');
+    if (p[0] === 'd' && p.length === 6) {
+      out.push({
+        kind: 'd',
+        device: p[1]!,
+        pos: p[2]!,
+        sum: Number(p[3]),
+        count: Number(p[4]),
+        max: Number(p[5]),
+      });
+    } else if (p[0] === 'm' && p.length === 6) {
+      out.push({
+        kind: 'm',
+        cell: p[1]!,
+        sum: Number(p[2]),
+        count: Number(p[3]),
+        max: Number(p[4]),
+        devices: Number(p[5]),
+      });
+    }
+  }
+  return out;
 }
 
 async function writeLines(

@@ -4,7 +4,6 @@ import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireIdempotencyKey } from '../commands/idempotency.ts';
-import { isFinal } from '../commands/tracker.ts';
 import { commandSchema, commandView, newCommandSchema } from '../commands/views.ts';
 import { apiError, errorResponses } from '../errors.ts';
 import { canManage } from '../plugins/auth.ts';
@@ -18,7 +17,7 @@ export const commandRoutes: FastifyPluginAsyncZod = async (app) => {
 
   /**
    * A command that could not leave answers as the error it is, with a Location to its record (it stays in the
-   * audit trail); otherwise 200 once it has ended, 202 while the car has not answered yet.
+   * audit trail); otherwise 202 with the command (CONTRACT §4), whose `state` says whether it has ended.
    */
   const answer = (reply: FastifyReply, c: Command, replayed: boolean) => {
     reply.header('Location', location(c)).header('Cache-Control', 'no-store');
@@ -38,7 +37,7 @@ export const commandRoutes: FastifyPluginAsyncZod = async (app) => {
           Location: location(c),
         },
       );
-    return reply.code(isFinal(c.state) ? 200 : 202).send(commandView(c));
+    return reply.code(202).send(commandView(c));
   };
 
   app.post(
@@ -53,8 +52,8 @@ export const commandRoutes: FastifyPluginAsyncZod = async (app) => {
           'end), `lock` at any time. Every request carries an `Idempotency-Key`: the same key returns the ' +
           'same command (header `Idempotent-Replayed: true`), never a second one; with another body it is ' +
           'refused (422). The command is published at QoS 1 and followed until the car answers or it ' +
-          'expires. `?wait=10` holds the answer up to 10 s for an end state: 200 with an ended command, ' +
-          '202 with one still under way. An offline car fails at once (409 `vehicle_offline`) unless ' +
+          'expires. Answers 202 with the command; `?wait=10` holds the answer up to 10 s for an end state ' +
+          '(its `state` tells). An offline car fails at once (409 `vehicle_offline`) unless ' +
           '`queue` is true.',
         security: auth,
         params: z.object({ id: idSchema }),
@@ -71,12 +70,8 @@ export const commandRoutes: FastifyPluginAsyncZod = async (app) => {
         }),
         body: newCommandSchema,
         response: {
-          200: {
-            description: 'the command has ended: done, rejected, expired or failed',
-            content: { 'application/json': { schema: commandSchema } },
-          },
           202: {
-            description: 'the command is under way: pending or sent',
+            description: 'the command: ended (done, rejected, expired) or still under way (pending, sent)',
             content: { 'application/json': { schema: commandSchema } },
           },
           ...errorResponses(400, 401, 403, 404, 409, 422, 503),
