@@ -63,7 +63,8 @@ describe('dashboard: the city map in a browser', () => {
         { qos: 1 },
       );
     }
-    // Ready when our history is in InfluxDB and the simulated kits have put cells on the map.
+    // Ready when our history is in InfluxDB, the simulated kits have put cells on the map and cars wait
+    // at their stations.
     await eventually(
       'the kit history and simulated cells in the api',
       async () => {
@@ -71,7 +72,12 @@ describe('dashboard: the city map in a browser', () => {
           `/api/v1/devices/${KIT}/series?metric=pm25&from=-24h&every=10m`,
         );
         const map = await api<{ features: unknown[] }>('/api/v1/map?metric=noise_laeq&window=1h&cell=6');
-        return series.points.filter((p) => p.v !== null).length === HISTORY.length && map.features.length > 2;
+        const fleet = await api<{ vehicles: unknown[] }>('/api/v1/vehicles');
+        return (
+          series.points.filter((p) => p.v !== null).length === HISTORY.length &&
+          map.features.length > 2 &&
+          fleet.vehicles.length > 0
+        );
       },
       60_000,
     );
@@ -244,8 +250,11 @@ describe('dashboard: the city map in a browser', () => {
     await page.waitForSelector('#layer-cars-item:not([hidden])');
     // The city as a whole between the controls and the kit's panel, still open: the test's screenshot.
     await centreOn(page, [-1.6677, 48.118], 12.5);
+    // The page reads the fleet every 30 s and on status changes.
     await expect
-      .poll(async () => (await renderedFeatures(page, 'vehicles')).map((f) => String(f.id)).sort())
+      .poll(async () => (await renderedFeatures(page, 'vehicles')).map((f) => String(f.id)).sort(), {
+        timeout: 40_000,
+      })
       .toEqual(fleet.vehicles.map((v) => v.id).sort());
     for (const f of await renderedFeatures(page, 'vehicles')) expect(f.state).toBe('available');
 

@@ -181,15 +181,18 @@ async function main(): Promise<void> {
     const dy = sheet ? y - (box.top + panel.top) / 2 : 0;
     map.panBy([dx, dy]);
   };
-  // The panel grows as its chart arrives: the kit opened a moment ago is kept clear of it meanwhile.
-  let keepUntil = 0;
+  // The panel grows as its chart arrives: the kit is kept clear of it until the person moves the map.
+  let keep = false;
+  map.on('movestart', (e: { originalEvent?: unknown }) => {
+    if (e.originalEvent) keep = false;
+  });
   new ResizeObserver(() => {
-    if (store.state.selected && Date.now() < keepUntil) keepVisible(store.state.selected);
+    if (keep && store.state.selected) keepVisible(store.state.selected);
   }).observe(byId('panel'));
 
   store.on((s, changed) => {
     if (changed.has('selected') && s.selected) {
-      keepUntil = Date.now() + 5000;
+      keep = true;
       keepVisible(s.selected);
     }
     if (changed.has('metric')) renderLegend(s.metric);

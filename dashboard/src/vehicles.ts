@@ -117,6 +117,13 @@ export function createVehicles(map: MapLibre, onAvailable: (yes: boolean) => voi
     clearTimeout(timer);
     timer = setTimeout(load, ms);
   };
+  /** A reading of the list soon, at most every few seconds however many cars report. */
+  let lastSoon = 0;
+  const soon = () => {
+    if (Date.now() - lastSoon < AFTER_CHANGE_MS * 3) return;
+    lastSoon = Date.now();
+    schedule(AFTER_CHANGE_MS);
+  };
   const load = async () => {
     if (gone) return;
     try {
@@ -151,12 +158,17 @@ export function createVehicles(map: MapLibre, onAvailable: (yes: boolean) => voi
     applyLive(v) {
       // A free car stays drawn at its station (the public view shows no live position); one that goes
       // offline, is unlocked or starts its engine is no longer free: it leaves the layer until the api
-      // lists it again.
+      // lists it again. A status change (`online` is in status events only) or a car not listed that
+      // stands locked may make a car free: the list is read again shortly.
+      if (gone || !available) return;
       const c = cars.get(v.vehicle);
-      if (!c || !(v.online === false || v.locked === false || v.ignition === true)) return;
-      cars.delete(v.vehicle);
-      draw();
-      schedule(AFTER_CHANGE_MS);
+      if (c && (v.online === false || v.locked === false || v.ignition === true)) {
+        cars.delete(v.vehicle);
+        draw();
+        schedule(AFTER_CHANGE_MS);
+      } else if ('online' in v || (!c && v.locked === true && v.ignition !== true)) {
+        soon();
+      }
     },
   };
 }

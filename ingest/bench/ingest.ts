@@ -199,6 +199,8 @@ async function main() {
         await influxPost(influx.url, '/query', new URLSearchParams({ q: `CREATE DATABASE ${db}` }));
         const peer = nodeRedPeer({ unbounded });
         console.log(`running ${w.name} through ${peer.name}...`);
+        // Stopped however the start ends: a Mosquitto left behind would outlive the bench.
+        cleanups.unshift(() => peer.stop());
         await peer.start({ mqttUrl: '', serviceSecret, dataDir: storeDir, influxUrl: influx.url, db });
         const clients = await Promise.all(
           Array.from({ length: CONNECTIONS + 1 }, (_, i) =>
