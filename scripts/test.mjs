@@ -28,6 +28,8 @@ const run = (what, cmd, args) => {
 
 let failedSteps = 0;
 failedSteps += run('type check (tsc)', 'npx', ['tsc', '--noEmit', '-p', '.']) === 0 ? 0 : 1;
+failedSteps +=
+  run('type check the dashboard (tsc, DOM)', 'npx', ['tsc', '--noEmit', '-p', 'dashboard']) === 0 ? 0 : 1;
 failedSteps += run('lint (biome)', 'npx', ['biome', 'check', '.']) === 0 ? 0 : 1;
 
 const artifacts = join(root, 'test-artifacts');

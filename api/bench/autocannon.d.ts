@@ -16,6 +16,8 @@ declare module 'autocannon' {
     url: string;
     connections?: number;
     duration?: number;
+    /** Seconds before a request counts as an error. */
+    timeout?: number;
     requests?: Array<{
       method?: string;
       setupRequest?: (req: Record<string, unknown>) => Record<string, unknown>;

@@ -89,6 +89,12 @@ try {
   }
 
   let n = 0;
+  /** A citizen's viewport: a 2 km square somewhere in the city. */
+  const viewport = () => {
+    const lon = CITY.minLon + ((n * 0.37) % 1) * (CITY.maxLon - CITY.minLon - 0.027);
+    const lat = CITY.minLat + ((n++ * 0.61) % 1) * (CITY.maxLat - CITY.minLat - 0.018);
+    return `${lon.toFixed(4)},${lat.toFixed(4)},${(lon + 0.027).toFixed(4)},${(lat + 0.018).toFixed(4)}`;
+  };
   /** A `to` a few ms apart on each request: every request misses the answer cache and queries InfluxDB. */
   const uniqueTo = () => new Date(Date.now() - 1000 - (n++ % 100_000)).toISOString();
   const scenarios: Array<{ name: string; path: () => string; cached: boolean }> = [

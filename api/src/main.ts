@@ -3,6 +3,8 @@ import { createLogger, openStore, resolveServiceSecret } from '@citytel/store';
 import { buildApp } from './app.ts';
 import { type ApiConfig, loadApiConfig } from './config.ts';
 import { createInfluxClient } from './influx.ts';
+import { createInfluxQuery } from './influx/client.ts';
+import { createRollups } from './influx/rollup.ts';
 import { connectApiMqtt } from './mqtt.ts';
 
 /** `npm start -w api`: reads the environment, opens the store, connects to the broker, listens. */
@@ -27,7 +29,14 @@ async function main(): Promise<void> {
   const secret = await resolveServiceSecret(config.DATA_DIR, config.MQTT_SERVICE_SECRET);
   const mqtt = connectApiMqtt({ url: mqttUrlOf(config), password: secret, log });
   const influx = createInfluxClient(config);
-  const app = await buildApp({ config, store, mqtt, influx, log });
+  // Open data reads InfluxQL on /query (1.x, and 2.x/3.x through their v1 compatibility API with a token).
+  const query = createInfluxQuery({
+    url: config.INFLUX_URL,
+    db: config.INFLUX_BUCKET ?? config.INFLUX_DB,
+    token: config.INFLUX_TOKEN,
+  });
+  const rollups = createRollups({ influx: query, log: log.child({ component: 'rollups' }) });
+  const app = await buildApp({ config, store, mqtt, influx, log, read: { influx: query, rollups } });
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -40,6 +49,7 @@ async function main(): Promise<void> {
     // Each part is closed even when another fails to, so the store is always flushed.
     for (const [name, close] of [
       ['http', () => app.close()],
+      ['rollups', () => rollups.stop()],
       ['mqtt', () => mqtt.close()],
       ['store', () => store.close()],
     ] as const) {
@@ -55,6 +65,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
 
   await app.listen({ port: config.API_PORT, host: config.API_HOST });
+  rollups.start();
   log.info(
     {
       port: config.API_PORT,
