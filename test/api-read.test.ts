@@ -260,7 +260,14 @@ describe('rollups', () => {
   }
 
   it('fold in readings that arrive late, within the lateness window, when the next hour closes', async () => {
-    const late: TestReading = { device: 'kit-a', kind: 'native', loc: 'fixed', t: END - 25 * MIN, ...POS.kitA, values: { pm25: 99.9 } };
+    const late: TestReading = {
+      device: 'kit-a',
+      kind: 'native',
+      loc: 'fixed',
+      t: END - 25 * MIN,
+      ...POS.kitA,
+      values: { pm25: 99.9 },
+    };
     await stack.write([late]);
     all.push(late);
     clock = END + HOUR + 2 * MIN;
@@ -269,7 +276,9 @@ describe('rollups', () => {
     const day = await stack.query.query(
       `SELECT "pm25_count", "pm25_max" FROM "citytel_rollups"."readings_1d" WHERE "device" = 'kit-a' AND time = ${END - DAY}ms`,
     );
-    const kitALastDay = all.filter((r) => r.device === 'kit-a' && r.t >= END - DAY && r.t < END && r.values.pm25 !== undefined);
+    const kitALastDay = all.filter(
+      (r) => r.device === 'kit-a' && r.t >= END - DAY && r.t < END && r.values.pm25 !== undefined,
+    );
     expect(day[0]?.values[0]?.slice(1)).toEqual([kitALastDay.length, 99.9]);
     // The whole window from rollups (its edges are aligned): the late reading is in the daily rollup.
     const body = await map(`metric=pm25&window=3d&to=${iso(END)}&cell=6`);

@@ -12,8 +12,8 @@ import {
 } from '@citytel/contract';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiStack, startApiStack } from './helpers/api-stack.ts';
 import { createSimulator, runLoad, type Simulator, simConfig } from '../firmware-sim/src/index.ts';
+import { type ApiStack, startApiStack } from './helpers/api-stack.ts';
 
 /**
  * The simulator against the real broker and api (store, broker, influxd, api on free ports): it

@@ -2,9 +2,9 @@ import { ConfigError, mqttUrlOf } from '@citytel/contract';
 import { createLogger, openStore, resolveServiceSecret } from '@citytel/store';
 import { buildApp } from './app.ts';
 import { type ApiConfig, loadApiConfig } from './config.ts';
-import { createInfluxClient } from './influx.ts';
 import { createInfluxQuery } from './influx/client.ts';
 import { createRollups } from './influx/rollup.ts';
+import { createInfluxClient } from './influx.ts';
 import { connectApiMqtt } from './mqtt.ts';
 
 /** `npm start -w api`: reads the environment, opens the store, connects to the broker, listens. */

@@ -123,7 +123,12 @@ export type TimeSource = 'device' | 'broker';
  */
 export function resolveTime(device: Date | undefined, receivedAt: Date): { ts: Date; source: TimeSource } {
   const t = device?.getTime();
-  if (t === undefined || Number.isNaN(t) || t > receivedAt.getTime() + MAX_FUTURE_MS || t < EARLIEST_PLAUSIBLE) {
+  if (
+    t === undefined ||
+    Number.isNaN(t) ||
+    t > receivedAt.getTime() + MAX_FUTURE_MS ||
+    t < EARLIEST_PLAUSIBLE
+  ) {
     return { ts: receivedAt, source: 'broker' };
   }
   return { ts: device!, source: 'device' };

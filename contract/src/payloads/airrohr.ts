@@ -54,7 +54,8 @@ export function decodeAirrohr(payload: string): DecodeResult {
     const num =
       typeof raw === 'number' ? raw : typeof raw === 'string' && NUMBER.test(raw) ? Number(raw) : raw;
     if ('position' in field) {
-      if (typeof num !== 'number') rejections.push({ field: type, reason: 'wrong_type', detail: `${type} must be a number` });
+      if (typeof num !== 'number')
+        rejections.push({ field: type, reason: 'wrong_type', detail: `${type} must be a number` });
       else if (field.position === 'lat') lat = num;
       else lon = num;
       continue;
