@@ -13,6 +13,8 @@ ensureDebianPackages({
   mosquitto_pub: 'mosquitto-clients',
   chromium: 'chromium',
   pg_ctlcluster: 'postgresql',
+  'redis-server': 'redis-server',
+  'docker-compose': 'docker-compose',
 });
 ensureDashboardBuilt();
 
