@@ -1,57 +1,19 @@
-import { type AirrohrBody, encodeAirrohr, type Position } from '@citytel/contract';
-import type { Logger } from 'pino';
-import { Ticker } from '../clock.ts';
+import { type AirrohrBody, encodeAirrohr } from '@citytel/contract';
 import { presentValues } from '../model.ts';
-import type { KitSpec } from '../plan.ts';
-import type { Credentials } from '../provision.ts';
 import { hash32 } from '../rng.ts';
-import { type Kit, type KitDeps, periodMs } from './base.ts';
+import { PeriodicKit } from './base.ts';
 
 /**
  * A stock sensor.community (airrohr) box with "send to own API" set: no MQTT, an HTTP POST of its
  * body every period (values as strings, no time), `X-Sensor: esp8266-{chipid}`, Basic auth with the
  * device id and secret (CONTRACT §2.3). A silent sensor is simply left out, as the firmware does.
  */
-export class AirrohrKit implements Kit {
-  private creds: Credentials;
-  private readonly log: Logger;
-  private readonly ticker: Ticker;
-  private ticks = 0;
+export class AirrohrKit extends PeriodicKit {
   private lastOk = false;
   private running = false;
-  sent = 0;
-
-  constructor(
-    readonly spec: KitSpec,
-    creds: Credentials,
-    private readonly deps: KitDeps,
-  ) {
-    this.creds = creds;
-    this.log = deps.log.child({ component: 'kit', kit: creds.id });
-    this.ticker = new Ticker(
-      () => periodMs(deps, spec.id, ++this.ticks),
-      () => this.report(),
-      (e) => {
-        deps.counters.errors++;
-        this.log.warn({ err: e }, 'report failed');
-      },
-    );
-  }
-
-  get id(): string {
-    return this.creds.id;
-  }
 
   get online(): boolean {
     return this.running && this.lastOk;
-  }
-
-  setCredentials(c: Credentials): void {
-    this.creds = c;
-  }
-
-  position(): Position {
-    return this.spec.position;
   }
 
   start(firstDelayMs = 0): void {

@@ -60,12 +60,11 @@ export function periodMs(deps: KitDeps, id: string, n: number): number {
 export const firmwareTime = (ms: number) =>
   new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 
-/** The shared life of an MQTT kit: connect, report every period, stop on refused credentials. */
-export abstract class MqttKit implements Kit {
-  protected client: MqttClient | undefined;
+/** What every kit shares: its credentials, its reporting ticker, its count of readings sent. */
+export abstract class PeriodicKit implements Kit {
   protected creds: Credentials;
   protected readonly log: Logger;
-  private readonly ticker: Ticker;
+  protected readonly ticker: Ticker;
   private ticks = 0;
   sent = 0;
 
@@ -90,9 +89,7 @@ export abstract class MqttKit implements Kit {
     return this.creds.id;
   }
 
-  get online(): boolean {
-    return this.client?.connected ?? false;
-  }
+  abstract get online(): boolean;
 
   setCredentials(c: Credentials): void {
     this.creds = c;
@@ -102,9 +99,21 @@ export abstract class MqttKit implements Kit {
     return this.spec.position;
   }
 
+  abstract start(firstDelayMs?: number): void;
+  abstract stop(): Promise<void>;
+  abstract report(): Promise<void>;
+}
+
+/** The shared life of an MQTT kit: connect, report every period, stop on refused credentials. */
+export abstract class MqttKit extends PeriodicKit {
+  protected client: MqttClient | undefined;
+
+  get online(): boolean {
+    return this.client?.connected ?? false;
+  }
+
   protected abstract connectOptions(): IClientOptions;
   protected abstract onConnect(): void;
-  abstract report(): Promise<void>;
 
   start(firstDelayMs = 0): void {
     const client = mqtt.connect(this.deps.mqttUrl, {
