@@ -10,6 +10,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { carsharingPlugin } from './commands/plugin.ts';
 import type { ApiConfig } from './config.ts';
@@ -19,6 +20,7 @@ import type { TierCoverage } from './influx/plan.ts';
 import type { InfluxClient } from './influx.ts';
 import type { ApiMqtt } from './mqtt.ts';
 import { authPlugin } from './plugins/auth.ts';
+import { clusterPlugin } from './plugins/cluster.ts';
 import { contextPlugin } from './plugins/context.ts';
 import { registerDashboard } from './plugins/dashboard.ts';
 import { registerDocs } from './plugins/docs.ts';
@@ -60,6 +62,11 @@ export interface AppDeps {
   log: Logger;
   mqtt?: ApiMqtt | undefined;
   influx?: InfluxClient | undefined;
+  /**
+   * Cluster mode (REDIS_URL): rate limits counted in Redis for every instance, and command waits woken by
+   * any instance. The caller connects and closes it.
+   */
+  redis?: Redis | undefined;
   /**
    * Open data (GET /api/v1/devices, /devices/{id}/series, /map, /export), read with this InfluxQL client and
    * the rollup job's coverage (influx/rollup.ts). `cacheTtlMs` overrides each route's answer cache (0: off).
@@ -136,6 +143,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(errorHandlerPlugin, notFoundFallback ? { notFoundFallback } : {});
   await app.register(metricsRegistryPlugin);
   await app.register(authPlugin);
+  await app.register(clusterPlugin, { redis: deps.redis, keyPrefix: config.REDIS_KEY_PREFIX });
   await app.register(fastifyCors, {
     origin: config.CORS_ORIGINS,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
@@ -144,11 +152,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(fastifyCompress, { global: true, threshold: 1024 });
   // Off by default; a public route opts in with `config: { rateLimit: {} }` (RATE_LIMIT_PER_MIN per
-  // client address) or its own `{ max, timeWindow }`.
+  // client address) or its own `{ max, timeWindow }`. With Redis the counters are shared, so a client
+  // spreading its requests over the instances behind the proxy gets the same limit as on one; a Redis
+  // outage lets requests through rather than failing them (the open data stays up).
   await app.register(fastifyRateLimit, {
     global: false,
     max: config.RATE_LIMIT_PER_MIN,
     timeWindow: 60_000,
+    ...(deps.redis
+      ? { redis: deps.redis, nameSpace: `${config.REDIS_KEY_PREFIX}rate-limit:`, skipOnError: true }
+      : {}),
     errorResponseBuilder: (_request, ctx) =>
       ctx.ban
         ? new ApiError('forbidden', 'too many requests from this address')

@@ -67,6 +67,16 @@ export const apiEnvSchema = z.object({
     .default('false')
     .transform((v) => v === '1' || v === 'true' || v === 'yes')
     .describe('behind a reverse proxy: take the client address from X-Forwarded-For'),
+  REDIS_URL: optionalString
+    .pipe(z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional())
+    .describe(
+      'cluster mode: rate limits shared by every api instance, and command waits woken across instances',
+    ),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_:.-]{0,64}$/, 'must be up to 64 of [A-Za-z0-9_:.-]')
+    .default('citytel:')
+    .describe("prefix of the api's Redis keys and channel (several cities on one Redis)"),
   ...carsharingEnv,
 });
 

@@ -6,6 +6,7 @@ import { createInfluxQuery } from './influx/client.ts';
 import { createRollups } from './influx/rollup.ts';
 import { createInfluxClient } from './influx.ts';
 import { connectApiMqtt } from './mqtt.ts';
+import { connectApiRedis } from './plugins/redis.ts';
 
 /** `npm start -w api`: reads the environment, opens the store, connects to the broker, listens. */
 async function main(): Promise<void> {
@@ -36,7 +37,10 @@ async function main(): Promise<void> {
     token: config.INFLUX_TOKEN,
   });
   const rollups = createRollups({ influx: query, log: log.child({ component: 'rollups' }) });
-  const app = await buildApp({ config, store, mqtt, influx, log, read: { influx: query, rollups } });
+  // Cluster mode: shared rate limits and cross-instance command wake-ups. The live stream needs nothing
+  // here: every instance subscribes to its broker, and clustered brokers pass every message to all.
+  const redis = config.REDIS_URL ? connectApiRedis(config.REDIS_URL, log) : undefined;
+  const app = await buildApp({ config, store, mqtt, influx, redis, log, read: { influx: query, rollups } });
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -51,6 +55,7 @@ async function main(): Promise<void> {
       ['http', () => app.close()],
       ['rollups', () => rollups.stop()],
       ['mqtt', () => mqtt.close()],
+      ['redis', async () => void (await redis?.quit())],
       ['store', () => store.close()],
     ] as const) {
       try {
@@ -73,6 +78,7 @@ async function main(): Promise<void> {
       mqtt: mqttUrlOf(config),
       influx: influx.url,
       dataDir: config.DATA_DIR,
+      cluster: Boolean(redis),
     },
     'api listening; OpenAPI at /docs',
   );

@@ -37,6 +37,16 @@ export const carsharingEnv = {
     .max(60_000)
     .default(2000)
     .describe('how long after expiresAt an ack is still awaited before a command is marked expired'),
+  COMMAND_WAIT_POLL_MS: z.coerce
+    .number()
+    .int()
+    .min(50)
+    .max(60_000)
+    .default(1000)
+    .describe(
+      'how often a ?wait= request re-reads its command: the fallback when the news of its end reached ' +
+        'another instance only and no Redis signal came (REDIS_URL unset or Redis down)',
+    ),
 };
 
 export interface CarsharingSettings {
@@ -45,4 +55,5 @@ export interface CarsharingSettings {
   COMMAND_WAIT_MAX_S: number;
   COMMAND_SWEEP_MS: number;
   COMMAND_ACK_GRACE_MS: number;
+  COMMAND_WAIT_POLL_MS: number;
 }

@@ -20,7 +20,7 @@ declare module 'fastify' {
 
 /**
  * The carsharing parts of one api instance, built from the shared decorators (`app.store`, `app.mqtt`,
- * `app.config`). They listen from `onReady` (so the fleet already has the retained statuses when the
+ * `app.config`, and `app.cluster` when the api runs as one of several). They listen from `onReady` (so the fleet already has the retained statuses when the
  * first request comes, in tests too) and stop on close; waiting command requests are answered first.
  */
 export const carsharingPlugin = fp(
@@ -32,6 +32,7 @@ export const carsharingPlugin = fp(
       COMMAND_WAIT_MAX_S: c.COMMAND_WAIT_MAX_S,
       COMMAND_SWEEP_MS: c.COMMAND_SWEEP_MS,
       COMMAND_ACK_GRACE_MS: c.COMMAND_ACK_GRACE_MS,
+      COMMAND_WAIT_POLL_MS: c.COMMAND_WAIT_POLL_MS,
     };
     const log = app.log.child({ component: 'carsharing' });
     const fleet = new Fleet(app.mqtt, log);
@@ -41,6 +42,8 @@ export const carsharingPlugin = fp(
       log,
       sweepMs: settings.COMMAND_SWEEP_MS,
       ackGraceMs: settings.COMMAND_ACK_GRACE_MS,
+      waitPollMs: settings.COMMAND_WAIT_POLL_MS,
+      signal: app.cluster?.commandSignal,
     });
     const commands = createCommandService({ store: app.store, fleet, tracker, settings, log });
     app.decorate('carsharing', { settings, fleet, tracker, commands });
@@ -48,7 +51,7 @@ export const carsharingPlugin = fp(
 
     app.addHook('onReady', async () => {
       fleet.start();
-      tracker.start();
+      await tracker.start();
     });
     app.addHook('preClose', async () => {
       await tracker.stop();

@@ -11,6 +11,7 @@ import {
 import { type Command, NO_ANSWER, type Store } from '@citytel/store';
 import type { FastifyBaseLogger as Logger } from 'fastify';
 import { Counter } from '../prom.ts';
+import type { CommandSignal } from './signal.ts';
 
 /** The MQTT the tracker needs: the api's shared connection (mqtt.ts ApiMqtt) fits. */
 export interface TrackerMqtt {
@@ -47,6 +48,11 @@ export interface TrackerOptions {
    * api instance only (this one's connection was down when the ack came, or it is not the one sweeping).
    */
   waitPollMs?: number;
+  /**
+   * Cluster mode: every end state this instance records is announced, and an announcement from any
+   * instance wakes the requests waiting here on that command at once (signal.ts says why Redis).
+   */
+  signal?: CommandSignal | undefined;
 }
 
 /**
@@ -57,8 +63,9 @@ export interface TrackerOptions {
  *   first to apply it wins, the others find the command finished and only wake their own waiting requests;
  * - each instance sweeps the store for commands past their expiry, so one that was sent by an instance
  *   that died still ends; a local timer per command it sent makes the common case exact;
- * - a `?wait=` request is woken by its own instance, and also re-reads the store every second and when its
- *   wait ends, so it answers the true state even when only another instance heard the news.
+ * - a `?wait=` request is woken by its own instance, by the command signal when another instance ended the
+ *   command (cluster mode), and also re-reads the store every second and when its wait ends, so it answers
+ *   the true state even when only another instance heard the news and the signal was lost.
  *
  * The constructor does nothing; `start()` subscribes and starts the sweep, `stop()` undoes both.
  */
@@ -88,10 +95,12 @@ export class CommandTracker {
     return this.opts.mqtt?.connected === true;
   }
 
-  start(): void {
+  /** Resolves once the command signal listens (at once without one). */
+  start(): Promise<void> {
     this.unsubscribe = this.opts.mqtt?.subscribe(ACK_SUBSCRIPTION, (t, p) => this.onAck(t, p), { qos: 1 });
     this.sweepTimer = setInterval(() => void this.sweep(), this.opts.sweepMs);
     this.sweepTimer.unref();
+    return this.opts.signal?.start((id) => this.onSignal(id)) ?? Promise.resolve();
   }
 
   /** Stops listening and sweeping; requests still waiting answer with what the store says now. */
@@ -103,6 +112,7 @@ export class CommandTracker {
     this.expiryTimers.clear();
     for (const set of this.waiters.values()) for (const wake of set) wake(undefined);
     await this.sweeping;
+    await this.opts.signal?.stop();
   }
 
   /**
@@ -189,6 +199,15 @@ export class CommandTracker {
     return this.sweeping;
   }
 
+  /** Another instance (or this one) announced an end of `id`: the store says which, for who waits here. */
+  private onSignal(id: string): void {
+    if (!this.waiters.has(id)) return;
+    this.opts.store.commands.get(id).then(
+      (c) => c && this.wake(c),
+      (err) => this.log.debug({ err, command: id }, 'could not re-read a signalled command'),
+    );
+  }
+
   private onAck(topic: string, payload: Buffer): void {
     const t = parseTopic(topic);
     if (t?.kind !== 'vehicle-ack') return;
@@ -264,6 +283,7 @@ export class CommandTracker {
     this.expiryTimers.delete(c.id);
     this.finished.inc({ action: c.action, state: c.state });
     this.wake(c);
+    this.opts.signal?.publish(c);
   }
 
   private wake(c: Command): void {
