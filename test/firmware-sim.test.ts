@@ -44,6 +44,20 @@ describe('firmware simulator against the real platform', () => {
   const seen: Seen[] = [];
   const acks: Seen[] = [];
   let stateFile: string;
+  /** The simulated city of every test here: 7 kits (each format) and 2 cars, reporting every second. */
+  const smallCity = (adminToken: string | undefined) =>
+    simConfig({
+      kits: 7,
+      vehicles: 2,
+      intervalS: 1,
+      vehicleIntervalS: 1,
+      seed: 5,
+      apiUrl: stack.baseUrl,
+      mqttUrl: stack.mqttUrl,
+      adminToken,
+      stateFile,
+      autoTrips: false,
+    });
 
   beforeAll(async () => {
     stack = await startApiStack();
@@ -63,21 +77,7 @@ describe('firmware simulator against the real platform', () => {
     });
     await operator.subscribeAsync('vehicles/+/commands/ack', { qos: 1 });
     operator.on('message', (topic, payload) => acks.push({ topic, payload: payload.toString() }));
-    sim = createSimulator(
-      simConfig({
-        kits: 7,
-        vehicles: 2,
-        intervalS: 1,
-        vehicleIntervalS: 1,
-        seed: 5,
-        apiUrl: stack.baseUrl,
-        mqttUrl: stack.mqttUrl,
-        adminToken: stack.adminToken,
-        stateFile,
-        autoTrips: false,
-      }),
-      { log: stack.log },
-    );
+    sim = createSimulator(smallCity(stack.adminToken), { log: stack.log });
     await sim.start();
   });
 
@@ -242,21 +242,7 @@ describe('firmware simulator against the real platform', () => {
 
   it('logs in again after a restart with the secrets of its state file, without an operator token', async () => {
     await sim.stop();
-    sim = createSimulator(
-      simConfig({
-        kits: 7,
-        vehicles: 2,
-        intervalS: 1,
-        vehicleIntervalS: 1,
-        seed: 5,
-        apiUrl: stack.baseUrl,
-        mqttUrl: stack.mqttUrl,
-        adminToken: undefined,
-        stateFile,
-        autoTrips: false,
-      }),
-      { log: stack.log },
-    );
+    sim = createSimulator(smallCity(undefined), { log: stack.log });
     await sim.start();
     await waitFor(
       'all online',
@@ -271,19 +257,7 @@ describe('firmware simulator against the real platform', () => {
     const state = JSON.parse(readFileSync(stateFile, 'utf8'));
     state.devices['sim-native-002'].secret = 'stale-secret-from-an-old-database';
     writeFileSync(stateFile, JSON.stringify(state), { mode: 0o600 });
-    const config = simConfig({
-      kits: 7,
-      vehicles: 2,
-      intervalS: 1,
-      vehicleIntervalS: 1,
-      seed: 5,
-      apiUrl: stack.baseUrl,
-      mqttUrl: stack.mqttUrl,
-      adminToken: stack.adminToken,
-      stateFile,
-      autoTrips: false,
-    });
-    sim = createSimulator(config, { log: stack.log });
+    sim = createSimulator(smallCity(stack.adminToken), { log: stack.log });
     await sim.start();
     await waitFor(
       'all online',
