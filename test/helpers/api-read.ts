@@ -59,7 +59,7 @@ export interface ReadStack {
 
 /**
  * The api's read side as it runs: a real influxd, the real store in a temp DATA_DIR, the app from
- * buildApp listening on a free port, answer caches off so that each request reads InfluxDB. The rollup
+ * buildApp listening on a free port, answer caches off (unless asked) so that each request reads InfluxDB. The rollup
  * job is built (with `now` fixed by the test) but runs only when the test calls `rollups.runOnce()`,
  * and the routes read it only after `useRollups(true)`.
  */
@@ -72,6 +72,8 @@ export async function startReadStack(
     license?: string;
     /** Wraps the client the routes read through (to count what they pull). */
     wrapInflux?: (q: InfluxQuery) => InfluxQuery;
+    /** The routes' answer caches (default 0: off, every request reads InfluxDB). */
+    cacheTtlMs?: number;
   } = {},
 ): Promise<ReadStack> {
   const tmp = tempDir('citytel-read-');
@@ -100,7 +102,11 @@ export async function startReadStack(
     store,
     log,
     mqtt,
-    read: { influx: opts.wrapInflux ? opts.wrapInflux(query) : query, rollups: coverage, cacheTtlMs: 0 },
+    read: {
+      influx: opts.wrapInflux ? opts.wrapInflux(query) : query,
+      rollups: coverage,
+      cacheTtlMs: opts.cacheTtlMs ?? 0,
+    },
     ...(opts.stream ? { stream: opts.stream } : {}),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });

@@ -1,6 +1,3 @@
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.ts';
 import { InfluxError } from './client.ts';
 
@@ -24,50 +21,3 @@ export const round3 = (v: number): number => Math.round(v * 1000) / 1000;
  * exactly x.xxx5 would otherwise round either way).
  */
 export const mean3 = (sum: number, count: number): number => round3(Math.round(sum * 1e6) / 1e6 / count);
-
-/** `public, max-age=N` for answers a cache may keep as long as the api does. */
-export const cacheControl = (ttlMs: number): string =>
-  ttlMs > 0 ? `public, max-age=${Math.max(1, Math.round(ttlMs / 1000))}` : 'no-cache';
-
-/**
- * Sends JSON already serialized (a cached answer): Fastify sends a string with a JSON content type as is,
- * so the route's zod response schema documents the shape without re-validating it on every hit.
- */
-export function sendJsonText(reply: FastifyReply, text: string, ttlMs: number): FastifyReply {
-  return reply
-    .type('application/json; charset=utf-8')
-    .header('Cache-Control', cacheControl(ttlMs))
-    .send(text);
-}
-
-const gzipAsync = promisify(gzip) as (text: string) => Promise<Buffer>;
-
-/** A cached answer shared by many requests: serialized, and gzipped, once. */
-export interface SharedAnswer {
-  json?: string;
-  gzip?: Promise<Buffer>;
-}
-
-/**
- * Sends a shared answer, gzipped once for every client that accepts gzip (compressing a city's map for
- * each of fifty clients would cost more than finding it).
- */
-export async function sendShared(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  shared: SharedAnswer,
-  serialize: () => string,
-  ttlMs: number,
-): Promise<FastifyReply> {
-  shared.json ??= serialize();
-  if (!/\bgzip\b/.test(String(request.headers['accept-encoding'] ?? '')))
-    return sendJsonText(reply, shared.json, ttlMs);
-  shared.gzip ??= gzipAsync(shared.json);
-  const body = await shared.gzip;
-  return reply
-    .type('application/json; charset=utf-8')
-    .header('Content-Encoding', 'gzip')
-    .header('Vary', 'Accept-Encoding')
-    .header('Cache-Control', cacheControl(ttlMs))
-    .send(body);
-}

@@ -14,8 +14,9 @@ import type { Device, Store } from '@citytel/store';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorResponses } from '../errors.ts';
+import { etagOf, type PreparedAnswer, prepareAnswer, sendJsonText, sendPrepared } from '../influx/answer.ts';
 import type { InfluxQuery, InfluxSeries } from '../influx/client.ts';
-import { influxFailure, type SharedAnswer, sendJsonText, sendShared } from '../influx/http.ts';
+import { influxFailure } from '../influx/http.ts';
 import { ident, select, time } from '../influx/influxql.ts';
 import { type Bbox, bboxParam, inBbox, kindParam, metricParam } from '../influx/params.ts';
 import { publicPosition, round6 } from '../influx/public-position.ts';
@@ -134,25 +135,27 @@ export const devicesPublicRoutes: FastifyPluginAsyncZod<DevicesPublicRoutesOptio
             latestReadings(opts.influx, since),
             latestVehicles(opts.influx, since),
           ]);
-          return { features: devices.map((d) => feature(d, readings.get(d.id), vehicles.get(d.id))) };
+          const features = devices.map((d) => feature(d, readings.get(d.id), vehicles.get(d.id)));
+          return { features, whole: await prepareAnswer(answer(features)) };
         })
         .catch((err: unknown) => {
           throw influxFailure(err);
         });
-      const answer = (features: PublicDevice[]) => JSON.stringify({ type: 'FeatureCollection', features });
-      if (!kind && !metric && !bbox)
-        return sendShared(request, reply, view, () => answer(view.features), ttl);
-      const kept = view.features.filter(
-        (f) => (!kind || f.properties.kind === kind) && keep(f, metric, bbox),
+      if (!kind && !metric && !bbox) return sendPrepared(request, reply, view.whole, ttl);
+      const etag = `W/${etagOf(`${view.whole.etag}|${request.url}`)}`;
+      return sendJsonText(request, reply, ttl, etag, () =>
+        answer(view.features.filter((f) => (!kind || f.properties.kind === kind) && keep(f, metric, bbox))),
       );
-      return sendJsonText(reply, answer(kept), ttl);
     },
   );
 };
 
-interface DevicesView extends SharedAnswer {
+interface DevicesView {
   features: PublicDevice[];
+  whole: PreparedAnswer;
 }
+
+const answer = (features: PublicDevice[]) => JSON.stringify({ type: 'FeatureCollection', features });
 
 function keep(f: PublicDevice, metric: Metric | undefined, bbox: Bbox | undefined): boolean {
   if (metric && f.properties.values[metric] === undefined) return false;

@@ -1,9 +1,11 @@
-import { bandFor, geohashBounds, legendFor, METRICS } from '@citytel/contract';
+import { bandFor, geohashBounds, legendFor, METRICS, type Metric } from '@citytel/contract';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import pLimit from 'p-limit';
 import { z } from 'zod';
 import { apiError, errorResponses } from '../errors.ts';
+import { etagOf, type PreparedAnswer, prepareAnswer, sendJsonText, sendPrepared } from '../influx/answer.ts';
 import type { InfluxQuery } from '../influx/client.ts';
-import { influxFailure, mean3, round3, type SharedAnswer, sendJsonText, sendShared } from '../influx/http.ts';
+import { influxFailure, mean3, round3 } from '../influx/http.ts';
 import { aggregateCells, type CellAggregate, overlaps } from '../influx/map-query.ts';
 import { bboxParam, durationParam, metricParam, timeParam } from '../influx/params.ts';
 import type { TierCoverage } from '../influx/plan.ts';
@@ -19,6 +21,10 @@ export interface MapRoutesOptions {
   cacheTtlMs?: number;
   /** Most cells in one answer (default 20 000): past it, a coarser cell or a smaller bbox is asked for. */
   maxCells?: number;
+  /** Maps computed at once (default 2); the others wait their turn. */
+  computeConcurrency?: number;
+  /** Maps waiting to be computed past which a request for a new one is answered 503 (default 100). */
+  maxQueued?: number;
 }
 
 const bandSchema = z
@@ -60,11 +66,22 @@ export const mapSchema = z
   .meta({ id: 'MapCells', description: 'GeoJSON FeatureCollection of geohash cells with their aggregates' });
 type MapAnswer = z.infer<typeof mapSchema>;
 
-/** One computed map, shared by every request for it; `json`/`gzip` hold the whole answer (no bbox). */
-interface MapView extends SharedAnswer {
+/**
+ * One computed map, shared by every request for it: each feature serialized once, the whole answer
+ * prepared (JSON, gzip, ETag) once, and the cells' bounds kept for bbox requests.
+ */
+interface MapView {
   from: number;
   to: number;
-  features: MapAnswer['features'];
+  /** Each feature's JSON, in cell order. */
+  texts: string[];
+  /** [south, west, north, east] of each cell, four numbers per feature. */
+  bounds: Float64Array;
+  /** [south, west, north, east] of all cells together; undefined when there are none. */
+  extent: [number, number, number, number] | undefined;
+  /** The answer up to its features: `{"type":...,"features":[`. */
+  head: string;
+  whole: PreparedAnswer;
 }
 
 /** Longest an answer is kept fresh: a 30-day mean barely moves in five minutes. */
@@ -74,6 +91,10 @@ const MAX_TTL_MS = 5 * 60_000;
 export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, opts) => {
   const baseTtl = opts.cacheTtlMs ?? 10_000;
   const maxCells = opts.maxCells ?? 20_000;
+  const maxQueued = opts.maxQueued ?? 100;
+  // A map from scratch costs InfluxDB and this process a second or more of CPU: fifty of them at once
+  // would all time out (measured: every one answered 503), two at a time they all finish.
+  const computing = pLimit(opts.computeConcurrency ?? 2);
   const cache = createResultCache<MapView>({
     ttlMs: baseTtl,
     // Past its ttl an answer is served while it is recomputed: once warm, no citizen waits for InfluxDB.
@@ -84,6 +105,22 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
   /** Longer windows change slower: their answers are kept longer (1h: 10 s, 1d: 4 min, 30d: 5 min). */
   const ttlFor = (window: number) =>
     baseTtl > 0 ? Math.min(MAX_TTL_MS, Math.max(baseTtl, window / 360)) : 0;
+
+  const compute = (metric: Metric, window: number, toText: string, cell: number) => async () => {
+    if (computing.pendingCount >= maxQueued)
+      throw apiError('unavailable', `${computing.pendingCount} maps are waiting to be computed; retry later`);
+    return computing(async () => {
+      // Resolved when the computation starts, so that a queued or background refresh is current.
+      const to = parseTime(toText, Date.now()) ?? Date.now();
+      const from = to - window;
+      const cells = await aggregateCells(
+        opts.influx,
+        { metric, from, to, cell },
+        opts.rollups?.coverage() ?? [],
+      );
+      return mapView(metric, window, cell, from, to, cells);
+    });
+  };
 
   app.get(
     '/api/v1/map',
@@ -99,7 +136,9 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
           'in. With `bbox`, the cells overlapping the box are returned whole. Indoor kits count at their ' +
           'public position (centre of their length-7 cell). Long windows read hourly and daily rollups ' +
           'with raw readings at both ends, so the edges stay exact. Answers are shared by every client ' +
-          'and may be as old as their Cache-Control max-age (10 s for 1 h, up to 5 min for long windows).',
+          'and may be as old as their Cache-Control max-age (10 s for 1 h, up to 5 min for long windows); ' +
+          'they carry an ETag (If-None-Match answers 304). A whole city is best asked for with cell 6 ' +
+          '(~1.2 × 0.6 km), cell 7 (~150 m) for a neighbourhood.',
         querystring: z.object({
           metric: metricParam,
           window: durationParam(
@@ -128,50 +167,78 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
       const toText = new URLSearchParams(request.url.split('?')[1] ?? '').get('to') ?? 'now';
       const ttl = ttlFor(window);
       const view = await cache
-        .get(
-          `${q.metric}|${window}|${toText}|${q.cell}`,
-          async () => {
-            const to = parseTime(toText, Date.now()) ?? Date.now();
-            const from = to - window;
-            const cells = await aggregateCells(
-              opts.influx,
-              { metric: q.metric, from, to, cell: q.cell },
-              opts.rollups?.coverage() ?? [],
-            );
-            return { from, to, features: cells.map((c) => feature(q.metric, c)) };
-          },
-          ttl,
-        )
+        .get(`${q.metric}|${window}|${toText}|${q.cell}`, compute(q.metric, window, toText, q.cell), ttl)
         .catch((err: unknown) => {
           throw influxFailure(err);
         });
-      const features = q.bbox
-        ? view.features.filter((f) => overlaps(geohashBounds(f.properties.cell), q.bbox!))
-        : view.features;
-      if (features.length > maxCells) {
+      const b = q.bbox;
+      const e = view.extent;
+      // A box holding every cell (the whole city at its zoom) is the shared answer, sent as prepared.
+      const whole =
+        !b || !e || (b.minLat <= e[0] && b.minLon <= e[1] && b.maxLat >= e[2] && b.maxLon >= e[3]);
+      const kept: number[] = [];
+      if (!whole) {
+        const cell: [number, number, number, number] = [0, 0, 0, 0];
+        for (let i = 0; i < view.texts.length; i++) {
+          for (let k = 0; k < 4; k++) cell[k] = view.bounds[4 * i + k]!;
+          if (overlaps(cell, b!)) kept.push(i);
+        }
+      }
+      const count = whole ? view.texts.length : kept.length;
+      if (count > maxCells) {
         throw apiError(
           'invalid_parameter',
-          `querystring.cell: ${features.length} cells, at most ${maxCells}: use a smaller cell or a bbox`,
+          `querystring.cell: ${count} cells, at most ${maxCells}: use a smaller cell or a bbox`,
         );
       }
-      const answer = (list: MapAnswer['features']) =>
-        JSON.stringify({
-          type: 'FeatureCollection',
-          metric: q.metric,
-          unit: METRICS[q.metric].unit,
-          cell: q.cell,
-          window: formatDuration(window),
-          from: iso(view.from),
-          to: iso(view.to),
-          legend: legendFor(q.metric),
-          features: list,
-        } satisfies MapAnswer);
-      if (q.bbox) return sendJsonText(reply, answer(features), ttl);
-      // The whole map is what most clients ask for: serialized and compressed once per computation.
-      return sendShared(request, reply, view, () => answer(features), ttl);
+      if (whole) return sendPrepared(request, reply, view.whole, ttl);
+      const etag = `W/${etagOf(`${view.whole.etag}|${b!.minLon},${b!.minLat},${b!.maxLon},${b!.maxLat}`)}`;
+      return sendJsonText(
+        request,
+        reply,
+        ttl,
+        etag,
+        () => `${view.head}${kept.map((i) => view.texts[i]).join(',')}]}`,
+      );
     },
   );
 };
+
+async function mapView(
+  metric: Metric,
+  window: number,
+  cell: number,
+  from: number,
+  to: number,
+  cells: CellAggregate[],
+): Promise<MapView> {
+  const texts: string[] = [];
+  const bounds = new Float64Array(cells.length * 4);
+  let extent: MapView['extent'];
+  cells.forEach((c, i) => {
+    const f = feature(metric, c);
+    texts.push(JSON.stringify(f));
+    const [s, w, n, e] = geohashBounds(c.cell);
+    bounds.set([s, w, n, e], 4 * i);
+    extent = extent
+      ? [Math.min(extent[0], s), Math.min(extent[1], w), Math.max(extent[2], n), Math.max(extent[3], e)]
+      : [s, w, n, e];
+  });
+  const top = JSON.stringify({
+    type: 'FeatureCollection',
+    metric,
+    unit: METRICS[metric].unit,
+    cell,
+    window: formatDuration(window),
+    from: iso(from),
+    to: iso(to),
+    legend: legendFor(metric),
+    features: [],
+  } satisfies MapAnswer);
+  // `...,"features":[]}` without its last two characters: the features go between.
+  const head = top.slice(0, -2);
+  return { from, to, texts, bounds, extent, head, whole: await prepareAnswer(`${head}${texts.join(',')}]}`) };
+}
 
 function feature(metric: Parameters<typeof bandFor>[0], c: CellAggregate): MapAnswer['features'][number] {
   const [s, w, n, e] = geohashBounds(c.cell).map(round6) as [number, number, number, number];

@@ -3,8 +3,9 @@ import type { Store } from '@citytel/store';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { apiError, errorResponses } from '../errors.ts';
+import { type PreparedAnswer, prepareAnswer, sendPrepared } from '../influx/answer.ts';
 import type { InfluxQuery } from '../influx/client.ts';
-import { influxFailure, mean3, round3, sendJsonText } from '../influx/http.ts';
+import { influxFailure, mean3, round3 } from '../influx/http.ts';
 import { and, as, call, ident, select, tagEquals, timeRange } from '../influx/influxql.ts';
 import { deviceIdParam, durationParam, type Fn, fnParam, metricParam, timeParam } from '../influx/params.ts';
 import { planSegments, type TierCoverage } from '../influx/plan.ts';
@@ -61,7 +62,12 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
   const { influx } = opts;
   const ttl = opts.cacheTtlMs ?? 5000;
   const maxPoints = opts.maxPoints ?? 10_000;
-  const cache = createResultCache<string>({ ttlMs: ttl });
+  const cache = createResultCache<PreparedAnswer>({
+    ttlMs: ttl,
+    // A chart open on a kit asks again and again: past its ttl it is answered at once while refreshed.
+    staleMs: ttl > 0 ? 60_000 : 0,
+    onRefreshError: (err) => app.log.warn({ err: (err as Error).message }, 'series refresh failed'),
+  });
 
   app.get(
     '/api/v1/devices/:id/series',
@@ -127,12 +133,12 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
             points: [],
           };
           for (let t = first; t < to; t += every) out.points.push({ t: iso(t), v: values.get(t) ?? null });
-          return JSON.stringify(out);
+          return prepareAnswer(JSON.stringify(out));
         })
         .catch((err: unknown) => {
           throw influxFailure(err);
         });
-      return sendJsonText(reply, body, ttl);
+      return sendPrepared(request, reply, body, ttl);
     },
   );
 
