@@ -4,14 +4,19 @@ import { checkPublish, checkSubscribe, type PublishVerdict } from './acl.ts';
 import { remoteAddressOf } from './connection.ts';
 import { identityName, identityOf } from './identity.ts';
 import type { Refusals } from './refusals.ts';
+import type { AppendToStream } from './stream-append.ts';
 
 /**
  * Aedes' authorizePublish / authorizeSubscribe hooks: the verdicts of acl.ts applied to packets.
  * A refused PUBLISH errors, and Aedes closes the connection without telling the client ([MQTT-3.3.5-2]
  * in 3.1.1 terms: no way to say no to a PUBLISH). A refused subscription is granted as 0x80 and the
  * connection stays.
+ *
+ * In cluster mode (`append` given) a stamped message is in the ingest stream before the hook lets it
+ * through: Aedes writes a QoS 1 PUBACK right after this hook, so a PUBACK means Redis holds the message.
+ * A failed append errors the hook, the device is disconnected without PUBACK and publishes again.
  */
-export function createAuthorization(refusals: Refusals, onForward: () => void) {
+export function createAuthorization(refusals: Refusals, onForward: () => void, append?: AppendToStream) {
   // Packets already carrying the receive time. A will is authorized again each time Aedes tries to publish
   // it, and a packet object may pass this hook more than once: the time is stamped on the first pass only.
   const stamped = new WeakSet<object>();
@@ -55,11 +60,26 @@ export function createAuthorization(refusals: Refusals, onForward: () => void) {
         return;
       }
       packet.retain = verdict.retain;
-      if (verdict.stamp && !stamped.has(packet)) {
-        packet.payload = stamp(payload, Date.now());
-        stamped.add(packet);
+      if (!verdict.stamp || stamped.has(packet)) {
+        done(null);
+        return;
       }
-      done(null);
+      const stampedPayload = stamp(payload, Date.now());
+      packet.payload = stampedPayload;
+      stamped.add(packet);
+      if (!append) {
+        done(null);
+        return;
+      }
+      append(packet.topic, stampedPayload).then(
+        () => done(null),
+        (err: Error) => {
+          // stamped again on the next pass, which appends it again
+          stamped.delete(packet);
+          packet.payload = payload;
+          done(new Error(`ingest stream append failed: ${err.message}`));
+        },
+      );
     },
 
     authorizeSubscribe(

@@ -1,10 +1,12 @@
 import type { EventEmitter } from 'node:events';
+import { INGEST_STREAM } from '@citytel/contract';
 import type { Store } from '@citytel/store';
 import { Aedes, type Client } from 'aedes';
 import type { Logger } from 'pino';
 import { createAuthentication } from './auth.ts';
 import { createVerifiedCache } from './auth-cache.ts';
 import { createAuthorization } from './authorize.ts';
+import { type ClusterBackend, createClusterBackend } from './cluster.ts';
 import { rememberRemote, remoteAddressOf } from './connection.ts';
 import { type Identity, identityName, identityOf } from './identity.ts';
 import { createListeners, type Ports } from './listeners.ts';
@@ -25,6 +27,12 @@ export interface BrokerSettings {
   MQTT_TLS_KEY?: string | undefined;
   STATS_INTERVAL_MS: number;
   BROKER_ID: string;
+  /** Cluster mode when set (cluster.ts); unset, one broker with everything in memory. */
+  REDIS_URL?: string | undefined;
+  /** Cluster mode: the ingest stream's key; INGEST_STREAM.key when unset. */
+  INGEST_STREAM_KEY?: string | undefined;
+  /** Cluster mode: longest wait for an append before the device is disconnected; 5 s when unset. */
+  REDIS_APPEND_TIMEOUT_MS?: number | undefined;
 }
 
 export interface BrokerDeps {
@@ -66,13 +74,26 @@ export function createBroker({
     refusals,
     log,
   });
+  const cluster: ClusterBackend | undefined = config.REDIS_URL
+    ? createClusterBackend(
+        {
+          url: config.REDIS_URL,
+          streamKey: config.INGEST_STREAM_KEY ?? INGEST_STREAM.key,
+          appendTimeoutMs: config.REDIS_APPEND_TIMEOUT_MS ?? 5000,
+          brokerId: config.BROKER_ID,
+        },
+        parentLog.child({ component: 'cluster' }),
+      )
+    : undefined;
   let stats: ReturnType<typeof createStats> | undefined;
-  const authorization = createAuthorization(refusals, () => stats?.countForward());
+  const authorization = createAuthorization(refusals, () => stats?.countForward(), cluster?.append);
 
   const aedes = new Aedes({
     id: config.BROKER_ID,
-    // Indexed outgoing queues: a PUBACK costs the same whatever the subscriber holds (session-store.ts).
-    persistence: createSessionStore(),
+    ...(cluster
+      ? { mq: cluster.mq, persistence: cluster.persistence }
+      : // Indexed outgoing queues: a PUBACK costs the same whatever the subscriber holds (session-store.ts).
+        { persistence: createSessionStore() }),
     preConnect: auth.preConnect,
     authenticate: auth.authenticate,
     authorizePublish: authorization.authorizePublish,
@@ -160,7 +181,10 @@ export function createBroker({
         throttle.sweep();
       }, HOUSEKEEPING_MS);
       housekeeping.unref();
-      log.info({ ...ports, host: config.MQTT_HOST, brokerId: config.BROKER_ID }, 'broker listening');
+      log.info(
+        { ...ports, host: config.MQTT_HOST, brokerId: config.BROKER_ID, cluster: cluster !== undefined },
+        'broker listening',
+      );
       return ports;
     },
     close() {
@@ -168,7 +192,8 @@ export function createBroker({
         clearInterval(housekeeping);
         stats?.stop();
         const stopped = listeners.stopAccepting();
-        await new Promise<void>((resolve) => aedes.close(() => resolve()));
+        const aedesClosed = new Promise<void>((resolve) => aedes.close(() => resolve()));
+        await (cluster ? cluster.close(aedesClosed) : aedesClosed);
         listeners.dropAll();
         await stopped;
         refusals.flush();

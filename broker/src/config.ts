@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { loadConfig, optionalString, port, sharedEnv } from '@citytel/contract';
+import { INGEST_STREAM, loadConfig, optionalString, port, sharedEnv } from '@citytel/contract';
 import { z } from 'zod';
 
 /** Unset or empty: off (an empty string would otherwise coerce to port 0, a random port). */
@@ -38,6 +38,23 @@ export const brokerConfigSchema = z
     BROKER_ID: optionalString
       .transform((v) => v ?? defaultBrokerId())
       .pipe(z.string().regex(BROKER_ID_PATTERN, 'must be 1-64 of [A-Za-z0-9_.-] (one topic level)')),
+    /**
+     * Cluster mode: brokers share sessions, retained messages and deliveries through this Redis, and append
+     * every accepted device data message to the ingest stream. Unset: one broker, everything in memory.
+     */
+    REDIS_URL: optionalString.pipe(
+      z
+        .string()
+        .regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL')
+        .optional(),
+    ),
+    /** Redis Stream the ingest workers read in cluster mode (several cities may share one Redis). */
+    INGEST_STREAM_KEY: optionalString.transform((v) => v ?? INGEST_STREAM.key),
+    /**
+     * Cluster mode: how long a device's publish may wait for its message to be in the ingest stream. Past it
+     * the device is disconnected without a PUBACK and publishes again when it reconnects.
+     */
+    REDIS_APPEND_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
   })
   .superRefine((c, ctx) => {
     if (c.MQTT_TLS_PORT === undefined) return;

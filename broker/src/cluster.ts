@@ -1,0 +1,97 @@
+import type { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
+import MQEmitterRedis from 'mqemitter-redis';
+import type { Logger } from 'pino';
+import { closeRedis, createRedisConnection } from './redis-connection.ts';
+import { type AppendToStream, createStreamAppender } from './stream-append.ts';
+
+const require = createRequire(import.meta.url);
+/**
+ * The package's main export wraps its promise persistence in aedes-persistence's CallBackPersistence: an
+ * async `setup`, promise methods when called without a callback, Readable streams — what Aedes 1.x calls.
+ */
+const redisPersistence = require('aedes-persistence-redis') as (opts: {
+  conn: Redis;
+  maxSessionDelivery?: number;
+}) => ClusterPersistence;
+
+interface ClusterPersistence {
+  destroy(): Promise<void>;
+}
+
+const CLOSE_WAIT_MS = 5000;
+
+/** True when `work` settled within `ms`. */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const settled = await Promise.race([work.then(() => true as const), late]);
+  clearTimeout(timer);
+  return settled;
+}
+
+export interface ClusterOptions {
+  url: string;
+  streamKey: string;
+  /** Longest wait for an append (ioredis command timeout on the appending connection). */
+  appendTimeoutMs: number;
+  brokerId: string;
+}
+
+/** What Aedes and the publish hook need to run as one node of a cluster sharing one Redis. */
+export interface ClusterBackend {
+  /** Aedes `mq`: deliveries between brokers, over Redis pub/sub. */
+  mq: unknown;
+  /** Aedes `persistence`: sessions, subscriptions, offline queues, retained messages and wills, in Redis. */
+  persistence: unknown;
+  append: AppendToStream;
+  /**
+   * Waits for Aedes to close (its clients gone, its emitter closed), then closes the persistence and the
+   * connections. Bounded: with Redis unreachable, Aedes' last unsubscribes never answer.
+   */
+  close(aedesClosed: Promise<void>): Promise<void>;
+}
+
+/**
+ * Cluster mode (CONTRACT §5, REDIS_URL): every broker uses mqemitter-redis for deliveries and
+ * aedes-persistence-redis for sessions, so a device may connect to any of them, and appends device data to
+ * the ingest stream. The connections are made here rather than by the libraries so that their errors are
+ * logged (an unreachable Redis must not crash the broker) and they close with the broker.
+ */
+export function createClusterBackend(options: ClusterOptions, log: Logger): ClusterBackend {
+  const name = (role: string) => `citytel-broker:${options.brokerId}:${role}`;
+  const pubConn = createRedisConnection(options.url, name('pub'), log, { enableAutoPipelining: true });
+  const subConn = createRedisConnection(options.url, name('sub'), log);
+  const dbConn = createRedisConnection(options.url, name('sessions'), log, { enableAutoPipelining: true });
+  const appendConn = createRedisConnection(options.url, name('stream'), log, {
+    enableAutoPipelining: true,
+    commandTimeout: options.appendTimeoutMs,
+  });
+
+  // [MQTT-4.7.1-3]: `sensors/#` matches `sensors`, as Aedes' own emitter is configured.
+  const mq = MQEmitterRedis({ subConn, pubConn, matchEmptyLevels: true }) as ReturnType<
+    typeof MQEmitterRedis
+  > & { state: EventEmitter };
+  // mqemitter-redis re-emits its connections' errors on `state`; unheard, that 'error' would throw.
+  mq.state.on('error', () => {});
+  const persistence = redisPersistence({ conn: dbConn });
+
+  return {
+    mq,
+    persistence,
+    append: createStreamAppender(appendConn, options.streamKey, log),
+    async close(aedesClosed) {
+      const closed =
+        (await within(aedesClosed, CLOSE_WAIT_MS)) &&
+        (await within(
+          persistence.destroy().catch((err: unknown) => log.warn({ err }, 'redis persistence close failed')),
+          CLOSE_WAIT_MS,
+        ));
+      if (!closed) log.warn('redis did not answer: cluster connections dropped without waiting');
+      await Promise.all([pubConn, subConn, dbConn, appendConn].map(closeRedis));
+    },
+  };
+}
