@@ -1,4 +1,11 @@
-import { ID_PATTERN, loadConfig, mqttUrlOf, optionalString, sharedEnv } from '@citytel/contract';
+import {
+  ID_PATTERN,
+  INGEST_STREAM,
+  loadConfig,
+  mqttUrlOf,
+  optionalString,
+  sharedEnv,
+} from '@citytel/contract';
 import { z } from 'zod';
 
 const int = (fallback: number, min: number, max: number) =>
@@ -11,7 +18,11 @@ export const ingestEnvSchema = z.object({
     .string()
     .regex(ID_PATTERN, 'must match [A-Za-z0-9_-]{1,64}')
     .default('main')
-    .describe('instance name: MQTT client id `citytel-ingest-{id}` (its persistent session) and stats topic'),
+    .describe(
+      'instance name: MQTT client id `citytel-ingest-{id}` (its persistent session), stats topic, and in ' +
+        'cluster mode its consumer name in the group — must be unique per worker, and kept across its restarts ' +
+        '(a restarted worker first takes back its own pending entries)',
+    ),
   INFLUX_URL: z.url().default('http://127.0.0.1:8086').describe('InfluxDB that receives the points'),
   INFLUX_DB: z
     .string()
@@ -45,6 +56,31 @@ export const ingestEnvSchema = z.object({
   INGEST_REJECTIONS_KEEP: int(100, 1, 10_000).describe('rejections kept per device for the api'),
   INGEST_SHUTDOWN_MS: int(10_000, 0, 600_000).describe('longest a graceful stop waits for held points'),
   MQTT_KEEPALIVE_S: int(60, 5, 3600).describe('MQTT keepalive of the service connection'),
+  REDIS_URL: optionalString
+    .pipe(z.url().optional())
+    .describe(
+      'cluster mode: read the Redis Stream the brokers append to instead of subscribing to one broker ' +
+        '(MQTT_URL then only carries the stats); unset on one machine',
+    ),
+  INGEST_STREAM_KEY: z
+    .string()
+    .min(1)
+    .default(INGEST_STREAM.key)
+    .describe('cluster mode: key of the stream the brokers append to'),
+  INGEST_GROUP: z
+    .string()
+    .min(1)
+    .default(INGEST_STREAM.group)
+    .describe('cluster mode: consumer group shared by the ingest workers (each entry goes to one of them)'),
+  INGEST_CLAIM_IDLE_MS: int(30_000, 100, 86_400_000).describe(
+    'cluster mode: an entry delivered to a worker and not acknowledged for this long is taken over by ' +
+      'another (its worker died); live workers keep their own entries fresh',
+  ),
+  INGEST_STREAM_COUNT: int(1000, 1, 100_000).describe('cluster mode: entries taken per stream read, at most'),
+  INGEST_TRIM_MS: int(5000, 100, 600_000).describe(
+    'cluster mode: how often acknowledged entries are trimmed from the stream (below what every group has ' +
+      'acknowledged) and dead workers are looked for',
+  ),
 });
 
 export type IngestConfig = Readonly<z.infer<typeof ingestEnvSchema> & { mqttUrl: string }>;

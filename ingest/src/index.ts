@@ -7,8 +7,10 @@ import { createLastSeen } from './last-seen.ts';
 import { createPipeline, type Outcome } from './pipeline.ts';
 import { createRejections } from './rejections.ts';
 import { createMqttSource } from './source/mqtt.ts';
+import { createRedisStreamSource, type RedisStreamSource } from './source/redis-stream.ts';
 import type { MessageSource, SourceMessage } from './source/types.ts';
 import { assembleStats, type IngestStats, newCounters } from './stats.ts';
+import { createStatsPublisher } from './stats-publisher.ts';
 import { createWriter } from './writer.ts';
 
 export { type IngestConfig, ingestEnvSchema, loadIngestConfig } from './config.ts';
@@ -16,6 +18,12 @@ export { createDeviceCache, type DeviceCache, type DeviceDirectory } from './dev
 export { createPipeline, type InboundMessage, type Outcome, type Pipeline } from './pipeline.ts';
 export { nanos, readingLine, type TimeSource, vehicleLine } from './points.ts';
 export { createMqttSource, type MqttSource } from './source/mqtt.ts';
+export {
+  createRedisStreamSource,
+  type RedisStreamSource,
+  type RedisStreamSourceOptions,
+  type RedisStreamStats,
+} from './source/redis-stream.ts';
 export type { MessageSource, SourceHandlers, SourceMessage, SourceStats } from './source/types.ts';
 export type { IngestStats } from './stats.ts';
 export { classifyWriteError, createWriter, type Writer, type WriterOptions, writePath } from './writer.ts';
@@ -24,9 +32,9 @@ export interface IngestDeps {
   config: IngestConfig;
   store: Pick<Store, 'devices' | 'rejections' | 'touchMany'>;
   log: Logger;
-  /** Password of the `svc:ingest` MQTT account; required unless `source` is given. */
+  /** Password of the `svc:ingest` MQTT account; required unless `source` is given (cluster mode: stats only). */
   serviceSecret?: string;
-  /** Another message source (tests, the Redis Stream source); default: the broker at MQTT_URL. */
+  /** Another message source (tests); default: the broker at MQTT_URL, or the Redis Stream when REDIS_URL is set. */
   source?: MessageSource & { publish?(topic: string, payload: string, retain: boolean): void };
 }
 
@@ -83,8 +91,23 @@ export function createIngest(deps: IngestDeps): Ingest {
     flushMs: config.INGEST_SEEN_MS,
     log: deps.log.child({ component: 'last-seen' }),
   });
-  const source =
+  // Cluster mode: the stream the brokers append to replaces the subscription to one broker.
+  const stream: RedisStreamSource | undefined =
+    !deps.source && config.REDIS_URL
+      ? createRedisStreamSource({
+          url: config.REDIS_URL,
+          key: config.INGEST_STREAM_KEY,
+          group: config.INGEST_GROUP,
+          consumer: config.INGEST_ID,
+          claimIdleMs: config.INGEST_CLAIM_IDLE_MS,
+          count: config.INGEST_STREAM_COUNT,
+          trimEveryMs: config.INGEST_TRIM_MS,
+          log: deps.log.child({ component: 'stream' }),
+        })
+      : undefined;
+  const source: MessageSource & { publish?(topic: string, payload: string, retain: boolean): void } =
     deps.source ??
+    stream ??
     createMqttSource({
       url: config.mqttUrl,
       clientId: `citytel-ingest-${config.INGEST_ID}`,
@@ -94,6 +117,20 @@ export function createIngest(deps: IngestDeps): Ingest {
       keepaliveS: config.MQTT_KEEPALIVE_S,
       log: deps.log.child({ component: 'mqtt' }),
     });
+
+  // The stream source has no MQTT connection; its figures still go to the broker, for the api's /metrics.
+  const statsLink =
+    stream && deps.serviceSecret !== undefined
+      ? createStatsPublisher({
+          url: config.mqttUrl,
+          clientId: `citytel-ingest-${config.INGEST_ID}-stats`,
+          username: 'svc:ingest',
+          password: deps.serviceSecret,
+          keepaliveS: config.MQTT_KEEPALIVE_S,
+          log: deps.log.child({ component: 'stats-mqtt' }),
+        })
+      : undefined;
+  const publish = source.publish?.bind(source) ?? statsLink?.publish;
 
   const counters = newCounters();
   const startedAt = Date.now();
@@ -158,21 +195,28 @@ export function createIngest(deps: IngestDeps): Ingest {
       ? capacity()
       : undefined;
 
-  const stats = (): IngestStats =>
-    assembleStats({
+  const stats = (): IngestStats => {
+    const src = source.stats();
+    const s = assembleStats({
       id: config.INGEST_ID,
       startedAt,
       counters,
       open,
       writer: writer.stats(),
-      source: source.stats(),
+      source: src,
       rejections: rejections.stats(),
       registry: devices.stats(),
     });
+    if ('claimed' in src) {
+      const { claimed, trimmed, missing } = src as ReturnType<RedisStreamSource['stats']>;
+      s.stream = { claimed, trimmed, missing };
+    }
+    return s;
+  };
 
   const publishStats = () => {
     const s = stats();
-    source.publish?.(statsTopic('ingest', config.INGEST_ID), JSON.stringify(s), true);
+    publish?.(statsTopic('ingest', config.INGEST_ID), JSON.stringify(s), true);
     log.debug({ stats: s }, 'stats');
   };
 
@@ -200,6 +244,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       clearInterval(statsTimer);
       publishStats();
       await source.close();
+      await statsLink?.close();
       closed = true;
       writer.close();
       await Promise.all([rejections.stop(), lastSeen.stop()]);

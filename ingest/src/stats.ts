@@ -53,6 +53,8 @@ export interface IngestStats {
   mqtt_paused: 0 | 1;
   mqtt_paused_ms: number;
   registry: { entries: number; hits: number; misses: number; store_errors: number };
+  /** Cluster mode: stream entries taken over from silent workers, trimmed, pending but gone from the stream. */
+  stream?: { claimed: number; trimmed: number; missing: number };
 }
 
 export interface Counters {
