@@ -5,12 +5,16 @@ declare module 'autocannon' {
     p50: number;
     p90: number;
     p99: number;
+    total: number;
   }
   interface Result {
     latency: Percentiles;
     requests: Percentiles;
+    /** Bytes read, headers included. */
+    throughput: Percentiles;
     non2xx: number;
     errors: number;
+    timeouts: number;
   }
   interface Options {
     url: string;
@@ -18,6 +22,7 @@ declare module 'autocannon' {
     duration?: number;
     /** Seconds before a request counts as an error. */
     timeout?: number;
+    headers?: Record<string, string>;
     requests?: Array<{
       method?: string;
       setupRequest?: (req: Record<string, unknown>) => Record<string, unknown>;

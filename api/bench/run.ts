@@ -1,24 +1,27 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
 import { startInfluxd } from '../../scripts/influxd.ts';
 import { freePort } from '../../test/helpers/ports.ts';
 import { createInfluxQuery } from '../src/influx/client.ts';
 import { CITY, type CityShape, DEFAULT_SHAPE, kitId, readingCount, writeCity } from './generate.ts';
+import { burst, cold, get, type LoadLine, load } from './measure.ts';
 
 /**
  * `npm run bench:api`: map and series latency at 50 concurrent clients over a month of a city (10.6
  * million readings), and the size of a whole-city map. Starts its own influxd, writes the data, starts the
- * api in a process of its own (which builds its rollups first), then runs autocannon against it.
+ * api in a process of its own (which builds its rollups first), then measures: what each answer costs
+ * from scratch, fifty different maps at once, and autocannon lines against the shared answers, beside a
+ * ceiling measured in the same run (a bare node:http server sending the same gzip bytes).
  *
- *   npm run bench:api                          # everything in a temp folder, removed at the end
- *   npm run bench:api -- --dir .bench          # keep the data: the next run skips the 10 M writes
- *   npm run bench:api -- --scale 0.1 --duration 5   # a quick look
+ *   npm run bench:api                                    # everything in a temp folder, removed at the end
+ *   npm run bench:api -- --dir .bench/api --prepare      # write the data and rollups once, keep them
+ *   flock /tmp/citytel-bench.lock npm run bench:api -- --dir .bench/api   # measure (reuses the data)
+ *   npm run bench:api -- --scale 0.1 --duration 5        # a quick look
  */
 const { values: args } = parseArgs({
   options: {
@@ -26,6 +29,10 @@ const { values: args } = parseArgs({
     scale: { type: 'string', default: '1' },
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
+    // Write the data and build the rollups, then stop: generating runs outside the benchmark lock.
+    prepare: { type: 'boolean', default: false },
+    // Only the load lines whose name contains this (a quick look at one of them).
+    only: { type: 'string' },
   },
 });
 const scale = Number(args.scale);
@@ -39,6 +46,9 @@ const shape: CityShape = {
 const dir = args.dir ?? mkdtempSync(join(tmpdir(), 'citytel-bench-'));
 mkdirSync(dir, { recursive: true });
 const HOUR = 3_600_000;
+const DAY = 86_400_000;
+/** Kits whose series are asked for (registered by serve.ts). */
+const SERIES_KITS = 20;
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -73,121 +83,156 @@ try {
     );
   } else say(`reusing ${stored.toLocaleString('en')} readings in ${dir}`);
 
-  const started = await startApi(influxd.url, join(dir, 'api'));
+  const apiDir = join(dir, 'api');
+  mkdirSync(apiDir, { recursive: true });
+  const started = await startChild<{ port: number; rollupMs: number }>(
+    join(import.meta.dirname, 'serve.ts'),
+    [],
+    {
+      DATA_DIR: apiDir,
+      INFLUX_URL: influxd.url,
+      INFLUX_DB: 'telemetry',
+      DASHBOARD_DIR: join(apiDir, 'none'),
+      BENCH_SERIES_DEVICES: String(SERIES_KITS),
+    },
+  );
   api = started.child;
   const base = `http://127.0.0.1:${started.port}`;
   say(`api up; rollup backfill took ${(started.rollupMs / 1000).toFixed(1)} s`);
+  if (args.prepare) {
+    say(`data and rollups ready in ${dir}`);
+    process.exitCode = 0;
+  } else await measure(base, influx);
+} finally {
+  api?.kill('SIGTERM');
+  await influxd.stop();
+  if (!args.dir) rmSync(dir, { recursive: true, force: true });
+}
 
-  // Windows end with the data (a reused data set may be hours old): at the last reading, plus a minute.
-  const dataEnd = (await lastReading(influx)) + 60_000;
-  const at = new Date(dataEnd).toISOString();
-  const since = (ms: number) => new Date(dataEnd - ms).toISOString();
-
-  const city = `${CITY.minLon},${CITY.minLat},${CITY.maxLon},${CITY.maxLat}`;
-  const sizes = [];
-  for (const q of ['window=1h&cell=7', 'window=24h&cell=7', 'window=30d&cell=7', 'window=30d&cell=6']) {
-    const path = `/api/v1/map?metric=pm25&${q}&to=${at}&bbox=${city}`;
-    const plain = await getBytes(base, path, 'identity');
-    const gz = await getBytes(base, path, 'gzip');
-    const cells = (JSON.parse(plain.body.toString()) as { features: unknown[] }).features.length;
-    sizes.push({ query: q, cells, bytes: plain.body.length, gzip: gz.body.length });
-  }
-
+async function measure(base: string, influx: ReturnType<typeof createInfluxQuery>): Promise<void> {
+  // Windows end inside the data's last hour, as a live "now" does: each map reads raw readings at both
+  // edges as well as the rollups (a reused data set may be hours old, so "now" itself would be empty).
+  const at = (await lastReading(influx)) + 60_000 - 30 * 60_000;
+  const to = new Date(at).toISOString();
   let n = 0;
+  /** A `to` a second apart on each call: an answer nobody asked before, computed from scratch. */
+  const freshTo = () => new Date(at - ++n * 1000).toISOString();
+  const map = (q: string, end = to) => `/api/v1/map?metric=pm25&${q}&to=${end}`;
+  /** One kit's series over `span` up to `end`: 24 h in 5-minute buckets (raw), 30 d hourly (rollups). */
+  const SERIES = [
+    { name: 'series 24h every=5m', span: DAY, every: '5m' },
+    { name: 'series 30d every=1h', span: 30 * DAY, every: '1h' },
+  ];
+  const series = (s: (typeof SERIES)[number], end: string, kit: number) =>
+    `/api/v1/devices/${kitId(kit % SERIES_KITS)}/series?metric=pm25&every=${s.every}` +
+    `&from=${new Date(Date.parse(end) - s.span).toISOString()}&to=${end}`;
   /** A citizen's viewport: a 3 km × 2 km box somewhere in the city. */
   const viewport = () => {
     const lon = CITY.minLon + ((n * 0.37) % 1) * (CITY.maxLon - CITY.minLon - 0.04);
     const lat = CITY.minLat + ((n++ * 0.61) % 1) * (CITY.maxLat - CITY.minLat - 0.018);
     return `${lon.toFixed(4)},${lat.toFixed(4)},${(lon + 0.04).toFixed(4)},${(lat + 0.018).toFixed(4)}`;
   };
-  /** A `to` a few ms apart on each request: every request misses the answer cache and queries InfluxDB. */
-  const uniqueTo = () => new Date(dataEnd - (n++ % 100_000)).toISOString();
-  const map = (q: string) => `/api/v1/map?metric=pm25&${q}`;
-  /** One of the 20 registered kits, in turn. */
-  const series = (q: string, i = n) => `/api/v1/devices/${kitId(i % 20)}/series?metric=pm25&${q}`;
-  const scenarios: Array<{ name: string; path: () => string; cached: boolean }> = [
-    { name: 'map 1h, cell 7, whole city', cached: true, path: () => map(`window=1h&cell=7&to=${at}`) },
-    { name: 'map 30d, cell 7, whole city', cached: true, path: () => map(`window=30d&cell=7&to=${at}`) },
-    {
-      name: 'map 30d, cell 7, 3 × 2 km viewports',
-      cached: true,
-      path: () => map(`window=30d&cell=7&to=${at}&bbox=${viewport()}`),
-    },
-    {
-      name: 'series 24h every 5m, 20 kits',
-      cached: true,
-      path: () => series(`from=${since(86_400_000)}&to=${at}&every=5m`, n++),
-    },
-    { name: 'devices, whole city', cached: true, path: () => '/api/v1/devices' },
-    {
-      name: 'map 1h, cell 7, whole city',
-      cached: false,
-      path: () => map(`window=1h&cell=7&to=${uniqueTo()}`),
-    },
-    {
-      name: 'map 30d, cell 6, whole city',
-      cached: false,
-      path: () => map(`window=30d&cell=6&to=${uniqueTo()}`),
-    },
-    {
-      name: 'map 30d, cell 7, whole city',
-      cached: false,
-      path: () => map(`window=30d&cell=7&to=${uniqueTo()}`),
-    },
-    {
-      name: 'series 24h every 5m',
-      cached: false,
-      path: () => series(`from=${since(86_400_000)}&every=5m&to=${uniqueTo()}`),
-    },
-    {
-      name: 'series 30d every 1h (rollups)',
-      cached: false,
-      path: () => series(`from=${since(30 * 86_400_000)}&every=1h&to=${uniqueTo()}`),
-    },
-    {
-      name: 'series 24h p95 every 1h',
-      cached: false,
-      path: () => series(`from=${since(86_400_000)}&every=1h&fn=p95&to=${uniqueTo()}`),
-    },
+  const maps = [
+    'window=1h&cell=7',
+    'window=24h&cell=7',
+    'window=30d&cell=7',
+    'window=1h&cell=6',
+    'window=30d&cell=6',
   ];
 
-  const results = [];
-  for (const s of scenarios) {
-    // A shared answer is measured warm; each line starts once the previous line's queries are done.
-    if (s.cached) await getBytes(base, s.path(), 'gzip');
-    await new Promise((r) => setTimeout(r, 3000));
-    const r = await autocannon({
-      url: base,
-      connections,
-      duration,
-      timeout: 120,
-      requests: [
-        { method: 'GET', setupRequest: (req: Record<string, unknown>) => ({ ...req, path: s.path() }) },
-      ],
-    });
-    results.push({
-      ...s,
-      p50: r.latency.p50,
-      p99: r.latency.p99,
-      rps: Math.round(r.requests.average),
-      errors: r.non2xx + r.errors,
-    });
-    say(
-      `  ${s.name} (${s.cached ? 'shared answer' : 'computed per request'}): p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${Math.round(r.requests.average)} req/s`,
-    );
+  // With --only, a quick look at some load lines: no cold computations, no burst.
+  const coldLines: Array<{ name: string; median: number; max: number }> = [];
+  const coldPaths = [
+    ...maps.map((q) => ({ name: `map ${q}`, paths: [1, 2, 3].map(() => map(q, freshTo())) })),
+    ...SERIES.map((sr) => ({ name: sr.name, paths: [1, 2, 3].map((k) => series(sr, freshTo(), k)) })),
+  ];
+  if (!args.only) say('computing each answer once, from scratch, one request at a time (median of 3)...');
+  for (const c of args.only ? [] : coldPaths)
+    coldLines.push({ name: c.name, ...(await cold(base, c.paths)) });
+  if (!args.only) say(`${connections} different 30-day maps at once...`);
+  const many = args.only
+    ? undefined
+    : await burst(
+        base,
+        Array.from({ length: connections }, () => map('window=30d&cell=7', freshTo())),
+      );
+
+  const sizes = [];
+  const city = `${CITY.minLon},${CITY.minLat},${CITY.maxLon},${CITY.maxLat}`;
+  for (const q of maps) {
+    const path = `${map(q)}&bbox=${city}`;
+    const plain = await get(base, path, 'identity');
+    const gz = await get(base, path, 'gzip');
+    const cells = (JSON.parse(plain.body.toString()) as { features: unknown[] }).features.length;
+    sizes.push({ query: q, cells, bytes: plain.body.length, gzip: gz.body.length });
   }
+
+  const lines: Array<{ name: string; path: () => string; warm: string[] }> = [
+    ...maps.map((q) => ({ name: `map ${q}, whole city`, path: () => map(q), warm: [map(q)] })),
+    {
+      name: 'map window=30d&cell=7, 3 × 2 km viewports',
+      path: () => `${map('window=30d&cell=7')}&bbox=${viewport()}`,
+      warm: [map('window=30d&cell=7')],
+    },
+    ...SERIES.map((sr) => {
+      const paths = Array.from({ length: SERIES_KITS }, (_, k) => series(sr, to, k));
+      return { name: `${sr.name}, ${SERIES_KITS} kits`, path: () => paths[n++ % SERIES_KITS]!, warm: paths };
+    }),
+    { name: 'devices, whole city', path: () => '/api/v1/devices', warm: ['/api/v1/devices'] },
+  ];
+  const results = [];
+  for (const line of lines.filter((l) => !args.only || l.name.includes(args.only!))) {
+    for (const p of line.warm) await get(base, p);
+    // Each line starts once the previous line's background work is done.
+    await sleep(2000);
+    const r = await load(base, line.path, connections, duration);
+    results.push({ name: line.name, ...r });
+    say(`  ${line.name}: p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.rps} req/s`);
+  }
+
+  // The ceiling: the 30-day cell-7 map's own gzip bytes from a bare node:http server.
+  const bodyFile = join(dir, 'ceiling-body.gz');
+  writeFileSync(bodyFile, (await get(base, map('window=30d&cell=7'))).body);
+  const ceilingServer = await startChild(join(import.meta.dirname, 'ceiling-serve.ts'), [bodyFile], {});
+  let ceiling: LoadLine;
+  try {
+    await sleep(2000);
+    ceiling = await load(`http://127.0.0.1:${ceilingServer.port}`, () => '/', connections, duration);
+  } finally {
+    ceilingServer.child.kill('SIGTERM');
+  }
+  const api30d = results.find((r) => r.name.startsWith('map window=30d&cell=7, whole'))!;
 
   say('');
   say(
     `citytel api benchmark: ${readingCount(shape).toLocaleString('en')} readings (${shape.fixed} fixed kits, ${shape.mobile} cars, ${shape.days} days), ` +
       `${connections} concurrent clients, ${duration} s per line, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; influxd, api and autocannon on this machine`,
   );
+  say(`windows end at ${to} (inside the data's last hour: raw readings at both edges, rollups between)`);
   say('');
-  say('| request | answer cache | p50 ms | p99 ms | req/s | errors |');
-  say('| --- | --- | ---: | ---: | ---: | ---: |');
+  say('served (shared answers, warm; clients accept gzip):');
+  say('');
+  say('| request | p50 ms | p99 ms | req/s | bytes/answer | errors |');
+  say('| --- | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results)
+    say(`| ${r.name} | ${r.p50} | ${r.p99} | ${r.rps} | ${r.bytes.toLocaleString('en')} | ${r.errors} |`);
+  say(
+    `| ceiling: the 30-day cell-7 map's gzip bytes from bare node:http | ${ceiling.p50} | ${ceiling.p99} | ${ceiling.rps} | ${ceiling.bytes.toLocaleString('en')} | ${ceiling.errors} |`,
+  );
+  say('');
+  say(
+    `api / ceiling for the 30-day cell-7 map: p99 ${(api30d.p99 / Math.max(1, ceiling.p99)).toFixed(2)}×, req/s ${(api30d.rps / Math.max(1, ceiling.rps)).toFixed(2)}×`,
+  );
+  say('');
+  say('computed from scratch (a cache miss), one request at a time:');
+  say('');
+  say('| request | median ms | max ms |');
+  say('| --- | ---: | ---: |');
+  for (const c of coldLines) say(`| ${c.name} | ${c.median.toFixed(0)} | ${c.max.toFixed(0)} |`);
+  say('');
+  if (many)
     say(
-      `| ${r.name} | ${r.cached ? 'shared answer (cache)' : 'computed per request'} | ${r.p50} | ${r.p99} | ${r.rps} | ${r.errors} |`,
+      `${connections} different 30-day cell-7 maps at once (two computed at a time): ${many.statuses}; last answered after ${(many.lastMs / 1000).toFixed(1)} s`,
     );
   say('');
   say('| whole-city map (pm25, bbox of the city) | cells | JSON bytes | gzip bytes |');
@@ -198,10 +243,6 @@ try {
   say(
     `reproduce: npm run bench:api -- --scale ${scale} --duration ${duration} --connections ${connections}${args.dir ? ` --dir ${args.dir}` : ''}`,
   );
-} finally {
-  api?.kill('SIGTERM');
-  await influxd.stop();
-  if (!args.dir) rmSync(dir, { recursive: true, force: true });
 }
 
 async function lastReading(influx: ReturnType<typeof createInfluxQuery>): Promise<number> {
@@ -218,40 +259,24 @@ async function countReadings(influx: ReturnType<typeof createInfluxQuery>): Prom
   }
 }
 
-function startApi(
-  influxUrl: string,
-  dataDir: string,
-): Promise<{ child: ChildProcess; port: number; rollupMs: number }> {
-  if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true });
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'serve.ts')], {
-    env: {
-      ...process.env,
-      DATA_DIR: dataDir,
-      INFLUX_URL: influxUrl,
-      INFLUX_DB: 'telemetry',
-      DASHBOARD_DIR: join(dataDir, 'none'),
-    },
+/** A benchmark process of its own (tsx), resolved with the JSON line it prints once it listens. */
+function startChild<T extends { port: number }>(
+  script: string,
+  argv: string[],
+  env: Record<string, string>,
+): Promise<T & { child: ChildProcess }> {
+  // BENCH_PROFILE=<folder>: a CPU profile of each child, written when it stops.
+  const profile = process.env.BENCH_PROFILE
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
+    : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', script, ...argv], {
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`api exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
     createInterface({ input: child.stdout! }).once('line', (line) => {
-      const { port, rollupMs } = JSON.parse(line) as { port: number; rollupMs: number };
-      resolve({ child, port, rollupMs });
+      resolve({ ...(JSON.parse(line) as T), child });
     });
-  });
-}
-
-/** The body as sent on the wire, compressed or not. */
-function getBytes(base: string, path: string, encoding: 'gzip' | 'identity'): Promise<{ body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    request(`${base}${path}`, { headers: { 'Accept-Encoding': encoding } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (b: Buffer) => parts.push(b));
-      res.on('end', () => resolve({ body: Buffer.concat(parts) }));
-      res.on('error', reject);
-    })
-      .on('error', reject)
-      .end();
   });
 }

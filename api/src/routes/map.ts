@@ -6,7 +6,7 @@ import { apiError, errorResponses } from '../errors.ts';
 import { etagOf, type PreparedAnswer, prepareAnswer, sendJsonText, sendPrepared } from '../influx/answer.ts';
 import type { InfluxQuery } from '../influx/client.ts';
 import { influxFailure, mean3, round3 } from '../influx/http.ts';
-import { aggregateCells, type CellAggregate, overlaps } from '../influx/map-query.ts';
+import { aggregateCells, type CellAggregate } from '../influx/map-query.ts';
 import { bboxParam, durationParam, metricParam, timeParam } from '../influx/params.ts';
 import type { TierCoverage } from '../influx/plan.ts';
 import { round6 } from '../influx/public-position.ts';
@@ -178,10 +178,16 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
         !b || !e || (b.minLat <= e[0] && b.minLon <= e[1] && b.maxLat >= e[2] && b.maxLon >= e[3]);
       const kept: number[] = [];
       if (!whole) {
-        const cell: [number, number, number, number] = [0, 0, 0, 0];
-        for (let i = 0; i < view.texts.length; i++) {
-          for (let k = 0; k < 4; k++) cell[k] = view.bounds[4 * i + k]!;
-          if (overlaps(cell, b!)) kept.push(i);
+        // overlaps() on the stored bounds, inlined: this loop runs over every cell for every viewport.
+        const bb = view.bounds;
+        for (let i = 0, k = 0; i < view.texts.length; i++, k += 4) {
+          if (
+            bb[k + 1]! < b!.maxLon &&
+            bb[k + 3]! > b!.minLon &&
+            bb[k]! < b!.maxLat &&
+            bb[k + 2]! > b!.minLat
+          )
+            kept.push(i);
         }
       }
       const count = whole ? view.texts.length : kept.length;
