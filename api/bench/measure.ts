@@ -6,6 +6,7 @@ import autocannon from 'autocannon';
 export interface Answer {
   status: number;
   ms: number;
+  etag: string;
   body: Buffer;
 }
 
@@ -17,7 +18,12 @@ export function get(base: string, path: string, encoding: 'gzip' | 'identity' = 
       const parts: Buffer[] = [];
       res.on('data', (b: Buffer) => parts.push(b));
       res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, ms: performance.now() - t0, body: Buffer.concat(parts) }),
+        resolve({
+          status: res.statusCode ?? 0,
+          ms: performance.now() - t0,
+          etag: String(res.headers.etag ?? ''),
+          body: Buffer.concat(parts),
+        }),
       );
       res.on('error', reject);
     })
@@ -44,20 +50,22 @@ export async function load(
   path: () => string,
   connections: number,
   duration: number,
+  headers: Record<string, string> = {},
 ): Promise<LoadLine> {
   const r = await autocannon({
     url: base,
     connections,
     duration,
     timeout: 120,
-    headers: { 'accept-encoding': 'gzip, deflate, br' },
+    headers: { 'accept-encoding': 'gzip, deflate, br', ...headers },
     requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path() }) }],
   });
   return {
     p50: r.latency.p50,
     p99: r.latency.p99,
     rps: Math.round(r.requests.average),
-    errors: r.non2xx + r.errors + r.timeouts,
+    // A 304 is what a revalidating client asks for, not an error.
+    errors: (headers['if-none-match'] ? 0 : r.non2xx) + r.errors + r.timeouts,
     bytes: r.requests.total > 0 ? Math.round(r.throughput.total / r.requests.total) : 0,
   };
 }

@@ -77,8 +77,6 @@ interface MapView {
   texts: string[];
   /** [south, west, north, east] of each cell, four numbers per feature. */
   bounds: Float64Array;
-  /** [south, west, north, east] of all cells together; undefined when there are none. */
-  extent: [number, number, number, number] | undefined;
   /** The answer up to its features: `{"type":...,"features":[`. */
   head: string;
   whole: PreparedAnswer;
@@ -172,24 +170,17 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
           throw influxFailure(err);
         });
       const b = q.bbox;
-      const e = view.extent;
-      // A box holding every cell (the whole city at its zoom) is the shared answer, sent as prepared.
-      const whole =
-        !b || !e || (b.minLat <= e[0] && b.minLon <= e[1] && b.maxLat >= e[2] && b.maxLon >= e[3]);
       const kept: number[] = [];
-      if (!whole) {
+      if (b) {
         // overlaps() on the stored bounds, inlined: this loop runs over every cell for every viewport.
         const bb = view.bounds;
         for (let i = 0, k = 0; i < view.texts.length; i++, k += 4) {
-          if (
-            bb[k + 1]! < b!.maxLon &&
-            bb[k + 3]! > b!.minLon &&
-            bb[k]! < b!.maxLat &&
-            bb[k + 2]! > b!.minLat
-          )
+          if (bb[k + 1]! < b.maxLon && bb[k + 3]! > b.minLon && bb[k]! < b.maxLat && bb[k + 2]! > b.minLat)
             kept.push(i);
         }
       }
+      // A box every cell overlaps (the whole city at its zoom) gets the shared answer, as prepared.
+      const whole = !b || kept.length === view.texts.length;
       const count = whole ? view.texts.length : kept.length;
       if (count > maxCells) {
         throw apiError(
@@ -220,15 +211,10 @@ async function mapView(
 ): Promise<MapView> {
   const texts: string[] = [];
   const bounds = new Float64Array(cells.length * 4);
-  let extent: MapView['extent'];
   cells.forEach((c, i) => {
     const f = feature(metric, c);
     texts.push(JSON.stringify(f));
-    const [s, w, n, e] = geohashBounds(c.cell);
-    bounds.set([s, w, n, e], 4 * i);
-    extent = extent
-      ? [Math.min(extent[0], s), Math.min(extent[1], w), Math.max(extent[2], n), Math.max(extent[3], e)]
-      : [s, w, n, e];
+    bounds.set(geohashBounds(c.cell), 4 * i);
   });
   const top = JSON.stringify({
     type: 'FeatureCollection',
@@ -243,7 +229,7 @@ async function mapView(
   } satisfies MapAnswer);
   // `...,"features":[]}` without its last two characters: the features go between.
   const head = top.slice(0, -2);
-  return { from, to, texts, bounds, extent, head, whole: await prepareAnswer(`${head}${texts.join(',')}]}`) };
+  return { from, to, texts, bounds, head, whole: await prepareAnswer(`${head}${texts.join(',')}]}`) };
 }
 
 function feature(metric: Parameters<typeof bandFor>[0], c: CellAggregate): MapAnswer['features'][number] {
