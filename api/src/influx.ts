@@ -49,17 +49,23 @@ export function createInfluxClient(config: InfluxConfig): InfluxClient {
     async ping(timeoutMs = 2000) {
       const r = await fetch(`${url}/ping`, { headers, signal: AbortSignal.timeout(timeoutMs) });
       await r.body?.cancel();
-      if (r.status !== 204) throw new InfluxQueryError(`/ping answered ${r.status}`, r.status);
+      // 204 from 1.x and 2.x; 200 with its version in JSON from InfluxDB 3.
+      if (r.status !== 204 && r.status !== 200)
+        throw new InfluxQueryError(`/ping answered ${r.status}`, r.status);
     },
     async query(q, opts = {}) {
       const form = new URLSearchParams({ db, q, epoch: 'ms' });
       if (opts.params) form.set('params', JSON.stringify(opts.params));
-      const r = await fetch(`${url}/query`, {
-        method: 'POST',
-        headers: { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: form,
-        signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
-      });
+      const signal = AbortSignal.timeout(opts.timeoutMs ?? 30_000);
+      // InfluxDB 3 serves the v1 /query for GET only, with the parameters in the URL (2.x takes either).
+      const r = config.INFLUX_TOKEN
+        ? await fetch(`${url}/query?${form}`, { headers, signal })
+        : await fetch(`${url}/query`, {
+            method: 'POST',
+            headers: { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' },
+            body: form,
+            signal,
+          });
       const text = await r.text();
       let body: { results?: Array<{ series?: InfluxSeries[]; error?: string }>; error?: string };
       try {

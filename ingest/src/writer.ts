@@ -76,9 +76,14 @@ export function classifyWriteError(err: Error): Failure {
   return err.statusCode >= 429 ? 'retry' : 'hold';
 }
 
-/** The 1.x write endpoint (Debian's influxd 1.6 has no /api/v2/write), or the v2 one that 2.x and 3.x serve. */
+/**
+ * The 1.x write endpoint (Debian's influxd 1.6 has no /api/v2/write), or the v2 one that 2.x and 3.x serve:
+ * with an org, the client's own `/api/v2/write?org=&bucket=&precision=ns` (2.x needs the org); without one,
+ * InfluxDB 3's form as its own client (influxdb3-js) sends it, `/api/v2/write?bucket=&precision=ns`.
+ */
 export function writePath(o: Pick<WriterOptions, 'db' | 'token' | 'org' | 'bucket'>): string | undefined {
-  if (o.token) return undefined;
+  if (o.token && o.org) return undefined;
+  if (o.token) return `/api/v2/write?bucket=${encodeURIComponent(o.bucket ?? o.db)}&precision=ns`;
   return `/write?db=${encodeURIComponent(o.db)}&precision=ns`;
 }
 

@@ -88,16 +88,21 @@ export function createInfluxQuery(config: InfluxQueryConfig): InfluxQuery {
     }
   };
 
+  // InfluxDB 3 serves the v1 /query for GET only, reading the URL's parameters (2.x takes either): with a
+  // token the statement goes in the URL. 1.x keeps the POST form, which its write statements
+  // (CREATE RETENTION POLICY) require.
   const post = (params: Record<string, string>, opts: InfluxQueryOptions | undefined) =>
-    send(
-      '/query',
-      {
-        method: 'POST',
-        headers: { ...auth, 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ db, epoch: 'ms', ...params }),
-      },
-      opts,
-    );
+    config.token
+      ? send(`/query?${new URLSearchParams({ db, epoch: 'ms', ...params })}`, { headers: auth }, opts)
+      : send(
+          '/query',
+          {
+            method: 'POST',
+            headers: { ...auth, 'Content-Type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({ db, epoch: 'ms', ...params }),
+          },
+          opts,
+        );
 
   return {
     url,
@@ -158,7 +163,9 @@ export function createInfluxQuery(config: InfluxQueryConfig): InfluxQuery {
     async ping(timeoutMs = 2000) {
       const r = await send('/ping', { headers: auth }, { timeoutMs });
       await r.body?.cancel();
-      if (r.status !== 204) throw new InfluxError('unavailable', `/ping answered ${r.status}`, r.status);
+      // 204 from 1.x and 2.x; 200 with its version in JSON from InfluxDB 3.
+      if (r.status !== 204 && r.status !== 200)
+        throw new InfluxError('unavailable', `/ping answered ${r.status}`, r.status);
     },
   };
 }
