@@ -1,5 +1,5 @@
-# One image for every process of the one-machine layout; docker-compose.yml picks the process with `command`.
-# (Production images per process, PostgreSQL and Redis clustering: see the "Beyond one machine" issue.)
+# One image for every process of the one-machine layout; docker-compose.single.yml picks the process with
+# `command`. The production images, one per process, are deploy/*.Dockerfile (README, "Beyond one machine").
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*

@@ -15,6 +15,8 @@ ensureDebianPackages({
   pg_ctlcluster: 'postgresql',
   'redis-server': 'redis-server',
   'docker-compose': 'docker-compose',
+  haproxy: 'haproxy',
+  openssl: 'openssl',
 });
 ensureDashboardBuilt();
 
