@@ -112,6 +112,8 @@ describe('shared map answers', () => {
     expect(cellsOf(body)).toEqual(expectedCells(all, 'pm25', END - 3 * DAY, END, 7));
     expect(gz.headers.etag).not.toBe(plain.headers.etag);
     expect(gz.headers.vary).toContain('Accept-Encoding');
+    // 3 days: fresh for 5 min (the longest), then served while refreshed for six times that.
+    expect(gz.headers['cache-control']).toBe('public, max-age=300, stale-while-revalidate=1800');
   });
 
   it('answer 304 with no body to a client that holds the answer, in either encoding', async () => {

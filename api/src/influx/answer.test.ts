@@ -34,6 +34,7 @@ describe('prepared answers', () => {
 
   it('say how long a cache may keep them', () => {
     expect(cacheControl(10_000)).toBe('public, max-age=10');
+    expect(cacheControl(10_000, 60_000)).toBe('public, max-age=10, stale-while-revalidate=60');
     expect(cacheControl(0)).toBe('no-cache');
   });
 });

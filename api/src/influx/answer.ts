@@ -32,9 +32,15 @@ export async function prepareAnswer(text: string): Promise<PreparedAnswer> {
 export const etagOf = (data: string | Buffer): string =>
   `"${createHash('sha1').update(data).digest('base64url').slice(0, 20)}"`;
 
-/** `public, max-age=N` for answers a cache may keep as long as the api does. */
-export const cacheControl = (ttlMs: number): string =>
-  ttlMs > 0 ? `public, max-age=${Math.max(1, Math.round(ttlMs / 1000))}` : 'no-cache';
+/**
+ * `public, max-age=N` for answers a cache may keep as long as the api does, and the time past it that the
+ * api itself serves them while refreshing (RFC 5861), which a browser or CDN may do as well.
+ */
+export function cacheControl(ttlMs: number, staleMs = 0): string {
+  if (!(ttlMs > 0)) return 'no-cache';
+  const s = (ms: number) => Math.max(1, Math.round(ms / 1000));
+  return `public, max-age=${s(ttlMs)}${staleMs > 0 ? `, stale-while-revalidate=${s(staleMs)}` : ''}`;
+}
 
 /** Whether If-None-Match names `etag` (weak comparison, RFC 9110 §13.1.2: `W/` prefixes are ignored). */
 export function notModified(request: FastifyRequest, etag: string): boolean {
@@ -58,12 +64,13 @@ export function sendPrepared(
   reply: FastifyReply,
   answer: PreparedAnswer,
   ttlMs: number,
+  staleMs = 0,
 ): FastifyReply {
   const gzip = acceptsGzip(request);
   const etag = gzip ? answer.gzipEtag : answer.etag;
   reply
     .type('application/json; charset=utf-8')
-    .header('Cache-Control', cacheControl(ttlMs))
+    .header('Cache-Control', cacheControl(ttlMs, staleMs))
     .header('ETag', etag)
     .header('Vary', 'Accept-Encoding');
   if (notModified(request, etag)) return reply.code(304).send();
@@ -80,12 +87,13 @@ export async function sendJsonText(
   request: FastifyRequest,
   reply: FastifyReply,
   ttlMs: number,
+  staleMs: number,
   etag: string,
   text: () => string,
 ): Promise<FastifyReply> {
   reply
     .type('application/json; charset=utf-8')
-    .header('Cache-Control', cacheControl(ttlMs))
+    .header('Cache-Control', cacheControl(ttlMs, staleMs))
     .header('ETag', etag)
     .header('Vary', 'Accept-Encoding');
   if (notModified(request, etag)) return reply.code(304).send();

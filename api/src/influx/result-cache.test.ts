@@ -80,6 +80,20 @@ describe('stale-while-revalidate', () => {
     expect(await cache.get('k', async () => ++n)).toBe(2);
   });
 
+  it('takes the ttl and the stale time of each answer from its request', async () => {
+    let now = 0;
+    const cache = createResultCache<number>({ ttlMs: 100, staleMs: 100, now: () => now });
+    let n = 0;
+    await cache.get('k', async () => ++n, 1000, 5000);
+    now = 999;
+    expect(await cache.get('k', async () => ++n, 1000, 5000)).toBe(1);
+    now = 5999;
+    // Stale (past 1 s, within 5 s more): served, and refreshed.
+    expect(await cache.get('k', async () => ++n, 1000, 5000)).toBe(1);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(await cache.get('k', async () => ++n, 1000, 5000)).toBe(2);
+  });
+
   it('keeps the stale answer when a refresh fails', async () => {
     let now = 0;
     const errors: unknown[] = [];

@@ -9,8 +9,11 @@
  * refresh leaves the stale answer until it expires.
  */
 export interface ResultCache<T> {
-  /** `compute` is called with nothing: it resolves relative times itself, so a late refresh is current. */
-  get(key: string, compute: () => Promise<T>, ttlMs?: number): Promise<T>;
+  /**
+   * `compute` is called with nothing: it resolves relative times itself, so a late refresh is current.
+   * `ttlMs` and `staleMs` override the cache's for this answer.
+   */
+  get(key: string, compute: () => Promise<T>, ttlMs?: number, staleMs?: number): Promise<T>;
   clear(): void;
   readonly size: number;
 }
@@ -26,12 +29,11 @@ export interface ResultCacheOptions {
 
 export function createResultCache<T>(opts: ResultCacheOptions): ResultCache<T> {
   const maxEntries = opts.maxEntries ?? 500;
-  const staleMs = opts.staleMs ?? 0;
   const now = opts.now ?? Date.now;
   const done = new Map<string, { value: T; fresh: number; stale: number }>();
   const inFlight = new Map<string, Promise<T>>();
 
-  const run = (key: string, compute: () => Promise<T>, ttlMs: number): Promise<T> => {
+  const run = (key: string, compute: () => Promise<T>, ttlMs: number, staleMs: number): Promise<T> => {
     const pending = inFlight.get(key);
     if (pending) return pending;
     const p = compute().then(
@@ -55,7 +57,7 @@ export function createResultCache<T>(opts: ResultCacheOptions): ResultCache<T> {
   };
 
   return {
-    get(key, compute, ttlMs = opts.ttlMs) {
+    get(key, compute, ttlMs = opts.ttlMs, staleMs = opts.staleMs ?? 0) {
       const hit = done.get(key);
       const t = now();
       if (hit && hit.stale > t) {
@@ -63,10 +65,10 @@ export function createResultCache<T>(opts: ResultCacheOptions): ResultCache<T> {
         done.delete(key);
         done.set(key, hit);
         if (hit.fresh <= t && !inFlight.has(key))
-          run(key, compute, ttlMs).catch((err) => opts.onRefreshError?.(err));
+          run(key, compute, ttlMs, staleMs).catch((err) => opts.onRefreshError?.(err));
         return Promise.resolve(hit.value);
       }
-      return run(key, compute, ttlMs);
+      return run(key, compute, ttlMs, staleMs);
     },
     clear() {
       done.clear();

@@ -98,7 +98,7 @@ export const devicesPublicRoutes: FastifyPluginAsyncZod<DevicesPublicRoutesOptio
   const cache = createResultCache<DevicesView>({
     ttlMs: ttl,
     // Served while recomputed past its ttl: no request waits for InfluxDB once the list is warm.
-    staleMs: ttl > 0 ? 10 * 60_000 : 0,
+    staleMs: 6 * ttl,
     maxEntries: 1,
     onRefreshError: (err) => app.log.warn({ err: (err as Error).message }, 'devices refresh failed'),
   });
@@ -116,7 +116,7 @@ export const devicesPublicRoutes: FastifyPluginAsyncZod<DevicesPublicRoutesOptio
           '(home) kits are placed at the centre of their geohash cell of length 7 (~150 m), never at their ' +
           'registered position. Filters: `kind`, `metric` (devices with a latest value of it), `bbox` ' +
           '(public position inside, edges included). The list is shared by every client and may be as old ' +
-          'as its Cache-Control max-age; the live stream has what happened since.',
+          'as its Cache-Control max-age plus stale-while-revalidate; the live stream has what happened since.',
         querystring: z.object({
           kind: kindParam.optional(),
           metric: metricParam.optional(),
@@ -141,9 +141,9 @@ export const devicesPublicRoutes: FastifyPluginAsyncZod<DevicesPublicRoutesOptio
         .catch((err: unknown) => {
           throw influxFailure(err);
         });
-      if (!kind && !metric && !bbox) return sendPrepared(request, reply, view.whole, ttl);
+      if (!kind && !metric && !bbox) return sendPrepared(request, reply, view.whole, ttl, 6 * ttl);
       const etag = `W/${etagOf(`${view.whole.etag}|${request.url}`)}`;
-      return sendJsonText(request, reply, ttl, etag, () =>
+      return sendJsonText(request, reply, ttl, 6 * ttl, etag, () =>
         answer(view.features.filter((f) => (!kind || f.properties.kind === kind) && keep(f, metric, bbox))),
       );
     },

@@ -95,18 +95,26 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
   const computing = pLimit(opts.computeConcurrency ?? 2);
   const cache = createResultCache<MapView>({
     ttlMs: baseTtl,
-    // Past its ttl an answer is served while it is recomputed: once warm, no citizen waits for InfluxDB.
-    staleMs: baseTtl > 0 ? 10 * MAX_TTL_MS : 0,
+    // Past its ttl an answer is served while it is recomputed (for six ttls more, staleFor): once warm,
+    // no citizen waits for InfluxDB.
     maxEntries: 200,
     onRefreshError: (err) => app.log.warn({ err: (err as Error).message }, 'map refresh failed'),
   });
   /** Longer windows change slower: their answers are kept longer (1h: 10 s, 1d: 4 min, 30d: 5 min). */
   const ttlFor = (window: number) =>
     baseTtl > 0 ? Math.min(MAX_TTL_MS, Math.max(baseTtl, window / 360)) : 0;
+  /** How long past its ttl an answer is still served while refreshed: a live map a minute old at most. */
+  const staleFor = (ttl: number) => 6 * ttl;
 
   const compute = (metric: Metric, window: number, toText: string, cell: number) => async () => {
     if (computing.pendingCount >= maxQueued)
-      throw apiError('unavailable', `${computing.pendingCount} maps are waiting to be computed; retry later`);
+      throw apiError(
+        'unavailable',
+        `${computing.pendingCount} maps are waiting to be computed; retry later`,
+        {
+          'Retry-After': '5',
+        },
+      );
     return computing(async () => {
       // Resolved when the computation starts, so that a queued or background refresh is current.
       const to = parseTime(toText, Date.now()) ?? Date.now();
@@ -134,7 +142,8 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
           'in. With `bbox`, the cells overlapping the box are returned whole. Indoor kits count at their ' +
           'public position (centre of their length-7 cell). Long windows read hourly and daily rollups ' +
           'with raw readings at both ends, so the edges stay exact. Answers are shared by every client ' +
-          'and may be as old as their Cache-Control max-age (10 s for 1 h, up to 5 min for long windows); ' +
+          'and may be as old as their Cache-Control max-age plus stale-while-revalidate (10 + 60 s for 1 h, ' +
+          'up to 5 + 30 min for long windows); ' +
           'they carry an ETag (If-None-Match answers 304). A whole city is best asked for with cell 6 ' +
           '(~1.2 × 0.6 km), cell 7 (~150 m) for a neighbourhood.',
         querystring: z.object({
@@ -164,8 +173,14 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
       // is as current as a new request.
       const toText = new URLSearchParams(request.url.split('?')[1] ?? '').get('to') ?? 'now';
       const ttl = ttlFor(window);
+      const stale = staleFor(ttl);
       const view = await cache
-        .get(`${q.metric}|${window}|${toText}|${q.cell}`, compute(q.metric, window, toText, q.cell), ttl)
+        .get(
+          `${q.metric}|${window}|${toText}|${q.cell}`,
+          compute(q.metric, window, toText, q.cell),
+          ttl,
+          stale,
+        )
         .catch((err: unknown) => {
           throw influxFailure(err);
         });
@@ -188,12 +203,13 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
           `querystring.cell: ${count} cells, at most ${maxCells}: use a smaller cell or a bbox`,
         );
       }
-      if (whole) return sendPrepared(request, reply, view.whole, ttl);
+      if (whole) return sendPrepared(request, reply, view.whole, ttl, stale);
       const etag = `W/${etagOf(`${view.whole.etag}|${b!.minLon},${b!.minLat},${b!.maxLon},${b!.maxLat}`)}`;
       return sendJsonText(
         request,
         reply,
         ttl,
+        stale,
         etag,
         () => `${view.head}${kept.map((i) => view.texts[i]).join(',')}]}`,
       );

@@ -46,6 +46,9 @@ export const seriesSchema = z
   });
 type Series = z.infer<typeof seriesSchema>;
 
+/** How long past its ttl a series is still served while refreshed. */
+const STALE_MS = 60_000;
+
 /** Functions whose buckets combine from rollups (sums, counts, extremes); median and p95 need raw points. */
 const COMBINABLE: ReadonlySet<Fn> = new Set(['mean', 'min', 'max', 'count']);
 
@@ -65,7 +68,7 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
   const cache = createResultCache<PreparedAnswer>({
     ttlMs: ttl,
     // A chart open on a kit asks again and again: past its ttl it is answered at once while refreshed.
-    staleMs: ttl > 0 ? 60_000 : 0,
+    staleMs: ttl > 0 ? STALE_MS : 0,
     onRefreshError: (err) => app.log.warn({ err: (err as Error).message }, 'series refresh failed'),
   });
 
@@ -138,7 +141,7 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
         .catch((err: unknown) => {
           throw influxFailure(err);
         });
-      return sendPrepared(request, reply, body, ttl);
+      return sendPrepared(request, reply, body, ttl, ttl > 0 ? STALE_MS : 0);
     },
   );
 
