@@ -5,6 +5,9 @@
  *   --readings=200000 --devices=1000 --connections=20 --window=200   the workload
  *   --only=baseline,a,b,peer,ceiling,puback                           which parts run (default: all)
  *   --profile                                                         broker and ingest under --cpu-prof
+ *   --timeline                                                        ingest's figures second by second
+ *   --ingest-env=INGEST_FLUSH_MS=200,...                              ingest knobs other than the defaults
+ *   --publisher=lean|mqttjs                                           the load generator's MQTT client
  *
  * Device registrations (scrypt: ~50 ms each) are kept in $BENCH_DIR (default: the OS temp folder) between
  * runs; InfluxDB starts empty every time.
@@ -24,16 +27,26 @@ import { ingestPeer, nodeRedPeer, type Peer } from './peers.ts';
 import { cpuSeconds, spawnNode } from './processes.ts';
 import { mainThreadProfile, summarizeProfile } from './profile.ts';
 import { measurePuback } from './puback.ts';
-import { type BenchDevice, benchDevices, type Message, type Workload, workload } from './workload.ts';
+import { openPublishers, type PublisherKind, type Publishers } from './publisher.ts';
+import { type BenchDevice, benchDevices, type Workload, workload } from './workload.ts';
 
 const arg = (name: string, fallback: string) =>
-  process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
 const READINGS = Number(arg('readings', '200000'));
 const DEVICES = Number(arg('devices', '1000'));
 const CONNECTIONS = Number(arg('connections', '20'));
 const WINDOW = Number(arg('window', '200'));
 const ONLY = new Set(arg('only', 'baseline,a,b,peer,ceiling,puback').split(','));
 const PROFILE = process.argv.includes('--profile');
+const TIMELINE = process.argv.includes('--timeline');
+const PUBLISHER = arg('publisher', 'lean') as PublisherKind;
+/** `--ingest-env=INGEST_FLUSH_MS=200,INGEST_GZIP_BYTES=0`: knobs for ingest, to try them against the defaults. */
+const INGEST_ENV = Object.fromEntries(
+  arg('ingest-env', '')
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
 const DB = 'bench';
 const PROBE = 'bench-probe';
 
@@ -137,7 +150,7 @@ async function main() {
         console.log('running the broker baseline...');
         results.push(...(await baseline(mqttUrl, serviceSecret, scenarios[0]!.w)));
       }
-      const peer: Peer = ingestPeer();
+      const peer: Peer = ingestPeer(INGEST_ENV);
       await peer.start({
         mqttUrl,
         serviceSecret,
@@ -149,18 +162,23 @@ async function main() {
       cleanups.unshift(() => peer.stop());
       const stats = await watchStats(mqttUrl, serviceSecret);
       cleanups.unshift(() => stats.client.endAsync(true));
-      const clients = await Promise.all(
-        Array.from({ length: CONNECTIONS + 1 }, (_, i) =>
-          mqtt.connectAsync(mqttUrl, {
-            username: 'svc:sim',
-            password: serviceSecret,
-            clientId: `bench-pub-${i}`,
-            reconnectPeriod: 0,
-          }),
-        ),
-      );
-      cleanups.unshift(() => Promise.all(clients.map((c) => c.endAsync(true))));
-      const probe = clients.pop()!;
+      const publishers = await openPublishers({
+        kind: PUBLISHER,
+        url: mqttUrl,
+        connections: CONNECTIONS,
+        clientIdPrefix: 'bench-pub-',
+        username: 'svc:sim',
+        password: serviceSecret,
+        window: WINDOW,
+      });
+      cleanups.unshift(() => publishers.end());
+      const probe = await mqtt.connectAsync(mqttUrl, {
+        username: 'svc:sim',
+        password: serviceSecret,
+        clientId: 'bench-probe',
+        reconnectPeriod: 0,
+      });
+      cleanups.unshift(() => probe.endAsync(true));
 
       const cpu = () => ({
         broker: broker.cpu(),
@@ -170,16 +188,9 @@ async function main() {
       });
       for (const s of scenarios.filter((s) => ONLY.has(s.key))) {
         console.log(`running ${s.w.name}...`);
-        const before = cpu();
-        const r = await runScenario(s.w, clients, probe, s.probeBase, influx.url);
-        const after = cpu();
-        const cores = Object.entries(after)
-          .map(
-            ([k, v]) =>
-              `${k} ${Math.round(((v - before[k as keyof typeof before]) / r.wallSeconds) * 100) / 100}`,
-          )
-          .join(', ');
-        r.cpu = `cores used (of ${availableParallelism()}): ${cores}`;
+        const loadFrom = performance.now() + 3000;
+        const r = await runScenario(s.w, publishers, probe, s.probeBase, influx.url, DB, cpu);
+        if (TIMELINE) console.log(stats.timeline(loadFrom));
         const st = stats.latest();
         if (st) {
           r.note =
@@ -202,23 +213,28 @@ async function main() {
         // Stopped however the start ends: a Mosquitto left behind would outlive the bench.
         cleanups.unshift(() => peer.stop());
         await peer.start({ mqttUrl: '', serviceSecret, dataDir: storeDir, influxUrl: influx.url, db });
-        const clients = await Promise.all(
-          Array.from({ length: CONNECTIONS + 1 }, (_, i) =>
-            mqtt.connectAsync(peer.brokerUrl!(), { clientId: `bench-peer-pub-${i}`, reconnectPeriod: 0 }),
-          ),
-        );
-        const probe = clients.pop()!;
+        const publishers = await openPublishers({
+          kind: PUBLISHER,
+          url: peer.brokerUrl!(),
+          connections: CONNECTIONS,
+          clientIdPrefix: 'bench-peer-pub-',
+          window: WINDOW,
+        });
+        const probe = await mqtt.connectAsync(peer.brokerUrl!(), {
+          clientId: 'bench-peer-probe',
+          reconnectPeriod: 0,
+        });
         try {
-          const before = { peer: peer.cpu(), influxd: cpuSeconds(influx.process.pid), publishers: ownCpu() };
-          const r = await runScenario(w, clients, probe, scenarios[0]!.probeBase, influx.url, db);
-          const cores = (v: number, b: number) => Math.round(((v - b) / r.wallSeconds) * 100) / 100;
-          r.cpu =
-            `cores used (of ${availableParallelism()}): node-red + mosquitto ${cores(peer.cpu(), before.peer)}, ` +
-            `influxd ${cores(cpuSeconds(influx.process.pid), before.influxd)}, publishers ${cores(ownCpu(), before.publishers)}`;
+          const r = await runScenario(w, publishers, probe, scenarios[0]!.probeBase, influx.url, db, () => ({
+            'node-red': peer.cpu(),
+            mosquitto: peer.brokerCpu?.() ?? 0,
+            influxd: cpuSeconds(influx.process.pid),
+            publishers: ownCpu(),
+          }));
           r.name = `peer: ${peer.name}, ${w.name.replace(/^\(a\) /, '')}`;
           results.push(r);
         } finally {
-          await Promise.all([...clients, probe].map((c) => c.endAsync(true)));
+          await Promise.all([publishers.end(), probe.endAsync(true)]);
           await peer.stop();
         }
       }
@@ -303,40 +319,18 @@ async function provision(storeDir: string, devices: BenchDevice[]) {
   }
 }
 
-/** Publishes a connection's messages at QoS 1 with at most `WINDOW` unacknowledged. */
-function publishAll(client: MqttClient, messages: Message[]): Promise<number> {
-  return new Promise((resolve) => {
-    let next = 0;
-    let inflight = 0;
-    let errors = 0;
-    const pump = () => {
-      while (inflight < WINDOW && next < messages.length) {
-        const m = messages[next++]!;
-        inflight++;
-        client.publish(m.topic, m.payload, { qos: 1 }, (err) => {
-          inflight--;
-          if (err) errors++;
-          if (next >= messages.length && inflight === 0) resolve(errors);
-          else pump();
-        });
-      }
-    };
-    if (messages.length === 0) resolve(0);
-    else pump();
-  });
-}
-
 /**
  * Publishes the workload and watches InfluxDB. Latency comes from a probe kit publishing messages of the
  * same shape every 20 ms through the same broker and ingest, polled until each is queryable.
  */
 async function runScenario(
   w: Workload,
-  clients: MqttClient[],
+  publishers: Publishers,
   probe: MqttClient,
   probeBase: number,
   influxUrl: string,
-  db = DB,
+  db: string,
+  cpu: () => Record<string, number>,
 ): Promise<Result & { wallSeconds: number }> {
   const started = performance.now();
   const perMessage = w.perConnection[0]?.[0]?.readings ?? 1;
@@ -382,13 +376,12 @@ async function runScenario(
     }
   })();
 
+  const publish = publishers.prepare(w.perConnection);
   // Three seconds of probes alone first: the latency of an idle pipeline, beside the one under load.
   await sleep(3000);
+  const cpuBefore = cpu();
   t0 = performance.now();
-  const errors = (await Promise.all(clients.map((c, i) => publishAll(c, w.perConnection[i] ?? [])))).reduce(
-    (a, b) => a + b,
-    0,
-  );
+  const errors = await publish();
   const published = performance.now();
   const messages = w.perConnection.reduce((n, list) => n + list.length, 0);
   let counted = 0;
@@ -405,10 +398,19 @@ async function runScenario(
     else if (t - last.at > 15_000) break; // no progress for 15 s: what is missing is lost
     await sleep(250);
   }
+  const cpuAfter = cpu();
+  const cpuSeconds = (performance.now() - t0) / 1000;
   probing = false;
   await prober;
   await poller;
   const seconds = (doneAt - t0) / 1000;
+  // Cores under load depend on what else the machine runs; CPU time per message much less so.
+  const cores = Object.entries(cpuAfter)
+    .map(([k, v]) => {
+      const used = v - (cpuBefore[k] ?? 0);
+      return `${k} ${(used / cpuSeconds || 0).toFixed(2)} (${Math.round((used / messages) * 1e6)} µs/msg)`;
+    })
+    .join(', ');
   latencies.sort((a, b) => a - b);
   idle.sort((a, b) => a - b);
   if (errors) console.log(`  ${errors} publishes failed`);
@@ -422,6 +424,7 @@ async function runScenario(
     p50: pct(latencies, 0.5),
     p99: pct(latencies, 0.99),
     note: `idle pipeline: p50 ${pct(idle, 0.5)} ms, p99 ${pct(idle, 0.99)} ms`,
+    cpu: `cores used under load (of ${availableParallelism()}, from the first publish to the last reading counted): ${cores}`,
     wallSeconds: (performance.now() - started) / 1000,
   };
 }
@@ -432,16 +435,15 @@ async function runScenario(
  * connection — the reference for ingest, which is one such connection.
  */
 async function baseline(mqttUrl: string, serviceSecret: string, w: Workload): Promise<Result[]> {
-  const clients = await Promise.all(
-    w.perConnection.map((_, i) =>
-      mqtt.connectAsync(mqttUrl, {
-        username: 'svc:sim',
-        password: serviceSecret,
-        clientId: `bench-base-${i}`,
-        reconnectPeriod: 0,
-      }),
-    ),
-  );
+  const publishers = await openPublishers({
+    kind: PUBLISHER,
+    url: mqttUrl,
+    connections: w.perConnection.length,
+    clientIdPrefix: 'bench-base-',
+    username: 'svc:sim',
+    password: serviceSecret,
+    window: WINDOW,
+  });
   const messages = w.perConnection.reduce((n, list) => n + list.length, 0);
   const results: Result[] = [];
   for (const withSubscriber of [false, true]) {
@@ -456,8 +458,9 @@ async function baseline(mqttUrl: string, serviceSecret: string, w: Workload): Pr
     let got = 0;
     sub?.on('message', () => got++);
     await sub?.subscribeAsync('sensors/+/readings', { qos: 1 });
+    const publish = publishers.prepare(w.perConnection);
     const t0 = performance.now();
-    await Promise.all(clients.map((c, i) => publishAll(c, w.perConnection[i]!)));
+    await publish();
     if (sub) while (got < messages && performance.now() - t0 < 300_000) await sleep(10);
     else got = messages;
     const seconds = (performance.now() - t0) / 1000;
@@ -473,7 +476,7 @@ async function baseline(mqttUrl: string, serviceSecret: string, w: Workload): Pr
       lost: messages - got,
     });
   }
-  await Promise.all(clients.map((c) => c.endAsync(true)));
+  await publishers.end();
   return results;
 }
 
@@ -541,11 +544,39 @@ async function watchStats(mqttUrl: string, serviceSecret: string) {
     reconnectPeriod: 0,
   });
   let latest: IngestStats | undefined;
+  const history: Array<{ at: number; s: IngestStats }> = [];
   client.on('message', (topic, payload) => {
-    if (topic === statsTopic('ingest', 'bench')) latest = JSON.parse(payload.toString()) as IngestStats;
+    if (topic !== statsTopic('ingest', 'bench')) return;
+    latest = JSON.parse(payload.toString()) as IngestStats;
+    history.push({ at: performance.now(), s: latest });
   });
   await client.subscribeAsync(STATS_SUBSCRIPTION, { qos: 0 });
-  return { client, latest: () => latest };
+  return {
+    client,
+    latest: () => latest,
+    /** Ingest's figures second by second since `from` (performance.now()): where a run stalls. */
+    timeline(from: number): string {
+      const rows = history.filter((h) => h.at >= from - 1000);
+      const out = ['  s    recv/s  written/s  held msgs  backlog pts  paused  write p50 ms'];
+      for (let i = 1; i < rows.length; i++) {
+        const a = rows[i - 1]!;
+        const b = rows[i]!;
+        const dt = (b.at - a.at) / 1000;
+        out.push(
+          [
+            ((b.at - from) / 1000).toFixed(1).padStart(5),
+            String(Math.round((b.s.received - a.s.received) / dt)).padStart(8),
+            String(Math.round((b.s.points_written - a.s.points_written) / dt)).padStart(10),
+            String(b.s.backlog_messages).padStart(10),
+            String(b.s.backlog_points).padStart(12),
+            `${Math.round((b.s.mqtt_paused_ms - a.s.mqtt_paused_ms) / dt / 10)}%`.padStart(7),
+            String(b.s.write_ms.p50).padStart(13),
+          ].join(''),
+        );
+      }
+      return out.join('\n');
+    },
+  };
 }
 
 await main();

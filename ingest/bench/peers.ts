@@ -22,8 +22,9 @@ export interface Peer {
   name: string;
   start(stack: BenchStack): Promise<void>;
   stop(): Promise<void>;
-  /** CPU seconds its processes used so far. */
+  /** CPU seconds its processes used so far (the peer's own broker apart, in `brokerCpu`). */
   cpu(): number;
+  brokerCpu?(): number;
   /** A peer that brings its own broker (Node-RED on Mosquitto) says where publishers connect. */
   brokerUrl?(): string;
 }
@@ -248,6 +249,7 @@ export function nodeRedPeer(opts: { unbounded: boolean }): Peer {
       await mosquitto?.stop();
       if (dir) rmSync(dir, { recursive: true, force: true });
     },
-    cpu: () => cpuSeconds(red?.child.pid) + cpuSeconds(mosquitto?.child.pid),
+    cpu: () => cpuSeconds(red?.child.pid),
+    brokerCpu: () => cpuSeconds(mosquitto?.child.pid),
   };
 }

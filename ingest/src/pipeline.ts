@@ -20,7 +20,7 @@ import {
 } from '@citytel/contract';
 import type { Device } from '@citytel/store';
 import type { DeviceCache, Lookup } from './devices.ts';
-import { nanos, readingLine, type TimeSource, vehicleLine } from './points.ts';
+import { nanos, type ReadingTags, readingLine, type TimeSource, vehicleLine } from './points.ts';
 
 export interface InboundMessage {
   topic: string;
@@ -59,24 +59,16 @@ export interface Pipeline {
 export function createPipeline(deps: { devices: DeviceCache; now?: () => Date }): Pipeline {
   const now = deps.now ?? (() => new Date());
 
+  // No closure is made per message (tsx keeps function names: each one would cost a defineProperty too).
   return {
     process(msg) {
       const parsed = parseTopic(msg.topic);
-      const base = (payload: Buffer): Outcome => ({
-        topic: msg.topic,
-        owner: parsed?.owner ?? msg.topic.slice(0, 128),
-        payload,
-        lines: [],
-        readings: 0,
-        fields: [],
-        times: { device: 0, broker: 0, ingest: 0 },
-        ...(parsed ? { kind: parsed.kind } : {}),
-      });
-      if (!parsed) return refuse(base(msg.payload), 'schema', 'topic is not one ingest handles');
+      if (!parsed)
+        return refuse(outcome(msg, undefined, msg.payload), 'schema', 'topic is not one ingest handles');
       let payload = msg.payload;
       let receivedAt: Date | undefined;
       if (STAMPED_TOPIC_KINDS.has(parsed.kind)) ({ receivedAt, payload } = unstamp(msg.payload));
-      const out = base(payload);
+      const out = outcome(msg, parsed, payload);
       if (payload.length > MAX_PAYLOAD_BYTES)
         return refuse(out, 'too_large', `payload of ${payload.length} bytes`);
       const clock: Clock = receivedAt
@@ -86,21 +78,48 @@ export function createPipeline(deps: { devices: DeviceCache; now?: () => Date })
       const lookup: Lookup = parsed.kind.startsWith('sck-')
         ? deps.devices.byToken(parsed.owner)
         : deps.devices.byId(parsed.owner);
-      const go = (device: Device | null): Outcome => {
-        if (!device) return refuse(out, 'unknown_device', `no registered device for ${parsed.owner}`);
-        out.deviceId = device.id;
-        try {
-          return route(out, parsed.kind, device, payload, clock, msg.retain === true);
-        } catch (e) {
-          // Every step is written not to throw; this keeps one bug from stopping the stream.
-          out.lines = [];
-          out.readings = 0;
-          return refuse(out, 'malformed', `ingest error: ${String((e as Error)?.message).slice(0, 200)}`);
-        }
-      };
-      return lookup instanceof Promise ? lookup.then(go) : go(lookup);
+      const retain = msg.retain === true;
+      return lookup instanceof Promise
+        ? lookup.then((device) => withDevice(out, parsed, device, payload, clock, retain))
+        : withDevice(out, parsed, lookup, payload, clock, retain);
     },
   };
+}
+
+type Parsed = NonNullable<ReturnType<typeof parseTopic>>;
+
+function outcome(msg: InboundMessage, parsed: Parsed | undefined, payload: Buffer): Outcome {
+  const out: Outcome = {
+    topic: msg.topic,
+    owner: parsed?.owner ?? msg.topic.slice(0, 128),
+    payload,
+    lines: [],
+    readings: 0,
+    fields: [],
+    times: { device: 0, broker: 0, ingest: 0 },
+  };
+  if (parsed) out.kind = parsed.kind;
+  return out;
+}
+
+function withDevice(
+  out: Outcome,
+  parsed: Parsed,
+  device: Device | null,
+  payload: Buffer,
+  clock: Clock,
+  retain: boolean,
+): Outcome {
+  if (!device) return refuse(out, 'unknown_device', `no registered device for ${parsed.owner}`);
+  out.deviceId = device.id;
+  try {
+    return route(out, parsed.kind, device, payload, clock, retain);
+  } catch (e) {
+    // Every step is written not to throw; this keeps one bug from stopping the stream.
+    out.lines = [];
+    out.readings = 0;
+    return refuse(out, 'malformed', `ingest error: ${String((e as Error)?.message).slice(0, 200)}`);
+  }
 }
 
 interface Clock {
@@ -178,24 +197,30 @@ function sensorPoints(out: Outcome, device: Device, decoded: DecodeResult, clock
   out.fields.push(...decoded.rejections);
   if (decoded.error) return refuse(out, decoded.error.reason, decoded.error.detail);
   const loc = locationOf(device);
-  decoded.readings.forEach((r: DecodedReading, i) => {
-    const prefix = decoded.readings.length > 1 ? `readings[${i}].` : '';
+  const home = loc === 'mobile' ? undefined : registered(device);
+  const readings: DecodedReading[] = decoded.readings;
+  // A fixed kit's points share their series key: its geohash is computed once per message.
+  let tags: ReadingTags | undefined;
+  for (let i = 0; i < readings.length; i++) {
+    const r = readings[i]!;
+    const prefix = readings.length > 1 ? `readings[${i}].` : '';
     // Fixed kits stand where they were registered; mobile kits report where they are.
-    const position = loc === 'mobile' ? r.position : (registered(device) ?? r.position);
+    const position = loc === 'mobile' ? r.position : (home ?? r.position);
     if (!position) {
       out.fields.push({
         field: `${prefix}position`,
         reason: 'missing_position',
         detail: loc === 'mobile' ? 'a mobile kit must send lat and lon' : 'kit has no registered position',
       });
-      return;
+      continue;
     }
     const { time, source } = timeOf(out, r, i, prefix, clock);
     // An indoor kit's exact position is stored too: the api serves it blurred to its 7-cell.
-    const tags = { device: device.id, kind: device.kind, loc, geohash: geohash(position) };
+    if (!tags || position !== home)
+      tags = { device: device.id, kind: device.kind, loc, geohash: geohash(position) };
     out.lines.push(readingLine(tags, r.values, position, source, time));
     out.readings++;
-  });
+  }
   if (out.readings === 0) return refuse(out, 'missing_position', 'no reading could be placed');
   return out;
 }

@@ -62,6 +62,23 @@ interface Ticket {
   t0: number;
 }
 
+/**
+ * One write request: its lines, and which messages they belong to (`counts[i]` lines of `tickets[i]`). The
+ * client hands the very same `lines` array back to writeSuccess / writeFailed, on retries too, so a
+ * finished request finds its messages by identity instead of looking every line up.
+ */
+interface Batch {
+  lines: string[];
+  bytes: number;
+  tickets: Ticket[];
+  counts: number[];
+}
+
+/** What the writer uses of the client's WriteApiImpl: one request, with the client's retries and gzip. */
+interface BatchSender {
+  sendBatch(lines: string[], retryAttempts: number): Promise<void>;
+}
+
 type Failure = 'retry' | 'hold' | 'refused';
 
 /**
@@ -96,16 +113,19 @@ setLogger({
 });
 
 /**
- * Lines go through @influxdata/influxdb-client's WriteApi: its batching (by lines, bytes and time), its
- * gzip and its retries with backoff. Its retry buffer drops the oldest lines past `maxBufferLines`; here
- * it can never fill, because every line in it is also counted as pending and the caller stops feeding
- * the writer at `maxInFlight` (the buffer is sized above that bound). Failures the client would give up
- * on (retries exhausted, non-retryable statuses) are taken back through `writeFailed` and re-queued after
- * a backoff. Each line is matched back to the message that produced it when `writeSuccess` reports it.
+ * Lines are batched here (by lines, bytes and time) and each batch is sent through
+ * @influxdata/influxdb-client's WriteApi (`sendBatch`: its HTTP transport, gzip and retries with backoff).
+ * Batching here rather than in the client's WriteBuffer keeps each batch's messages beside its lines, so a
+ * written batch settles its messages without a lookup per line (that lookup, a Map keyed by line text, was
+ * the writer's main cost). The client's retry buffer drops the oldest lines past `maxBufferLines`; here it
+ * can never fill, because every line in it is also counted as pending and the caller stops feeding the
+ * writer at `maxInFlight` (the buffer is sized above that bound). Failures the client would give up on
+ * (retries exhausted, non-retryable statuses) are taken back through `writeFailed` and the same batch is
+ * sent again after a backoff.
  */
 export function createWriter(opts: WriterOptions, log: Logger): Writer {
   clientLog = log;
-  const tickets = new Map<string, Ticket | Ticket[]>();
+  const batches = new Map<string[], Batch>();
   const waiters: Array<{ n: number; resolve: () => void }> = [];
   const timers = new Set<NodeJS.Timeout>();
   const batchLines = createSampler();
@@ -116,6 +136,8 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
   let lastError: string | null = null;
   let holdFailures = 0;
   let closed = false;
+  let open: Batch | undefined;
+  let flushTimer: NodeJS.Timeout | undefined;
 
   const maxRetries = 1_000_000_000;
   const headers: Record<string, string> = {};
@@ -129,9 +151,10 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
   });
   timeTransport(influx.transport, (ms) => writeMs.add(ms));
   const api: WriteApi = influx.getWriteApi(opts.org ?? '', opts.bucket ?? opts.db, 'ns', {
+    // The client's own buffer is not used (batches are made here and sent whole); no timer of its own.
     batchSize: opts.batchLines,
     maxBatchBytes: opts.batchBytes,
-    flushInterval: opts.flushMs,
+    flushInterval: 0,
     gzipThreshold: opts.gzipBytes,
     headers,
     maxRetries,
@@ -183,6 +206,28 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
   });
   const path = writePath(opts);
   if (path) api.path = path;
+  const sender = api as unknown as Partial<BatchSender>;
+  // Not in the WriteApi interface: a client without it must fail here, at start-up, not at the first write.
+  if (typeof sender.sendBatch !== 'function')
+    throw new Error('@influxdata/influxdb-client: WriteApi has no sendBatch');
+  const sendBatch = sender.sendBatch.bind(api);
+
+  function send(lines: string[]) {
+    // Errors are reported to writeFailed, which retries or re-queues; the promise has nothing more to say.
+    sendBatch(lines, maxRetries).catch(() => undefined);
+  }
+
+  function flush() {
+    if (flushTimer !== undefined) {
+      clearTimeout(flushTimer);
+      flushTimer = undefined;
+    }
+    const b = open;
+    open = undefined;
+    if (!b || closed) return;
+    batches.set(b.lines, b);
+    send(b.lines);
+  }
 
   function requeue(lines: string[], error?: Error) {
     holdFailures++;
@@ -194,30 +239,28 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
     s.requeued += lines.length;
     const t = setTimeout(() => {
       timers.delete(t);
-      if (!closed) api.writeRecords(lines);
+      if (closed) return;
+      // A batch made here goes again whole (same array, so it still finds its messages); lines the
+      // client's retry buffer gave up on are matched by the batch they came from, so the same holds.
+      send(lines);
     }, delay);
     timers.add(t);
   }
 
   function settle(lines: string[]) {
+    const b = batches.get(lines);
+    if (!b) return;
+    batches.delete(lines);
     const t = performance.now();
-    for (const line of lines) {
-      const entry = tickets.get(line);
-      if (!entry) continue;
-      let ticket: Ticket;
-      if (Array.isArray(entry)) {
-        ticket = entry.shift()!;
-        if (entry.length === 1) tickets.set(line, entry[0]!);
-      } else {
-        ticket = entry;
-        tickets.delete(line);
-      }
-      s.pending--;
-      if (--ticket.left === 0) {
+    for (let i = 0; i < b.tickets.length; i++) {
+      const ticket = b.tickets[i]!;
+      ticket.left -= b.counts[i]!;
+      if (ticket.left === 0) {
         queueMs.add(t - ticket.t0);
         ticket.done();
       }
     }
+    s.pending -= lines.length;
     wake();
   }
 
@@ -236,14 +279,26 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
       if (closed) throw new Error('writer is closed');
       if (lines.length === 0) return done();
       const ticket: Ticket = { left: lines.length, done, t0: performance.now() };
-      for (const line of lines) {
-        const entry = tickets.get(line);
-        if (entry === undefined) tickets.set(line, ticket);
-        else if (Array.isArray(entry)) entry.push(ticket);
-        else tickets.set(line, [entry, ticket]);
-      }
       s.pending += lines.length;
-      api.writeRecords(lines);
+      for (const line of lines) {
+        // Lines are ASCII (ids, geohashes, numbers, fixed words): their length is their size in bytes.
+        const size = line.length + 1;
+        if (open && open.bytes + size > opts.batchBytes) flush();
+        if (!open) {
+          open = { lines: [], bytes: 0, tickets: [], counts: [] };
+          flushTimer = setTimeout(flush, opts.flushMs);
+        }
+        const b = open;
+        const last = b.tickets.length - 1;
+        if (last >= 0 && b.tickets[last] === ticket) b.counts[last]!++;
+        else {
+          b.tickets.push(ticket);
+          b.counts.push(1);
+        }
+        b.lines.push(line);
+        b.bytes += size;
+        if (b.lines.length >= opts.batchLines) flush();
+      }
     },
     pending: () => s.pending,
     waitBelow(n) {
@@ -252,7 +307,7 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
     },
     async drain(timeoutMs) {
       const deadline = Date.now() + timeoutMs;
-      await api.flush().catch(() => undefined);
+      flush();
       while (s.pending > 0 && Date.now() < deadline && !closed) {
         await new Promise((r) => setTimeout(r, 20));
       }
@@ -261,9 +316,10 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
     close() {
       if (closed) return;
       closed = true;
+      if (flushTimer !== undefined) clearTimeout(flushTimer);
       for (const t of timers) clearTimeout(t);
       timers.clear();
-      const left = api.dispose();
+      const left = api.dispose() + (open?.lines.length ?? 0);
       if (s.pending > 0)
         log.warn(
           { pending: s.pending, buffered: left },

@@ -1,6 +1,6 @@
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import type { MessageSource, SourceHandlers, SourceStats } from './types.ts';
+import type { MessageSource, SourceHandlers, SourceMessage, SourceStats } from './types.ts';
 
 export interface MqttSourceOptions {
   url: string;
@@ -23,6 +23,28 @@ interface Held {
   connection: number;
   done: boolean;
 }
+
+/**
+ * A delivered message; `ack` lives on the prototype, so a delivery allocates no closure (tsx keeps
+ * function names, which makes every closure created per message cost a defineProperty as well).
+ */
+class Delivery implements SourceMessage {
+  constructor(
+    readonly topic: string,
+    readonly payload: Buffer,
+    readonly retain: boolean,
+    private readonly held: Held | undefined,
+    private readonly release: (h: Held) => void,
+  ) {}
+
+  ack(): void {
+    const h = this.held;
+    if (h && !h.done) this.release(h);
+  }
+}
+
+/** A 3.1.1 PUBACK is 4 bytes: type, remaining length 2, packet id. */
+const PUBACK_BYTES = 4;
 
 /**
  * Passed to MQTT.js's handleMessage callback to release its packet queue without sending the PUBACK. In
@@ -53,22 +75,35 @@ export function createMqttSource(opts: MqttSourceOptions): MqttSource {
   let waiting: { packet: IPublishPacket; callback: (err?: Error) => void; connection: number } | undefined;
   const s = { received: 0, acked: 0, pausedMs: 0, reconnects: 0 };
 
-  const sendPuback = (messageId: number) =>
-    // MQTT.js has no public call for a deferred PUBACK; this is what its own publish handler runs.
-    (client as unknown as { _sendPacket(p: object, cb: () => void): void })._sendPacket(
-      { cmd: 'puback', messageId },
-      () => undefined,
-    );
+  /**
+   * The PUBACKs released at once leave in one write. MQTT.js has no public call for a deferred PUBACK; its
+   * own publish handler sends one packet at a time through `_sendPacket`, which for a PUBACK does nothing
+   * but encode it and write it to the stream (no state to keep), each packet its own cork and nextTick.
+   */
+  function sendPubacks(ids: number[]) {
+    const buf = Buffer.allocUnsafe(ids.length * PUBACK_BYTES);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      const o = i * PUBACK_BYTES;
+      buf[o] = 0x40;
+      buf[o + 1] = 2;
+      buf[o + 2] = id >> 8;
+      buf[o + 3] = id & 0xff;
+    }
+    client!.stream.write(buf);
+  }
 
   function release(h: Held) {
     h.done = true;
     if (h.connection !== connection || queue[head] !== h) return;
     const live = client?.connected === true;
+    const ids: number[] = [];
     while (head < queue.length && queue[head]!.done) {
       const next = queue[head++]!;
-      if (live) sendPuback(next.messageId);
+      if (live) ids.push(next.messageId);
       s.acked++;
     }
+    if (ids.length) sendPubacks(ids);
     if (head > 1024 && head * 2 > queue.length) {
       queue = queue.slice(head);
       head = 0;
@@ -78,19 +113,13 @@ export function createMqttSource(opts: MqttSourceOptions): MqttSource {
   function deliver(packet: IPublishPacket, callback: (err?: Error) => void) {
     const qos1 = packet.qos === 1 && packet.messageId !== undefined;
     s.received++;
-    let ack = () => undefined;
+    let h: Held | undefined;
     if (qos1) {
-      const h: Held = { messageId: packet.messageId!, connection, done: false };
+      h = { messageId: packet.messageId!, connection, done: false };
       queue.push(h);
-      let once = false;
-      ack = () => {
-        if (once) return;
-        once = true;
-        release(h);
-      };
     }
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    handlers!.onMessage({ topic: packet.topic, payload, retain: packet.retain === true, ack });
+    handlers!.onMessage(new Delivery(packet.topic, payload, packet.retain === true, h, release));
     callback(qos1 ? HELD : undefined);
   }
 
