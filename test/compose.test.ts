@@ -1,7 +1,17 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { buildApp, connectApiMqtt, loadApiConfig } from '@citytel/api';
+import { unstamp } from '@citytel/contract';
+import type { FastifyInstance } from 'fastify';
+import mqtt from 'mqtt';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestBroker, type TestBroker } from './helpers/broker.ts';
+import { freePort } from './helpers/ports.ts';
 import { tempDir } from './helpers/tmp.ts';
 
 /**
@@ -160,36 +170,42 @@ describe('deploy/*.Dockerfile', () => {
   }
 });
 
+/** A self-signed certificate for localhost and 127.0.0.1, as HAProxy wants it: one PEM, chain then key. */
+function selfSigned(dir: string): { pemDir: string; cert: string } {
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
+  const pemDir = join(dir, 'certs');
+  mkdirSync(pemDir, { recursive: true });
+  writeFileSync(join(pemDir, 'localhost.pem'), readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
+  return { pemDir, cert: readFileSync(cert, 'utf8') };
+}
+
 describe('deploy/haproxy.cfg', () => {
   it('passes haproxy -c with a certificate in CITYTEL_CERTS', () => {
     const certs = tempDir('citytel-certs-');
     try {
-      const key = join(certs.dir, 'key.pem');
-      const cert = join(certs.dir, 'cert.pem');
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-days',
-          '2',
-          '-subj',
-          '/CN=localhost',
-          '-keyout',
-          key,
-          '-out',
-          cert,
-        ],
-        { stdio: 'ignore' },
-      );
-      const pemDir = join(certs.dir, 'certs');
-      execFileSync('sh', [
-        '-c',
-        `mkdir -p "${pemDir}" && cat "${cert}" "${key}" > "${pemDir}/localhost.pem"`,
-      ]);
+      const { pemDir } = selfSigned(certs.dir);
       const r = spawnSync('haproxy', ['-c', '-f', join(root, 'deploy/haproxy.cfg')], {
         encoding: 'utf8',
         env: { PATH: process.env.PATH ?? '', CITYTEL_CERTS: pemDir },
@@ -202,3 +218,187 @@ describe('deploy/haproxy.cfg', () => {
     }
   });
 });
+
+/**
+ * The same configuration run by a real HAProxy in front of a real broker (TCP and WebSocket listeners) and
+ * a real api: only the addresses are rewritten, from the compose network's names to loopback ports (both
+ * `server` lines of a backend point at the one broker or api started here).
+ */
+describe('deploy/haproxy.cfg in front of a broker and an api', () => {
+  const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const dir = tempDir('citytel-proxy-');
+  const ports = { mqtt: 0, mqtts: 0, http: 0, https: 0 };
+  let broker: TestBroker;
+  let app: FastifyInstance;
+  let apiMqtt: ReturnType<typeof connectApiMqtt>;
+  let haproxy: ChildProcess;
+  let ca: string;
+  let kit: { id: string; secret: string };
+
+  beforeAll(async () => {
+    broker = await startTestBroker({ ws: true });
+    const wsPort = Number(new URL(broker.wsUrl!).port);
+    const config = loadApiConfig({
+      DATA_DIR: broker.dataDir,
+      MQTT_URL: broker.url,
+      MQTT_SERVICE_SECRET: broker.serviceSecret,
+      DASHBOARD_DIR: join(dir.dir, 'no-dashboard'),
+      LOG_LEVEL: 'silent',
+      TRUST_PROXY: 'true',
+    });
+    apiMqtt = connectApiMqtt({ url: broker.url, password: broker.serviceSecret, log });
+    app = await buildApp({ config, store: broker.store, mqtt: apiMqtt, log });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const apiPort = (app.server.address() as { port: number }).port;
+    const created = await broker.store.devices.create({
+      id: 'proxy-kit-1',
+      kind: 'native',
+      lat: 48.1,
+      lon: -1.68,
+    });
+    kit = { id: created.device.id, secret: created.secret! };
+
+    const certs = selfSigned(dir.dir);
+    ca = certs.cert;
+    for (const k of Object.keys(ports) as Array<keyof typeof ports>) ports[k] = await freePort();
+    const bindOf: Record<string, number> = {
+      '1883': ports.mqtt,
+      '8883': ports.mqtts,
+      '80': ports.http,
+      '443': ports.https,
+    };
+    const serverOf: Record<string, number> = { '1883': broker.port, '8083': wsPort, '8080': apiPort };
+    const cfg = readFileSync(join(root, 'deploy/haproxy.cfg'), 'utf8')
+      // The container gets the file descriptors for 60 000 connections (compose `ulimits`); a test does not.
+      .replace(/^(\s*maxconn) \d+/m, '$1 2000')
+      .replace(/^(\s*bind) :(\d+)/gm, (_, b: string, p: string) => `${b} 127.0.0.1:${bindOf[p]}`)
+      .replace(
+        /^(\s*server \S+) [a-z0-9-]+:(\d+)/gm,
+        (_, srv: string, p: string) => `${srv} 127.0.0.1:${serverOf[p]}`,
+      );
+    const cfgFile = join(dir.dir, 'haproxy.cfg');
+    writeFileSync(cfgFile, cfg);
+    haproxy = spawn('haproxy', ['-db', '-f', cfgFile], {
+      env: { PATH: process.env.PATH ?? '', CITYTEL_CERTS: certs.pemDir },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    haproxy.stderr!.on('data', (b) => {
+      stderr += b;
+    });
+    const deadline = Date.now() + 10_000;
+    while (!(await answers(ports.http))) {
+      if (haproxy.exitCode !== null) throw new Error(`haproxy exited: ${stderr}`);
+      if (Date.now() > deadline) throw new Error(`haproxy did not listen: ${stderr}`);
+      await sleep(50);
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    if (haproxy && haproxy.exitCode === null) {
+      const gone = new Promise((resolve) => haproxy.once('exit', resolve));
+      haproxy.kill('SIGTERM');
+      await gone;
+    }
+    await app?.close();
+    await apiMqtt?.close();
+    await broker?.stop();
+    dir.cleanup();
+  });
+
+  it('passes MQTT over TCP, over TLS and over WebSocket (wss://host/mqtt) to the broker', async () => {
+    const listener = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, {
+      username: 'svc:api',
+      password: broker.serviceSecret,
+      reconnectPeriod: 0,
+    });
+    const got: Array<{ topic: string; payload: string }> = [];
+    listener.on('message', (topic, payload) =>
+      got.push({ topic, payload: unstamp(payload).payload.toString() }),
+    );
+    await listener.subscribeAsync(`sensors/${kit.id}/readings`, { qos: 1 });
+    const device = {
+      username: kit.id,
+      password: kit.secret,
+      reconnectPeriod: 0,
+      ca,
+      servername: 'localhost',
+    };
+    const tls = await mqtt.connectAsync(`mqtts://localhost:${ports.mqtts}`, {
+      ...device,
+      clientId: 'kit-tls',
+    });
+    const wss = await mqtt.connectAsync(`wss://localhost:${ports.https}/mqtt`, {
+      ...device,
+      clientId: 'kit-wss',
+    });
+    try {
+      await tls.publishAsync(`sensors/${kit.id}/readings`, '{"pm25":8.2}', { qos: 1 });
+      await wss.publishAsync(`sensors/${kit.id}/readings`, '{"pm25":9.1}', { qos: 1 });
+      const deadline = Date.now() + 5000;
+      while (got.length < 2 && Date.now() < deadline) await sleep(20);
+      expect(got).toEqual([
+        { topic: `sensors/${kit.id}/readings`, payload: '{"pm25":8.2}' },
+        { topic: `sensors/${kit.id}/readings`, payload: '{"pm25":9.1}' },
+      ]);
+    } finally {
+      await Promise.all([tls.endAsync(), wss.endAsync(), listener.endAsync()]);
+    }
+  });
+
+  it('serves the api over HTTPS, and redirects plain HTTP except the airrohr ingest path', async () => {
+    const health = await get(httpsRequest, ports.https, '/healthz', ca);
+    expect(health.status).toBe(200);
+    expect(health.headers['strict-transport-security']).toBe('max-age=31536000');
+    const redirect = await get(httpRequest, ports.http, '/api/v1/devices', undefined, 'citytel.example');
+    expect([redirect.status, redirect.headers.location]).toEqual([
+      301,
+      'https://citytel.example/api/v1/devices',
+    ]);
+    // The stock airrohr firmware posts over plain HTTP and follows no redirect: that path reaches the api.
+    const airrohr = await get(httpRequest, ports.http, '/api/v1/ingest/airrohr');
+    expect(airrohr.status).not.toBe(301);
+    expect(JSON.parse(airrohr.body).error.code).toBeTruthy();
+  });
+});
+
+async function answers(port: number): Promise<boolean> {
+  try {
+    await get(httpRequest, port, '/');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function get(
+  request: typeof httpRequest | typeof httpsRequest,
+  port: number,
+  path: string,
+  ca?: string,
+  host?: string,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'GET',
+        ...(host ? { headers: { host } } : {}),
+        ...(ca ? { ca, servername: 'localhost' } : {}),
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => {
+          body += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+    req.end();
+  });
+}
