@@ -4,11 +4,13 @@
  * ingest subscribed directly) and the raw InfluxDB `/write` ceiling, all measured in the same run.
  *
  *   --readings=100000 --devices=1000 --connections=20 --window=200 --per-message=1   the workload
- *   --only=direct,1x1,1x2,2x1,2x2,ceiling          which runs (BROKERSxWORKERS; default: all)
+ *   --only=direct,1x1,1x2,2x1,2x2,0x1,0x2,ceiling  which runs (BROKERSxWORKERS; 0x: a stream filled
+ *                                                  beforehand, no broker; default: all)
  *   --redis-aof                                    Redis with an append-only file (fsync every second)
  *
  * Every process runs on its own (brokers, workers, redis-server, influxd), as in production; they share
  * this machine's cores, so the figures say what the design costs here, not what more machines would give.
+ * Redis runs without persistence unless --redis-aof (production wants appendonly; see ingest/README.md).
  * Device registrations are kept in $BENCH_DIR between runs (the same as bench:ingest's).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -16,7 +18,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { topics } from '@citytel/contract';
+import { stamp, streamEntryFields, topics } from '@citytel/contract';
 import { openStore, resolveServiceSecret } from '@citytel/store';
 import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -32,7 +34,7 @@ const DEVICES = Number(arg('devices', '1000'));
 const CONNECTIONS = Number(arg('connections', '20'));
 const WINDOW = Number(arg('window', '200'));
 const PER_MESSAGE = Number(arg('per-message', '1'));
-const ONLY = new Set(arg('only', 'direct,1x1,1x2,2x1,2x2,ceiling').split(','));
+const ONLY = new Set(arg('only', 'direct,1x1,1x2,2x1,2x2,0x1,0x2,ceiling').split(','));
 const AOF = process.argv.includes('--redis-aof');
 const DB = 'bench';
 const PROBE = 'bench-probe';
@@ -87,6 +89,9 @@ async function main() {
       { key: '1x2', brokers: 1, workers: 2, cluster: true },
       { key: '2x1', brokers: 2, workers: 1, cluster: true },
       { key: '2x2', brokers: 2, workers: 2, cluster: true },
+      // No broker: the stream filled beforehand as fast as Redis takes it, so the workers alone are measured.
+      { key: '0x1', brokers: 0, workers: 1, cluster: true },
+      { key: '0x2', brokers: 0, workers: 2, cluster: true },
     ].filter((r) => ONLY.has(r.key));
     const now = Date.now();
     const perDevice = Math.ceil(READINGS / DEVICES);
@@ -103,9 +108,11 @@ async function main() {
 
     for (const [k, run] of runs.entries()) {
       const w = workloadAt(k);
-      w.name = run.cluster
-        ? `cluster: ${run.brokers} broker${run.brokers > 1 ? 's' : ''}, ${run.workers} ingest worker${run.workers > 1 ? 's' : ''}`
-        : 'one machine: 1 broker, ingest subscribed directly';
+      w.name = !run.brokers
+        ? `stream backlog, no broker: ${run.workers} ingest worker${run.workers > 1 ? 's' : ''}`
+        : run.cluster
+          ? `cluster: ${run.brokers} broker${run.brokers > 1 ? 's' : ''}, ${run.workers} ingest worker${run.workers > 1 ? 's' : ''}`
+          : 'one machine: 1 broker, ingest subscribed directly';
       console.log(`running ${w.name}...`);
       const wall = performance.now();
       await admin.flushall();
@@ -136,7 +143,8 @@ async function main() {
             'ingest/src/main.ts',
             {
               ...shared,
-              MQTT_URL: urls[0]!,
+              // Without a broker the workers' figures have nowhere to go: dropped, as the stats link does.
+              MQTT_URL: urls[0] ?? 'mqtt://127.0.0.1:9',
               INFLUX_URL: influx.url,
               INFLUX_DB: DB,
               INGEST_ID: `bench-${run.key}-${i}`,
@@ -147,43 +155,30 @@ async function main() {
           await worker.logged('"ingest started"');
         }
         const workers = procs.slice(run.brokers);
-        const clients = await Promise.all(
-          Array.from({ length: CONNECTIONS + 1 }, (_, i) =>
-            mqtt.connectAsync(urls[i % urls.length]!, {
-              username: 'svc:sim',
-              password: serviceSecret,
-              clientId: `bench-cluster-pub-${i}`,
-              reconnectPeriod: 0,
-            }),
-          ),
-        );
-        const probe = clients.pop()!;
-        try {
-          const cpu = () => ({
-            ...Object.fromEntries(brokers.map((p, i) => [`broker-${i}`, p.cpu()])),
-            ...Object.fromEntries(workers.map((p, i) => [`ingest-${i}`, p.cpu()])),
-            ...(run.cluster ? { redis: cpuSeconds(redis.pid) } : {}),
-            influxd: cpuSeconds(influx.process.pid),
-            publishers: ownCpu(),
-          });
-          const r = await runScenario(w, clients, probe, now - (4 + 2 * k) * DAY, influx.url, cpu);
-          if (run.cluster) {
-            // Workers trim every INGEST_TRIM_MS (5 s): what is left then is what the group has not acknowledged.
-            const entries = r.readings / PER_MESSAGE;
-            const t = performance.now();
-            let length = await admin.xlen(streamKey);
-            while (length > entries / 100 && performance.now() - t < 12_000) {
-              await sleep(250);
-              length = await admin.xlen(streamKey);
-            }
-            r.notes.push(
-              `stream ${((performance.now() - t) / 1000).toFixed(1)} s after the run: ${length} entries left`,
-            );
+        const cpu = () => ({
+          ...Object.fromEntries(brokers.map((p, i) => [`broker-${i}`, p.cpu()])),
+          ...Object.fromEntries(workers.map((p, i) => [`ingest-${i}`, p.cpu()])),
+          ...(run.cluster ? { redis: cpuSeconds(redis.pid) } : {}),
+          influxd: cpuSeconds(influx.process.pid),
+          publishers: ownCpu(),
+        });
+        const r = run.brokers
+          ? await publishThrough(urls, serviceSecret, w, now - (4 + 2 * k) * DAY, influx.url, cpu)
+          : await drainBacklog(redis.url, streamKey, w, influx.url, cpu);
+        if (run.cluster) {
+          // Workers trim every INGEST_TRIM_MS (5 s): what is left then is what the group has not acknowledged.
+          const entries = r.readings / PER_MESSAGE;
+          const t = performance.now();
+          let length = await admin.xlen(streamKey);
+          while (length > entries / 100 && performance.now() - t < 12_000) {
+            await sleep(250);
+            length = await admin.xlen(streamKey);
           }
-          results.push(r);
-        } finally {
-          await Promise.all([...clients, probe].map((c) => c.endAsync(true)));
+          r.notes.push(
+            `stream ${((performance.now() - t) / 1000).toFixed(1)} s after the run: ${length} entries left`,
+          );
         }
+        results.push(r);
       } finally {
         // Workers first: they drain and acknowledge while the brokers and Redis are still there.
         for (const p of procs.slice().reverse()) await p.stop();
@@ -193,8 +188,14 @@ async function main() {
 
     if (ONLY.has('ceiling')) {
       console.log('running the raw InfluxDB ceiling...');
-      const w = workloadAt(runs.length);
-      results.push(await ceiling(influx.url, w));
+      // A fraction of a second each: three rounds (new points each time), the median kept.
+      const rounds: Result[] = [];
+      for (let i = 0; i < 3; i++) rounds.push(await ceiling(influx.url, workloadAt(runs.length + i)));
+      rounds.sort((x, y) => x.readingsPerS - y.readingsPerS);
+      const median = rounds[1]!;
+      median.name += ', median of 3';
+      median.notes.push(`rounds: ${rounds.map((x) => x.readingsPerS).join(', ')} readings/s`);
+      results.push(median);
     }
   } finally {
     for (const c of cleanups) await c();
@@ -222,6 +223,7 @@ async function main() {
     console.log(`${r.name}: ${ratios.join(', ')}`);
     for (const n of r.notes) console.log(`  ${n}`);
   }
+  if (raw) console.log(`${raw.name}: ${raw.notes.join('; ')}`);
 }
 
 const ownCpu = () => {
@@ -291,6 +293,98 @@ async function provision(storeDir: string, devices: BenchDevice[]) {
     await store.close();
   }
 }
+
+/** Publishers (and the latency probe) spread over the brokers, then the scenario. */
+async function publishThrough(
+  urls: string[],
+  serviceSecret: string,
+  w: Workload,
+  probeBase: number,
+  influxUrl: string,
+  cpu: () => Record<string, number>,
+): Promise<Result> {
+  const clients = await Promise.all(
+    Array.from({ length: CONNECTIONS + 1 }, (_, i) =>
+      mqtt.connectAsync(urls[i % urls.length]!, {
+        username: 'svc:sim',
+        password: serviceSecret,
+        clientId: `bench-cluster-pub-${i}`,
+        reconnectPeriod: 0,
+      }),
+    ),
+  );
+  const probe = clients.pop()!;
+  try {
+    return await runScenario(w, clients, probe, probeBase, influxUrl, cpu);
+  } finally {
+    await Promise.all([...clients, probe].map((c) => c.endAsync(true)));
+  }
+}
+
+/**
+ * The workload XADDed as the brokers write it (stamped), pipelined 1 000 at a time, while the workers
+ * read: the time to the last reading queryable is the workers' (and InfluxDB's), not the brokers'.
+ */
+async function drainBacklog(
+  redisUrl: string,
+  streamKey: string,
+  w: Workload,
+  influxUrl: string,
+  cpu: () => Record<string, number>,
+): Promise<Result> {
+  const feed = new Redis(redisUrl);
+  const before = cpu();
+  const t0 = performance.now();
+  const all = w.perConnection.flat();
+  for (let i = 0; i < all.length; i += 1000) {
+    const p = feed.pipeline();
+    for (const m of all.slice(i, i + 1000))
+      p.xadd(streamKey, '*', ...streamEntryFields(m.topic, stamp(Buffer.from(m.payload), Date.now())));
+    await p.exec();
+  }
+  const fedAt = performance.now();
+  feed.disconnect();
+  const { counted, doneAt } = await countUntilDone(influxUrl, w, fedAt);
+  const seconds = (doneAt - t0) / 1000;
+  return {
+    name: w.name,
+    readings: w.readings,
+    seconds: Math.round(seconds * 10) / 10,
+    readingsPerS: Math.round(counted / seconds),
+    lost: w.readings - counted,
+    notes: [
+      `${all.length} entries XADDed in ${((fedAt - t0) / 1000).toFixed(1)} s`,
+      `cores used (of ${availableParallelism()}): ${coresUsed(before, cpu(), seconds)}`,
+    ],
+  };
+}
+
+/** Counts the workload in InfluxDB until it is all there, or nothing new came for STALL_MS. */
+async function countUntilDone(influxUrl: string, w: Workload, from: number) {
+  let counted = 0;
+  let last = { n: -1, at: performance.now() };
+  let doneAt = from;
+  for (;;) {
+    counted = await count(influxUrl, DB, w.from, w.to);
+    const t = performance.now();
+    if (counted >= w.readings) {
+      doneAt = t;
+      break;
+    }
+    if (counted !== last.n) last = { n: counted, at: t };
+    else if (t - last.at > STALL_MS) {
+      doneAt = last.at;
+      break;
+    }
+    await sleep(100);
+  }
+  return { counted, doneAt };
+}
+
+const coresUsed = (before: Record<string, number>, after: Record<string, number>, seconds: number) =>
+  Object.entries(after)
+    .map(([k, v]) => `${k} ${((v - (before[k] ?? 0)) / seconds).toFixed(2)}`)
+    .join(', ');
 
 /** Publishes a connection's messages at QoS 1 with at most WINDOW unacknowledged; resolves with the failures. */
 function publishAll(client: MqttClient, messages: Message[]): Promise<number> {
@@ -371,32 +465,14 @@ async function runScenario(
     0,
   );
   const publishedAt = performance.now();
-  let counted = 0;
-  let last = { n: -1, at: performance.now() };
-  let doneAt = publishedAt;
-  for (;;) {
-    counted = await count(influxUrl, DB, w.from, w.to);
-    const t = performance.now();
-    if (counted >= w.readings) {
-      doneAt = t;
-      break;
-    }
-    if (counted !== last.n) last = { n: counted, at: t };
-    else if (t - last.at > STALL_MS) {
-      doneAt = last.at;
-      break;
-    }
-    await sleep(200);
-  }
+  const { counted, doneAt } = await countUntilDone(influxUrl, w, publishedAt);
   const after = cpu();
   probing = false;
   await prober;
   await poller;
   const seconds = (doneAt - t0) / 1000;
   const messages = w.perConnection.reduce((n, list) => n + list.length, 0);
-  const cores = Object.entries(after)
-    .map(([k, v]) => `${k} ${((v - (before[k] ?? 0)) / seconds).toFixed(2)}`)
-    .join(', ');
+  const cores = coresUsed(before, after, seconds);
   latencies.sort((a, b) => a - b);
   return {
     name: w.name,
