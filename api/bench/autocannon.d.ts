@@ -23,10 +23,10 @@ declare module 'autocannon' {
     /** Seconds before a request counts as an error. */
     timeout?: number;
     headers?: Record<string, string>;
-    requests?: Array<{
-      method?: string;
-      setupRequest?: (req: Record<string, unknown>) => Record<string, unknown>;
-    }>;
+    /** Worker threads sending the requests (default: none, all from the calling thread). */
+    workers?: number;
+    /** Sent in turn by each connection, from the first again after the last. */
+    requests?: Array<{ method?: string; path?: string }>;
   }
   function autocannon(opts: Options): Promise<Result>;
   export default autocannon;

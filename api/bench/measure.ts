@@ -42,23 +42,26 @@ export interface LoadLine {
 }
 
 /**
- * `connections` clients asking `path()` back to back for `duration` seconds, each accepting gzip as
- * browsers do (autocannon sends no Accept-Encoding of its own).
+ * `connections` clients asking `paths` in turn, back to back, for `duration` seconds, each accepting gzip
+ * as browsers do (autocannon sends no Accept-Encoding of its own). Paths are a list, not a function, so
+ * that autocannon's worker threads can take them.
  */
 export async function load(
   base: string,
-  path: () => string,
+  paths: string[],
   connections: number,
   duration: number,
   headers: Record<string, string> = {},
+  workers = 0,
 ): Promise<LoadLine> {
   const r = await autocannon({
+    ...(workers > 0 ? { workers } : {}),
     url: base,
     connections,
     duration,
     timeout: 120,
     headers: { 'accept-encoding': 'gzip, deflate, br', ...headers },
-    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path() }) }],
+    requests: paths.map((path) => ({ method: 'GET', path })),
   });
   return {
     p50: r.latency.p50,

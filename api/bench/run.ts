@@ -33,6 +33,8 @@ const { values: args } = parseArgs({
     prepare: { type: 'boolean', default: false },
     // Only the load lines whose name contains this (a quick look at one of them).
     only: { type: 'string' },
+    // autocannon worker threads: one thread of clients may be what limits a line, not the server.
+    workers: { type: 'string', default: '0' },
   },
 });
 const scale = Number(args.scale);
@@ -197,7 +199,9 @@ async function measure(base: string, influx: ReturnType<typeof createInfluxQuery
     for (const p of line.warm) await get(base, p);
     // Each line starts once the previous line's background work is done.
     await sleep(2000);
-    const r = await load(base, line.path, connections, duration, line.headers);
+    // 200 requests of the line, which every client sends in turn.
+    const paths = Array.from({ length: 200 }, line.path);
+    const r = await load(base, paths, connections, duration, line.headers, Number(args.workers));
     results.push({ name: line.name, ...r });
     say(`  ${line.name}: p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.rps} req/s`);
   }
@@ -209,7 +213,14 @@ async function measure(base: string, influx: ReturnType<typeof createInfluxQuery
   let ceiling: LoadLine;
   try {
     await sleep(2000);
-    ceiling = await load(`http://127.0.0.1:${ceilingServer.port}`, () => '/', connections, duration);
+    ceiling = await load(
+      `http://127.0.0.1:${ceilingServer.port}`,
+      ['/'],
+      connections,
+      duration,
+      {},
+      Number(args.workers),
+    );
   } finally {
     ceilingServer.child.kill('SIGTERM');
   }
