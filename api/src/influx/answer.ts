@@ -89,7 +89,7 @@ export async function sendJsonText(
   ttlMs: number,
   staleMs: number,
   etag: string,
-  text: () => string,
+  text: () => string | Buffer,
 ): Promise<FastifyReply> {
   reply
     .type('application/json; charset=utf-8')

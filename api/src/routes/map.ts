@@ -67,18 +67,15 @@ export const mapSchema = z
 type MapAnswer = z.infer<typeof mapSchema>;
 
 /**
- * One computed map, shared by every request for it: each feature serialized once, the whole answer
- * prepared (JSON, gzip, ETag) once, and the cells' bounds kept for bbox requests.
+ * One computed map, shared by every request for it: the whole answer prepared (JSON, gzip, ETag) once,
+ * where each feature starts in its JSON, and the cells' bounds, so that a bbox answer is the JSON's
+ * slices of the cells it keeps (a whole-city map at cell 7 is 1.3 MB: kept once, not twice).
  */
 interface MapView {
-  from: number;
-  to: number;
-  /** Each feature's JSON, in cell order. */
-  texts: string[];
-  /** [south, west, north, east] of each cell, four numbers per feature. */
+  /** [south, west, north, east] of each cell, four numbers per feature, in cell order. */
   bounds: Float64Array;
-  /** The answer up to its features: `{"type":...,"features":[`. */
-  head: string;
+  /** Byte offset of each feature in `whole.json`, and of the `]}` that closes the last. */
+  starts: Uint32Array;
   whole: PreparedAnswer;
 }
 
@@ -90,14 +87,14 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
   const baseTtl = opts.cacheTtlMs ?? 10_000;
   const maxCells = opts.maxCells ?? 20_000;
   const maxQueued = opts.maxQueued ?? 100;
-  // A map from scratch costs InfluxDB and this process a second or more of CPU: fifty of them at once
-  // would all time out (measured: every one answered 503), two at a time they all finish.
+  // A map from scratch costs InfluxDB and this process up to a second or more of CPU: fifty of them at
+  // once all timed out (503) in an earlier run of the benchmark; two at a time, they all finish.
   const computing = pLimit(opts.computeConcurrency ?? 2);
+  // Past its ttl an answer is served while it is recomputed (for six ttls more, staleFor): once warm, no
+  // citizen waits for InfluxDB. 100 views are at most ~150 MB (whole-city maps at cell 7).
   const cache = createResultCache<MapView>({
     ttlMs: baseTtl,
-    // Past its ttl an answer is served while it is recomputed (for six ttls more, staleFor): once warm,
-    // no citizen waits for InfluxDB.
-    maxEntries: 200,
+    maxEntries: 100,
     onRefreshError: (err) => app.log.warn({ err: (err as Error).message }, 'map refresh failed'),
   });
   /** Longer windows change slower: their answers are kept longer (1h: 10 s, 1d: 4 min, 30d: 5 min). */
@@ -185,37 +182,46 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
           throw influxFailure(err);
         });
       const b = q.bbox;
+      const n = view.starts.length - 1;
       const kept: number[] = [];
       if (b) {
         // overlaps() on the stored bounds, inlined: this loop runs over every cell for every viewport.
         const bb = view.bounds;
-        for (let i = 0, k = 0; i < view.texts.length; i++, k += 4) {
+        for (let i = 0, k = 0; i < n; i++, k += 4) {
           if (bb[k + 1]! < b.maxLon && bb[k + 3]! > b.minLon && bb[k]! < b.maxLat && bb[k + 2]! > b.minLat)
             kept.push(i);
         }
       }
-      // A box every cell overlaps (the whole city at its zoom) gets the shared answer, as prepared.
-      const whole = !b || kept.length === view.texts.length;
-      const count = whole ? view.texts.length : kept.length;
+      const count = b ? kept.length : n;
       if (count > maxCells) {
         throw apiError(
           'invalid_parameter',
           `querystring.cell: ${count} cells, at most ${maxCells}: use a smaller cell or a bbox`,
         );
       }
-      if (whole) return sendPrepared(request, reply, view.whole, ttl, stale);
+      // A box every cell overlaps (the whole city at its zoom) gets the shared answer, as prepared.
+      if (count === n) return sendPrepared(request, reply, view.whole, ttl, stale);
       const etag = `W/${etagOf(`${view.whole.etag}|${b!.minLon},${b!.minLat},${b!.maxLon},${b!.maxLat}`)}`;
-      return sendJsonText(
-        request,
-        reply,
-        ttl,
-        stale,
-        etag,
-        () => `${view.head}${kept.map((i) => view.texts[i]).join(',')}]}`,
-      );
+      return sendJsonText(request, reply, ttl, stale, etag, () => slices(view, kept));
     },
   );
 };
+
+/** The answer holding the features `kept` of a view: its head, their slices of its JSON, its end. */
+function slices(view: MapView, kept: number[]): Buffer {
+  const { json } = view.whole;
+  const { starts } = view;
+  const parts: Buffer[] = [json.subarray(0, starts[0])];
+  kept.forEach((i, k) => {
+    if (k > 0) parts.push(COMMA);
+    // A feature ends one byte before the next starts (its comma), the last two before the end (`]}`).
+    parts.push(json.subarray(starts[i], starts[i + 1]! - 1));
+  });
+  parts.push(END);
+  return Buffer.concat(parts);
+}
+const COMMA = Buffer.from(',');
+const END = Buffer.from(']}');
 
 async function mapView(
   metric: Metric,
@@ -225,13 +231,6 @@ async function mapView(
   to: number,
   cells: CellAggregate[],
 ): Promise<MapView> {
-  const texts: string[] = [];
-  const bounds = new Float64Array(cells.length * 4);
-  cells.forEach((c, i) => {
-    const f = feature(metric, c);
-    texts.push(JSON.stringify(f));
-    bounds.set(geohashBounds(c.cell), 4 * i);
-  });
   const top = JSON.stringify({
     type: 'FeatureCollection',
     metric,
@@ -245,7 +244,19 @@ async function mapView(
   } satisfies MapAnswer);
   // `...,"features":[]}` without its last two characters: the features go between.
   const head = top.slice(0, -2);
-  return { from, to, texts, bounds, head, whole: await prepareAnswer(`${head}${texts.join(',')}]}`) };
+  const texts: string[] = [];
+  const bounds = new Float64Array(cells.length * 4);
+  const starts = new Uint32Array(cells.length + 1);
+  let at = Buffer.byteLength(head);
+  cells.forEach((c, i) => {
+    const text = JSON.stringify(feature(metric, c));
+    texts.push(text);
+    bounds.set(geohashBounds(c.cell), 4 * i);
+    starts[i] = at;
+    at += Buffer.byteLength(text) + 1;
+  });
+  starts[cells.length] = at;
+  return { bounds, starts, whole: await prepareAnswer(`${head}${texts.join(',')}]}`) };
 }
 
 function feature(metric: Parameters<typeof bandFor>[0], c: CellAggregate): MapAnswer['features'][number] {
