@@ -229,7 +229,12 @@ export function createIngest(deps: IngestDeps): Ingest {
       statsTimer.unref();
       publishStats();
       log.info(
-        { influx: config.INFLUX_URL, db: config.INFLUX_BUCKET ?? config.INFLUX_DB, id: config.INGEST_ID },
+        {
+          influx: config.INFLUX_URL,
+          db: config.INFLUX_BUCKET ?? config.INFLUX_DB,
+          id: config.INGEST_ID,
+          source: stream ? `redis stream ${config.INGEST_STREAM_KEY}` : deps.source ? 'given' : 'mqtt',
+        },
         'ingest started',
       );
     },

@@ -275,8 +275,10 @@ export function createRedisStreamSource(opts: RedisStreamSourceOptions): RedisSt
    * counted) while it holds them — a long InfluxDB outage must not make the group pass them around — and
    * trims the stream below what every group has acknowledged.
    */
+  let maintaining = false;
   async function maintain() {
-    if (closed) return;
+    if (closed || maintaining) return;
+    maintaining = true;
     try {
       const ids = [...owned.keys()];
       for (let i = 0; i < ids.length; i += ACK_CHUNK) {
@@ -285,6 +287,8 @@ export function createRedisStreamSource(opts: RedisStreamSourceOptions): RedisSt
       await trim();
     } catch (err) {
       trouble(err, 'stream maintenance failed');
+    } finally {
+      maintaining = false;
     }
   }
 
