@@ -5,6 +5,7 @@ import { commandMessageSchema } from '@citytel/contract';
 import { type Command, openStore, type Store } from '@citytel/store';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CommandSignal } from './signal.ts';
 import { CommandTracker, type TrackerMqtt } from './tracker.ts';
 
 const log = pino({ level: 'silent' });
@@ -28,7 +29,10 @@ describe('the command tracker', () => {
   let dir: string;
   let store: Store;
   const trackers: CommandTracker[] = [];
-  const tracker = (mqtt?: TrackerMqtt, o: { ackGraceMs?: number; waitPollMs?: number } = {}) => {
+  const tracker = (
+    mqtt?: TrackerMqtt,
+    o: { ackGraceMs?: number; waitPollMs?: number; signal?: CommandSignal } = {},
+  ) => {
     const t = new CommandTracker({ store, mqtt, log, sweepMs: 60_000, ackGraceMs: o.ackGraceMs ?? 0, ...o });
     trackers.push(t);
     return t;
@@ -124,6 +128,41 @@ describe('the command tracker', () => {
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(here.finished.get({ action: 'unlock', state: 'done' })).toBe(0);
     expect(there.finished.get({ action: 'unlock', state: 'done' })).toBe(1);
+  });
+
+  it('ends a wait at once when the signal says another instance ended the command', async () => {
+    // The in-process shape of the Redis channel (signal.ts; the real one is in test/api-cluster.test.ts).
+    const listeners = new Set<(id: string) => void>();
+    const sent: string[] = [];
+    const bus = (): CommandSignal => {
+      let mine: ((id: string) => void) | undefined;
+      return {
+        publish: (c) => {
+          sent.push(`${c.id} ${c.state}`);
+          for (const l of listeners) l(c.id);
+        },
+        start: async (onChange) => {
+          mine = onChange;
+          listeners.add(onChange);
+        },
+        stop: async () => {
+          if (mine) listeners.delete(mine);
+        },
+      };
+    };
+    // Its own re-read a minute away: only the signal can end the wait within the test.
+    const here = tracker(undefined, { waitPollMs: 60_000, signal: bus() });
+    const there = tracker(undefined, { signal: bus() });
+    await here.start();
+    await there.start();
+    const c = await pending();
+    const waiting = here.waitEnd(c, 5000);
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    await there.applyAck('car-1', ack({ id: c.id, status: 'done' }));
+    expect((await waiting).state).toBe('done');
+    expect(Date.now() - t0).toBeLessThan(200);
+    expect(sent).toEqual([`${c.id} done`]);
   });
 
   it('expires what it sent at expiresAt plus the ack grace, recorded at expiresAt', async () => {
