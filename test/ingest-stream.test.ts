@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Broker, createBroker } from '@citytel/broker';
-import { stamp, streamEntryFields, topics } from '@citytel/contract';
-import { createIngest, type Ingest, loadIngestConfig } from '@citytel/ingest';
+import { STATS_SUBSCRIPTION, stamp, statsTopic, streamEntryFields, topics } from '@citytel/contract';
+import { createIngest, type Ingest, type IngestStats, loadIngestConfig } from '@citytel/ingest';
 import { openStore, type Store } from '@citytel/store';
 import { Redis } from 'ioredis';
 import type { MqttClient } from 'mqtt';
@@ -168,6 +168,29 @@ describe.each(sources)('ingest reading $name', ({ prefix, env, via }) => {
     const order = (a: unknown[], b: unknown[]) =>
       Number(a[1]) - Number(b[1]) || String(a[0]).localeCompare(String(b[0]));
     expect(got.sort(order)).toEqual([...sent].sort(order));
+  });
+
+  it('publishes its figures, retained, on its stats topic of the broker', async () => {
+    const api = await brokerClient(via()[0]!, { username: 'svc:api', password: SECRET });
+    try {
+      const seen: Array<{ retain: boolean; stats: IngestStats }> = [];
+      api.on('message', (topic, payload, packet) => {
+        if (topic === statsTopic('ingest', `shared-${prefix}`))
+          seen.push({ retain: packet.retain, stats: JSON.parse(payload.toString()) });
+      });
+      await api.subscribeAsync(STATS_SUBSCRIPTION, { qos: 0 });
+      // The retained copy first, then fresh figures every INGEST_STATS_MS, the first test's included.
+      const stats = await eventually(
+        'figures after the first test',
+        () => seen.find((m) => m.stats.received >= 40 && m.stats.points_written >= 400)?.stats,
+      );
+      expect(seen[0]!.retain).toBe(true);
+      expect(stats.mqtt_connected).toBe(1);
+      if (prefix === 'st') expect(stats.stream).toMatchObject({ claimed: 0, missing: 0 });
+      else expect(stats.stream).toBeUndefined();
+    } finally {
+      await api.endAsync(true);
+    }
   });
 
   it('refuses a malformed message, counts it, and acknowledges it', async () => {
