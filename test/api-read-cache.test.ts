@@ -1,8 +1,12 @@
 import { request } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { geohashBounds } from '@citytel/contract';
+import Fastify from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InfluxQuery } from '../api/src/influx/client.ts';
+import { errorHandlerPlugin } from '../api/src/plugins/error-handler.ts';
+import { mapRoutes } from '../api/src/routes/map.ts';
 import { type ReadStack, startReadStack, type TestReading } from './helpers/api-read.ts';
 import {
   DAY,
@@ -170,6 +174,32 @@ describe('shared map answers', () => {
       );
     }
     expect(mostAtOnce).toBe(2);
+  });
+
+  it('are refused with 503 and Retry-After once too many wait to be computed, the others answered', async () => {
+    // The map routes alone, one computation at a time and one waiting, on the same InfluxDB.
+    const app = Fastify();
+    app.setValidatorCompiler(validatorCompiler);
+    app.setSerializerCompiler(serializerCompiler);
+    await app.register(errorHandlerPlugin);
+    await app.register(mapRoutes, { influx: stack.query, computeConcurrency: 1, maxQueued: 1 });
+    try {
+      const answers = await Promise.all(
+        [0, 1, 2, 3, 4].map((i) =>
+          app.inject(`/api/v1/map?metric=pm25&window=1d&cell=6&to=${iso(END - i * MIN)}`),
+        ),
+      );
+      const refused = answers.filter((r) => r.statusCode === 503);
+      // One computing, one waiting: the three asked after them are refused, at once.
+      expect(answers.filter((r) => r.statusCode === 200)).toHaveLength(2);
+      expect(refused).toHaveLength(3);
+      for (const r of refused) {
+        expect(r.headers['retry-after']).toBe('5');
+        expect(r.json()).toMatchObject({ error: { code: 'unavailable' } });
+      }
+    } finally {
+      await app.close();
+    }
   });
 });
 
