@@ -322,7 +322,8 @@ export function createRedisStreamSource(opts: RedisStreamSourceOptions): RedisSt
       await Promise.all([ensureGroup(), cmd.ping()]);
       log.info({ key: opts.key, group: opts.group, consumer: opts.consumer }, 'reading the ingest stream');
       loop = run();
-      maintenance = setInterval(() => void maintain(), opts.trimEveryMs);
+      // Held entries are refreshed well within the claim idle time, whatever the trim interval.
+      maintenance = setInterval(() => void maintain(), Math.min(opts.trimEveryMs, opts.claimIdleMs / 3));
       maintenance.unref();
     },
     pause() {
