@@ -48,6 +48,8 @@ export async function nodeBroker(
     async stop() {
       send({ type: 'stop' });
       await exited(child);
+      if (child.exitCode !== 0)
+        console.log(`  ${name}: the broker exited with ${child.exitCode ?? child.signalCode}`);
     },
   };
 }

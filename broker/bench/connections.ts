@@ -26,6 +26,13 @@ const LOGIN_SAMPLES = 10;
 const GOAL_BYTES = 50 * 1024;
 const SERVICE_SECRET = 'bench-service-secret';
 const KB = 1024;
+/** Which brokers to measure, in this order: citytel,cluster,aedes,mosquitto (all by default). */
+const PHASES = new Set((process.env.BENCH_BROKERS ?? 'citytel,cluster,aedes,mosquitto').split(','));
+
+interface Logins {
+  fullMs: number[];
+  benchMs: number[];
+}
 
 interface Row {
   name: string;
@@ -49,37 +56,43 @@ async function main(): Promise<void> {
     const citytelEnv = { DATA_DIR: dir, MQTT_SERVICE_SECRET: SERVICE_SECRET, BROKER_ID: 'bench' };
 
     const rows: Row[] = [];
-    const one = await nodeBroker('citytel, one machine', 'citytel', citytelEnv);
-    const logins = {
-      fullMs: await loginTimes(one.url, fullCostDevices),
-      benchMs: await loginTimes(one.url, devices.slice(0, LOGIN_SAMPLES)),
-    };
-    rows.push(await measure(one, credsFile));
-
-    const redis = await startTestRedis();
-    try {
-      const db = new Redis(redis.url);
-      const before = await redisUsedMemory(db);
-      const cluster = await nodeBroker('citytel, cluster mode (Redis)', 'citytel', {
-        ...citytelEnv,
-        REDIS_URL: redis.url,
-      });
-      const row = await measure(cluster, credsFile, async () => {
-        const perConn = ((await redisUsedMemory(db)) - before) / COUNT;
-        return `redis-server +${(perConn / KB).toFixed(2)} KB/conn`;
-      });
-      rows.push(row);
-      db.disconnect();
-    } finally {
-      await redis.close();
+    let logins: Logins | undefined;
+    if (PHASES.has('citytel')) {
+      const one = await nodeBroker('citytel, one machine', 'citytel', citytelEnv);
+      logins = {
+        fullMs: await loginTimes(one.url, fullCostDevices),
+        benchMs: await loginTimes(one.url, devices.slice(0, LOGIN_SAMPLES)),
+      };
+      rows.push(await measure(one, credsFile));
     }
-
-    rows.push(await measure(await nodeBroker('bare Aedes 1.2 (peer)', 'aedes', {}), credsFile));
-    rows.push(await measure(await mosquittoBroker(dir, devices), credsFile));
+    if (PHASES.has('cluster')) rows.push(await measureCluster(citytelEnv, credsFile));
+    if (PHASES.has('aedes'))
+      rows.push(await measure(await nodeBroker('bare Aedes 1.2 (peer)', 'aedes', {}), credsFile));
+    if (PHASES.has('mosquitto')) rows.push(await measure(await mosquittoBroker(dir, devices), credsFile));
 
     report(rows, logins);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The same broker in cluster mode, on a redis-server of its own; Redis's own growth is noted. */
+async function measureCluster(env: Record<string, string>, credsFile: string): Promise<Row> {
+  const redis = await startTestRedis();
+  const db = new Redis(redis.url);
+  try {
+    const before = await redisUsedMemory(db);
+    const cluster = await nodeBroker('citytel, cluster mode (Redis)', 'citytel', {
+      ...env,
+      REDIS_URL: redis.url,
+    });
+    return await measure(cluster, credsFile, async () => {
+      const perConn = ((await redisUsedMemory(db)) - before) / COUNT;
+      return `redis-server +${(perConn / KB).toFixed(2)} KB/conn`;
+    });
+  } finally {
+    db.disconnect();
+    await redis.close();
   }
 }
 
@@ -152,7 +165,7 @@ async function redisUsedMemory(db: Redis): Promise<number> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-function report(rows: Row[], logins: { fullMs: number[]; benchMs: number[] }): void {
+function report(rows: Row[], logins: Logins | undefined): void {
   const kb = (b: number) => `${(b / KB).toFixed(1)} KB`;
   console.log(`\nbroker memory per idle connection, ${COUNT} devices, keepalive 60 s (goal < 50 KB)\n`);
   console.log(
@@ -166,18 +179,15 @@ function report(rows: Row[], logins: { fullMs: number[]; benchMs: number[] }): v
         `${`${(r.rssTotal / KB / KB).toFixed(0)} MB`.padStart(11)}${r.note ? `  ${r.note}` : ''}`,
     );
   }
-  const ours = rows[0]!;
+  const ours = rows.filter((r) => r.name.startsWith('citytel'));
+  const peers = rows.filter((r) => !r.name.startsWith('citytel'));
   console.log('');
-  for (const peer of rows.slice(2)) {
-    console.log(
-      `RSS per connection, citytel / ${peer.name}: ${(ours.rssPerConn / peer.rssPerConn).toFixed(2)}`,
-    );
+  for (const r of ours) {
+    const ratios = peers.map((p) => `${(r.rssPerConn / p.rssPerConn).toFixed(2)}× ${p.name}`).join(', ');
+    const verdict = r.rssPerConn < GOAL_BYTES ? 'meets the goal' : 'MISSES the goal';
+    console.log(`${r.name}: ${verdict}${ratios ? `; RSS per connection ${ratios}` : ''}`);
   }
-  const verdict = rows
-    .slice(0, 2)
-    .map((r) => `${r.name} ${r.rssPerConn < GOAL_BYTES ? 'meets' : 'MISSES'} the goal`)
-    .join('; ');
-  console.log(verdict);
+  if (!logins) return;
   const full = median(logins.fullMs);
   console.log(
     `\nlogin (CONNECT→CONNACK, median of ${logins.fullMs.length}): full-cost scrypt ${full.toFixed(1)} ms, ` +

@@ -55,6 +55,8 @@ export interface Broker {
 }
 
 const HOUSEKEEPING_MS = 30_000;
+/** Messages in flight at once through the broker's emitter; the ingest subscriber takes nearly all. */
+const EMITTER_CONCURRENCY = 500;
 
 export function createBroker({
   config,
@@ -81,6 +83,7 @@ export function createBroker({
           streamKey: config.INGEST_STREAM_KEY ?? INGEST_STREAM.key,
           appendTimeoutMs: config.REDIS_APPEND_TIMEOUT_MS ?? 5000,
           brokerId: config.BROKER_ID,
+          concurrency: EMITTER_CONCURRENCY,
         },
         parentLog.child({ component: 'cluster' }),
       )
@@ -106,8 +109,7 @@ export function createBroker({
     connectTimeout: 10_000,
     // A subscriber that stops reading is dropped after 30 s rather than stalling delivery to everyone.
     drainTimeout: 30_000,
-    // Messages in flight at once through the broker's emitter; the ingest subscriber takes nearly all.
-    concurrency: 500,
+    concurrency: EMITTER_CONCURRENCY,
     // Our topics have at most 5 levels; deeper ones are refused before they reach the topic trees.
     maxTopicLevels: 16,
     // Devices publish at QoS 0 or 1; a small QoS 2 window is plenty.

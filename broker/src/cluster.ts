@@ -22,13 +22,19 @@ interface ClusterPersistence {
 
 const CLOSE_WAIT_MS = 5000;
 
-/** True when `work` settled within `ms`. */
+/** True when `work` settled (either way) within `ms`. */
 async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), ms);
   });
-  const settled = await Promise.race([work.then(() => true as const), late]);
+  const settled = await Promise.race([
+    work.then(
+      () => true as const,
+      () => true as const,
+    ),
+    late,
+  ]);
   clearTimeout(timer);
   return settled;
 }
@@ -39,6 +45,8 @@ export interface ClusterOptions {
   /** Longest wait for an append (ioredis command timeout on the appending connection). */
   appendTimeoutMs: number;
   brokerId: string;
+  /** Messages in flight at once through the emitter, as Aedes' own emitter is given. */
+  concurrency: number;
 }
 
 /** What Aedes and the publish hook need to run as one node of a cluster sharing one Redis. */
@@ -63,7 +71,10 @@ export interface ClusterBackend {
  */
 export function createClusterBackend(options: ClusterOptions, log: Logger): ClusterBackend {
   const name = (role: string) => `citytel-broker:${options.brokerId}:${role}`;
-  const pubConn = createRedisConnection(options.url, name('pub'), log, { enableAutoPipelining: true });
+  // Not auto-pipelined: mqemitter-redis closes with QUIT, which ioredis sends at once, ahead of auto-pipelined
+  // commands still waiting for the next tick: the last deliveries (a closing broker's disconnect notices
+  // and wills) would be refused rather than sent.
+  const pubConn = createRedisConnection(options.url, name('pub'), log);
   const subConn = createRedisConnection(options.url, name('sub'), log);
   const dbConn = createRedisConnection(options.url, name('sessions'), log, { enableAutoPipelining: true });
   const appendConn = createRedisConnection(options.url, name('stream'), log, {
@@ -72,9 +83,12 @@ export function createClusterBackend(options: ClusterOptions, log: Logger): Clus
   });
 
   // [MQTT-4.7.1-3]: `sensors/#` matches `sensors`, as Aedes' own emitter is configured.
-  const mq = MQEmitterRedis({ subConn, pubConn, matchEmptyLevels: true }) as ReturnType<
-    typeof MQEmitterRedis
-  > & { state: EventEmitter };
+  const mq = MQEmitterRedis({
+    subConn,
+    pubConn,
+    matchEmptyLevels: true,
+    concurrency: options.concurrency,
+  }) as ReturnType<typeof MQEmitterRedis> & { state: EventEmitter };
   // mqemitter-redis re-emits its connections' errors on `state`; unheard, that 'error' would throw.
   mq.state.on('error', () => {});
   const persistence = redisPersistence({ conn: dbConn });
@@ -86,6 +100,8 @@ export function createClusterBackend(options: ClusterOptions, log: Logger): Clus
     async close(aedesClosed) {
       const closed =
         (await within(aedesClosed, CLOSE_WAIT_MS)) &&
+        // the session writes of the last clients (wills, retained statuses) land before the disconnect
+        (await within(dbConn.ping(), CLOSE_WAIT_MS)) &&
         (await within(
           persistence.destroy().catch((err: unknown) => log.warn({ err }, 'redis persistence close failed')),
           CLOSE_WAIT_MS,

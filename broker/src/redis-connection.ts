@@ -51,7 +51,11 @@ export async function closeRedis(redis: Redis): Promise<void> {
   const timedOut = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, QUIT_WAIT_MS);
   });
-  redis.quit().catch(() => redis.disconnect());
+  // PING first: it queues behind auto-pipelined commands, which QUIT would overtake
+  redis
+    .ping()
+    .then(() => redis.quit())
+    .catch(() => redis.disconnect());
   await Promise.race([ended, timedOut]);
   clearTimeout(timer);
   if ((redis.status as string) !== 'end') redis.disconnect();
