@@ -8,7 +8,7 @@ import mqtt from 'mqtt';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACK_SUBSCRIPTION } from '../api/src/commands/tracker.ts';
-import { connectApiRedis } from '../api/src/plugins/redis.ts';
+import { closeApiRedis, connectApiRedis } from '../api/src/plugins/redis.ts';
 import { createSimulator, type Simulator, simConfig } from '../firmware-sim/src/index.ts';
 import { type TestPostgres, testPostgres } from '../store/src/testing/postgres.ts';
 import { waitFor } from './helpers/carsharing-stack.ts';
@@ -127,7 +127,7 @@ async function stopInstance(i: Instance | undefined): Promise<void> {
   if (!i) return;
   await i.app.close();
   await i.mqtt.close();
-  await i.redis.quit();
+  await closeApiRedis(i.redis);
   await i.store.close();
 }
 
@@ -368,5 +368,31 @@ describe('api instances in a cluster', () => {
       abort.abort();
       await reading;
     }
+  });
+
+  // Last: it stops Redis for good.
+  it('keep answering with Redis down: rate limits let requests through, bookings go on', async () => {
+    const limited = await fetch(`${a.url}/api/v1/vehicles`, {
+      headers: { authorization: `Bearer ${operator.token}` },
+    });
+    await limited.body?.cancel();
+    expect(limited.status).toBe(429);
+    await redis.close();
+    const t0 = Date.now();
+    const r = await fetch(`${a.url}/api/v1/vehicles`, {
+      headers: { authorization: `Bearer ${operator.token}` },
+    });
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as { vehicles?: unknown[] }).vehicles?.length).toBeGreaterThanOrEqual(1);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    const raced = 'race-car-1';
+    const start = Date.now() + 86_400_000;
+    const booked = await http(b.url, 'POST', '/api/v1/bookings', {
+      vehicleId: raced,
+      memberId: 'm-after',
+      start: new Date(start).toISOString(),
+      end: new Date(start + 3_600_000).toISOString(),
+    });
+    expect(booked.status).toBe(201);
   });
 });

@@ -6,7 +6,7 @@ import { createInfluxQuery } from './influx/client.ts';
 import { createRollups } from './influx/rollup.ts';
 import { createInfluxClient } from './influx.ts';
 import { connectApiMqtt } from './mqtt.ts';
-import { connectApiRedis } from './plugins/redis.ts';
+import { closeApiRedis, connectApiRedis } from './plugins/redis.ts';
 
 /** `npm start -w api`: reads the environment, opens the store, connects to the broker, listens. */
 async function main(): Promise<void> {
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
       ['http', () => app.close()],
       ['rollups', () => rollups.stop()],
       ['mqtt', () => mqtt.close()],
-      ['redis', async () => void (await redis?.quit())],
+      ['redis', async () => redis && (await closeApiRedis(redis))],
       ['store', () => store.close()],
     ] as const) {
       try {

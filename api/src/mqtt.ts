@@ -188,8 +188,19 @@ export function wrapMqttClient(client: MqttClient, parentLog: Logger): ApiMqtt {
 
     async close() {
       routes.clear();
-      // force: a broker that is down would otherwise hold shutdown until the connect timeout.
-      await client.endAsync(!client.connected);
+      // force: a broker that is down would otherwise hold shutdown until the connect timeout. One that is up
+      // but does not answer (a clustered broker with Redis down acknowledges no UNSUBSCRIBE) gets 2 s to
+      // acknowledge what is in flight, then the connection is dropped.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), 2000);
+      });
+      const ended = await Promise.race([
+        client.endAsync(!client.connected).then(() => 'ended' as const),
+        late,
+      ]);
+      clearTimeout(timer);
+      if (ended === 'late') client.stream?.destroy();
     },
   };
 }

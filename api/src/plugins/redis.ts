@@ -34,3 +34,9 @@ export function watchConnection(redis: Redis, log: Logger): void {
     down = true;
   });
 }
+
+/** Closes politely when connected; otherwise drops the connection (quit() would wait for Redis to return). */
+export async function closeApiRedis(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+  else redis.disconnect();
+}
