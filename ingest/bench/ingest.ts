@@ -244,11 +244,11 @@ async function main() {
       console.log('running the raw InfluxDB ceiling...');
       const w = scenarios[0]!.w;
       const lines = w.lines();
-      results.push(await ceiling(influx.url, lines, w, false));
+      results.push(await ceiling(influx.url, influx.process.pid, lines, w, false));
       await influxPost(influx.url, '/query', new URLSearchParams({ q: 'DROP DATABASE ceiling' }));
       for (const db of ['ceiling', 'ceiling_gz'])
         await influxPost(influx.url, '/query', new URLSearchParams({ q: `CREATE DATABASE ${db}` }));
-      results.push(await ceiling(influx.url, lines, w, true));
+      results.push(await ceiling(influx.url, influx.process.pid, lines, w, true));
     }
 
     if (ONLY.has('puback')) {
@@ -481,7 +481,13 @@ async function baseline(mqttUrl: string, serviceSecret: string, w: Workload): Pr
 }
 
 /** The same points posted straight to /write: what InfluxDB itself takes on this machine. */
-async function ceiling(influxUrl: string, lines: string[], w: Workload, gzip: boolean): Promise<Result> {
+async function ceiling(
+  influxUrl: string,
+  influxPid: number | undefined,
+  lines: string[],
+  w: Workload,
+  gzip: boolean,
+): Promise<Result> {
   const batch = 5000;
   const concurrency = 4;
   const db = gzip ? 'ceiling_gz' : 'ceiling';
@@ -490,6 +496,8 @@ async function ceiling(influxUrl: string, lines: string[], w: Workload, gzip: bo
     const body = Buffer.from(lines.slice(i, i + batch).join('\n'));
     bodies.push(gzip ? gzipSync(body) : body);
   }
+  const pid = influxPid;
+  const cpu0 = cpuSeconds(pid);
   const t0 = performance.now();
   let next = 0;
   await Promise.all(
@@ -506,6 +514,7 @@ async function ceiling(influxUrl: string, lines: string[], w: Workload, gzip: bo
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
+  const used = cpuSeconds(pid) - cpu0;
   const counted = await count(influxUrl, db, w.from, w.to);
   return {
     name: `raw InfluxDB /write, ${batch} lines × ${concurrency} in parallel${gzip ? ', gzip (compressed beforehand)' : ''}`,
@@ -513,6 +522,7 @@ async function ceiling(influxUrl: string, lines: string[], w: Workload, gzip: bo
     seconds: Math.round(seconds * 10) / 10,
     readingsPerS: Math.round(lines.length / seconds),
     lost: lines.length - counted,
+    cpu: `cores used: influxd ${(used / seconds).toFixed(2)} (${((used / lines.length) * 1e6).toFixed(1)} µs/point)`,
   };
 }
 

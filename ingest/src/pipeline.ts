@@ -20,7 +20,16 @@ import {
 } from '@citytel/contract';
 import type { Device } from '@citytel/store';
 import type { DeviceCache, Lookup } from './devices.ts';
-import { nanos, type ReadingTags, readingLine, type TimeSource, vehicleLine } from './points.ts';
+import {
+  nanos,
+  positionFields,
+  type ReadingTags,
+  readingKey,
+  readingLine,
+  readingLineOf,
+  type TimeSource,
+  vehicleLine,
+} from './points.ts';
 
 export interface InboundMessage {
   topic: string;
@@ -193,14 +202,29 @@ function timeOf(out: Outcome, r: { ts?: Date | undefined }, i: number, prefix: s
   return { time: nanos(clock.at, i), source: clock.source };
 }
 
+/**
+ * A fixed or indoor kit's series key and position text: the same for every point until the registry
+ * entry changes (a refreshed entry is a new object, so it gets its own).
+ */
+const fixedSeries = new WeakMap<Device, { key: string; position: string }>();
+
+function seriesAt(device: Device, loc: LocationClass, home: Position): { key: string; position: string } {
+  let s = fixedSeries.get(device);
+  if (!s) {
+    const tags: ReadingTags = { device: device.id, kind: device.kind, loc, geohash: geohash(home) };
+    s = { key: readingKey(tags), position: positionFields(home) };
+    fixedSeries.set(device, s);
+  }
+  return s;
+}
+
 function sensorPoints(out: Outcome, device: Device, decoded: DecodeResult, clock: Clock): Outcome {
   out.fields.push(...decoded.rejections);
   if (decoded.error) return refuse(out, decoded.error.reason, decoded.error.detail);
   const loc = locationOf(device);
   const home = loc === 'mobile' ? undefined : registered(device);
+  const homeSeries = home ? seriesAt(device, loc, home) : undefined;
   const readings: DecodedReading[] = decoded.readings;
-  // A fixed kit's points share their series key: its geohash is computed once per message.
-  let tags: ReadingTags | undefined;
   for (let i = 0; i < readings.length; i++) {
     const r = readings[i]!;
     const prefix = readings.length > 1 ? `readings[${i}].` : '';
@@ -216,9 +240,12 @@ function sensorPoints(out: Outcome, device: Device, decoded: DecodeResult, clock
     }
     const { time, source } = timeOf(out, r, i, prefix, clock);
     // An indoor kit's exact position is stored too: the api serves it blurred to its 7-cell.
-    if (!tags || position !== home)
-      tags = { device: device.id, kind: device.kind, loc, geohash: geohash(position) };
-    out.lines.push(readingLine(tags, r.values, position, source, time));
+    if (homeSeries && position === home)
+      out.lines.push(readingLineOf(homeSeries.key, r.values, homeSeries.position, source, time));
+    else {
+      const tags = { device: device.id, kind: device.kind, loc, geohash: geohash(position) };
+      out.lines.push(readingLine(tags, r.values, position, source, time));
+    }
     out.readings++;
   }
   if (out.readings === 0) return refuse(out, 'missing_position', 'no reading could be placed');

@@ -32,7 +32,8 @@ export interface ReadingTags {
 }
 
 const T = READING_TAGS;
-const readingKey = (t: ReadingTags): string =>
+/** The series of a reading point: measurement and tags, the part before the first space. */
+export const readingKey = (t: ReadingTags): string =>
   `${MEASUREMENTS.readings},${T.device}=${t.device},${T.geohash}=${t.geohash},${T.kind}=${t.kind},${T.loc}=${t.loc}`;
 
 /** `geohash` is absent on vehicle points sent without a valid position. */
@@ -41,7 +42,8 @@ const vehicleKey = (vehicle: string, geohash: string | undefined): string =>
     ? `${MEASUREMENTS.vehicles},${VEHICLE_TAGS.vehicle}=${vehicle}`
     : `${MEASUREMENTS.vehicles},${VEHICLE_TAGS.geohash}=${geohash},${VEHICLE_TAGS.vehicle}=${vehicle}`;
 
-const position = (p: Position | undefined): string =>
+/** `lat=…,lon=…,` (with its trailing comma), or nothing. */
+export const positionFields = (p: Position | undefined): string =>
   p ? `${POSITION_FIELDS.lat}=${num(p.lat)},${POSITION_FIELDS.lon}=${num(p.lon)},` : '';
 
 /**
@@ -71,12 +73,26 @@ export function readingLine(
   timeSource: TimeSource,
   time: string,
 ): string {
+  return readingLineOf(readingKey(tags), values, positionFields(at), timeSource, time);
+}
+
+/**
+ * A reading point from its series key and position text made beforehand (`readingKey`, `positionFields`):
+ * a fixed kit's are the same for every point it sends.
+ */
+export function readingLineOf(
+  key: string,
+  values: MetricValues,
+  position: string,
+  timeSource: TimeSource,
+  time: string,
+): string {
   let fields = '';
   for (const m of METRIC_NAMES) {
     const v = values[m];
     if (v !== undefined) fields += `${m}=${num(v)},`;
   }
-  return `${readingKey(tags)} ${fields}${position(at)}${TIME_SOURCE_FIELD}="${timeSource}" ${time}`;
+  return `${key} ${fields}${position}${TIME_SOURCE_FIELD}="${timeSource}" ${time}`;
 }
 
 export function vehicleLine(
@@ -91,5 +107,5 @@ export function vehicleLine(
   let fields = '';
   for (const [k, v] of Object.entries(numbers)) fields += `${k}=${num(v)},`;
   for (const [k, v] of Object.entries(flags)) fields += `${k}=${v ? 'true' : 'false'},`;
-  return `${vehicleKey(vehicle, geohash)} ${fields}${position(at)}${TIME_SOURCE_FIELD}="${timeSource}" ${time}`;
+  return `${vehicleKey(vehicle, geohash)} ${fields}${positionFields(at)}${TIME_SOURCE_FIELD}="${timeSource}" ${time}`;
 }

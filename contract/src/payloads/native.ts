@@ -8,6 +8,7 @@ import {
   type FieldRejection,
   failed,
   hasValues,
+  inRange,
   isPlainObject,
   metricSchemas,
   parseDeviceTime,
@@ -38,10 +39,16 @@ function decodeOne(
 ): DecodedReading | undefined {
   const values: MetricValues = {};
   for (const m of METRIC_NAMES) {
-    const v = checkMetric(m, o[m], `${prefix}${m}`, rejections);
-    if (v !== undefined) values[m] = v;
+    const raw = o[m];
+    if (raw === undefined) continue;
+    // The usual value is kept without building its field name, which only a rejection needs.
+    if (typeof raw === 'number' && Number.isFinite(raw) && inRange(m, raw)) values[m] = raw;
+    else {
+      const v = checkMetric(m, raw, `${prefix}${m}`, rejections);
+      if (v !== undefined) values[m] = v;
+    }
   }
-  for (const k of Object.keys(o)) {
+  for (const k in o) {
     if (!KNOWN_KEYS.has(k))
       rejections.push({ field: `${prefix}${k}`, reason: 'schema', detail: `unknown field ${k}` });
   }
@@ -68,14 +75,15 @@ export function decodeNative(payload: string): DecodeResult {
     if (list.length > MAX_BATCH_READINGS) {
       return failed('too_many_readings', `batch of ${list.length} readings, at most ${MAX_BATCH_READINGS}`);
     }
-    list.forEach((item, i) => {
+    for (let i = 0; i < list.length; i++) {
+      const item: unknown = list[i];
       if (!isPlainObject(item)) {
         rejections.push({ field: `readings[${i}]`, reason: 'schema', detail: 'reading must be an object' });
-        return;
+        continue;
       }
       const r = decodeOne(item, `readings[${i}].`, rejections);
       if (r) readings.push(r);
-    });
+    }
   } else {
     const r = decodeOne(body, '', rejections);
     if (r) readings.push(r);
