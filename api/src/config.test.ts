@@ -28,6 +28,13 @@ describe('api configuration', () => {
     expect([c.DATA_DIR, c.DASHBOARD_DIR]).toEqual(['/srv/citytel/var/data', '/opt/dash']);
   });
 
+  it('runs in cluster mode with REDIS_URL, its keys under REDIS_KEY_PREFIX', () => {
+    const one = loadApiConfig({});
+    expect([one.REDIS_URL, one.REDIS_KEY_PREFIX]).toEqual([undefined, 'citytel:']);
+    const c = loadApiConfig({ REDIS_URL: 'rediss://:pw@redis.internal:6380/2', REDIS_KEY_PREFIX: 'rennes:' });
+    expect([c.REDIS_URL, c.REDIS_KEY_PREFIX]).toEqual(['rediss://:pw@redis.internal:6380/2', 'rennes:']);
+  });
+
   it('reads a list of CORS origins, and none', () => {
     expect(loadApiConfig({ CORS_ORIGINS: 'https://a.example, https://b.example:8443' }).CORS_ORIGINS).toEqual(
       ['https://a.example', 'https://b.example:8443'],
@@ -42,6 +49,9 @@ describe('api configuration', () => {
     [{ BOOTSTRAP_ADMIN_TOKEN: 'short' }, 'BOOTSTRAP_ADMIN_TOKEN'],
     [{ RATE_LIMIT_PER_MIN: '0' }, 'RATE_LIMIT_PER_MIN'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ REDIS_URL: 'http://redis:6379' }, 'REDIS_URL'],
+    [{ REDIS_KEY_PREFIX: 'two words' }, 'REDIS_KEY_PREFIX'],
+    [{ COMMAND_WAIT_POLL_MS: '10' }, 'COMMAND_WAIT_POLL_MS'],
   ])('stops on %o with a message naming %s', (env, name) => {
     expect(() => loadApiConfig(env)).toThrow(ConfigError);
     expect(() => loadApiConfig(env)).toThrow(new RegExp(`^invalid configuration:\\n  ${name}: `));
