@@ -361,6 +361,14 @@ describe('ingest workers on the Redis Stream', () => {
       await publisher;
       await eventually('every reading in InfluxDB', async () => (await count('rr')) === published, 60_000);
       expect(w.output.some((l) => l.includes('reconnected to Redis'))).toBe(true);
+
+      // A clean stop afterwards: SIGTERM drains and acknowledges everything it took.
+      w.kill('SIGTERM');
+      await eventually('a clean stop', () => w.output.find((l) => l.includes('"ingest stopped"')));
+      expect(JSON.parse(w.output.find((l) => l.includes('"ingest stopped"'))!)).toMatchObject({
+        drained: true,
+      });
+      expect(((await feed.xpending(key, 'ingest')) as [number])[0]).toBe(0);
     } finally {
       feed.disconnect();
       w.kill('SIGKILL');

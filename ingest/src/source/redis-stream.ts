@@ -276,6 +276,7 @@ export function createRedisStreamSource(opts: RedisStreamSourceOptions): RedisSt
    * trims the stream below what every group has acknowledged.
    */
   let maintaining = false;
+  let lastMaintenanceWarn = 0;
   async function maintain() {
     if (closed || maintaining) return;
     maintaining = true;
@@ -286,7 +287,11 @@ export function createRedisStreamSource(opts: RedisStreamSourceOptions): RedisSt
       }
       await trim();
     } catch (err) {
-      trouble(err, 'stream maintenance failed');
+      // Not a connection matter (those are logged as such): at most one line a minute.
+      if (Date.now() - lastMaintenanceWarn > 60_000) {
+        lastMaintenanceWarn = Date.now();
+        log.warn({ err: String((err as Error)?.message ?? err) }, 'stream maintenance failed');
+      }
     } finally {
       maintaining = false;
     }
@@ -336,14 +341,14 @@ export function createRedisStreamSource(opts: RedisStreamSourceOptions): RedisSt
       onPause();
       wake?.();
       clearInterval(maintenance);
-      // The blocking read returns within blockMs; what it brings stays pending under this consumer.
+      // Ends the blocking read at once; what a read in flight brought stays pending under this consumer.
       reader.disconnect();
       await loop;
       // Redis away at shutdown must not hold the stop: unsent acknowledgements mean redelivery, not loss.
       await Promise.race([flushAcks(), new Promise((r) => setTimeout(r, 2000).unref())]);
       closed = true;
       clearTimeout(ackTimer);
-      await cmd.quit().catch(() => cmd.disconnect());
+      cmd.disconnect();
     },
     stats: () => ({
       connected: reader.status === 'ready' && cmd.status === 'ready',
