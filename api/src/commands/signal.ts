@@ -43,7 +43,13 @@ export function redisCommandSignal(opts: RedisCommandSignalOptions): CommandSign
 
     async start(onChange, timeoutMs = 3000) {
       // A connection in subscriber mode can do nothing else; ioredis subscribes it again on reconnection.
-      sub = redis.duplicate({ connectionName: 'citytel-api-signal' });
+      // Its SUBSCRIBE waits for Redis however long it is away (no retry limit, no timeout): given up, it
+      // would leave this instance deaf to the signal until restarted.
+      sub = redis.duplicate({
+        connectionName: 'citytel-api-signal',
+        maxRetriesPerRequest: null,
+        commandTimeout: undefined,
+      });
       sub.on('error', (err: Error) => log.debug({ err: err.message }, 'command signal subscriber error'));
       sub.on('message', (_channel: string, message: string) => {
         let id: unknown;
