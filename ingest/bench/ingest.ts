@@ -6,7 +6,7 @@
  *   --only=baseline,a,b,peer,ceiling,puback                           which parts run (default: all)
  *   --profile                                                         broker and ingest under --cpu-prof
  *   --timeline                                                        ingest's figures second by second
- *   --ingest-env=INGEST_FLUSH_MS=200,...                              ingest knobs other than the defaults
+ *   --ingest-env=INGEST_FLUSH_MS=200,...  --broker-env=...            knobs other than the defaults
  *   --publisher=lean|mqttjs                                           the load generator's MQTT client
  *
  * Device registrations (scrypt: ~50 ms each) are kept in $BENCH_DIR (default: the OS temp folder) between
@@ -41,12 +41,15 @@ const PROFILE = process.argv.includes('--profile');
 const TIMELINE = process.argv.includes('--timeline');
 const PUBLISHER = arg('publisher', 'lean') as PublisherKind;
 /** `--ingest-env=INGEST_FLUSH_MS=200,INGEST_GZIP_BYTES=0`: knobs for ingest, to try them against the defaults. */
-const INGEST_ENV = Object.fromEntries(
-  arg('ingest-env', '')
-    .split(',')
-    .filter(Boolean)
-    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-);
+const envArg = (name: string): Record<string, string> =>
+  Object.fromEntries(
+    arg(name, '')
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+const INGEST_ENV = envArg('ingest-env');
+const BROKER_ENV = envArg('broker-env');
 const DB = 'bench';
 const PROBE = 'bench-probe';
 
@@ -140,6 +143,7 @@ async function main() {
           MQTT_SERVICE_SECRET: serviceSecret,
           BROKER_ID: 'bench',
           LOG_LEVEL: 'info',
+          ...BROKER_ENV,
         },
         { profileDir, name: 'broker' },
       );
@@ -244,10 +248,17 @@ async function main() {
       console.log('running the raw InfluxDB ceiling...');
       const w = scenarios[0]!.w;
       const lines = w.lines();
-      results.push(await ceiling(influx.url, influx.process.pid, lines, w, false));
-      await influxPost(influx.url, '/query', new URLSearchParams({ q: 'DROP DATABASE ceiling' }));
-      for (const db of ['ceiling', 'ceiling_gz'])
-        await influxPost(influx.url, '/query', new URLSearchParams({ q: `CREATE DATABASE ${db}` }));
+      // A run of the ceiling lasts a second or two, so one run is at the mercy of whatever else the machine
+      // does in that second: it runs three times, each into an empty database, and the median counts.
+      const runs: Result[] = [];
+      for (let i = 0; i < 3; i++) {
+        await influxPost(influx.url, '/query', new URLSearchParams({ q: 'DROP DATABASE ceiling' }));
+        await influxPost(influx.url, '/query', new URLSearchParams({ q: 'CREATE DATABASE ceiling' }));
+        runs.push(await ceiling(influx.url, influx.process.pid, lines, w, false));
+      }
+      const median = [...runs].sort((a, b) => a.readingsPerS - b.readingsPerS)[1]!;
+      median.note = `median of 3 runs: ${runs.map((r) => r.readingsPerS).join(' / ')} readings/s`;
+      results.push(median);
       results.push(await ceiling(influx.url, influx.process.pid, lines, w, true));
     }
 
