@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { type ApiMqtt, buildApp, connectApiMqtt, loadApiConfig } from '@citytel/api';
 import { type Broker, createBroker } from '@citytel/broker';
@@ -48,6 +49,8 @@ let sim: Simulator;
 let operator: { id: string; token: string };
 let car: string;
 let bookingId: string;
+/** The Redis started again by the last test, on the first one's port. */
+let restarted: ChildProcess | undefined;
 /** A's ack subscription passes acks on only while this is on (see the test that turns it off). */
 const aHearsAcks = { on: true };
 
@@ -232,6 +235,11 @@ afterAll(async () => {
   await brokerStore?.close();
   await pg?.stop();
   await redis?.close();
+  if (restarted && restarted.exitCode === null) {
+    const gone = new Promise((resolve) => restarted!.once('exit', resolve));
+    restarted.kill('SIGTERM');
+    await gone;
+  }
   tmp.cleanup();
 });
 
@@ -372,29 +380,57 @@ describe('api instances in a cluster', () => {
     }
   });
 
-  // Last: it stops Redis for good.
-  it('keep answering with Redis down: rate limits let requests through, bookings go on', async () => {
-    const limited = await fetch(`${a.url}/api/v1/vehicles`, {
-      headers: { authorization: `Bearer ${operator.token}` },
-    });
+  // Last: it stops Redis, then starts an empty one on the same port.
+  it('keep answering with Redis down, and share the limits again once it is back', async () => {
+    const vehicles = () =>
+      fetch(`${a.url}/api/v1/vehicles`, { headers: { authorization: `Bearer ${operator.token}` } });
+    const limited = await vehicles();
     await limited.body?.cancel();
     expect(limited.status).toBe(429);
     await redis.close();
     const t0 = Date.now();
-    const r = await fetch(`${a.url}/api/v1/vehicles`, {
-      headers: { authorization: `Bearer ${operator.token}` },
-    });
+    const r = await vehicles();
     expect(r.status).toBe(200);
     expect(((await r.json()) as { vehicles?: unknown[] }).vehicles?.length).toBeGreaterThanOrEqual(1);
     expect(Date.now() - t0).toBeLessThan(3000);
-    const raced = 'race-car-1';
     const start = Date.now() + 86_400_000;
     const booked = await http(b.url, 'POST', '/api/v1/bookings', {
-      vehicleId: raced,
+      vehicleId: 'race-car-1',
       memberId: 'm-after',
       start: new Date(start).toISOString(),
       end: new Date(start + 3_600_000).toISOString(),
     });
     expect(booked.status).toBe(201);
+
+    restarted = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(redis.port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        tmp.dir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+      ],
+      { stdio: 'ignore' },
+    );
+    await waitFor(
+      'both apis reconnected to Redis',
+      () => a.redis.status === 'ready' && b.redis.status === 'ready',
+    );
+    // A new, empty Redis: the count starts again, shared by both instances.
+    const counted: Array<string | null> = [];
+    for (const base of [a.url, b.url]) {
+      const again = await fetch(`${base}/api/v1/vehicles`, {
+        headers: { authorization: `Bearer ${operator.token}` },
+      });
+      await again.body?.cancel();
+      counted.push(again.headers.get('x-ratelimit-remaining'));
+    }
+    expect(counted).toEqual([String(RATE_LIMIT - 1), String(RATE_LIMIT - 2)]);
   });
 });
