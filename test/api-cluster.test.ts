@@ -303,8 +303,9 @@ describe('api instances in a cluster', () => {
       expect(finished(a, 'done') - before.a).toBe(0);
       expect(finished(b, 'done') - before.b).toBe(1);
       const doneAt = Date.parse(r.body.history.find((h: { state: string }) => h.state === 'done').at);
-      // Well under the default 1 s re-read: the signal's hop through Redis and one store read.
-      expect(answeredAt - doneAt).toBeLessThan(300);
+      // Well under the default 1 s re-read: the signal's hop through Redis and one store read (12-14 ms
+      // measured here; the bound leaves room for a loaded machine).
+      expect(answeredAt - doneAt).toBeLessThan(500);
     } finally {
       aHearsAcks.on = true;
     }
