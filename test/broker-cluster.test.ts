@@ -156,6 +156,48 @@ describe('deliveries across brokers', () => {
     expect(m.payload.toString()).toBe(status);
   });
 
+  it("delivers a car's retained status and the telemetry sent right after it, both (moscajs/aedes#994)", async () => {
+    const apiB = await service(b, 'svc:api', { clientId: 'api-order-b' });
+    const apiA = await service(a, 'svc:api', { clientId: 'api-order-a' });
+    const onB = messageLog(apiB);
+    const onA = messageLog(apiA);
+    for (const api of [apiA, apiB])
+      await api.subscribeAsync(['vehicles/+/status', 'vehicles/+/telemetry'], { qos: 1 });
+    const car = await device(a, 'car-1');
+    const status = '{"online":true,"locked":false,"ts":"2026-11-22T10:16:00Z"}';
+    const telemetry = '{"ts":"2026-11-22T10:16:00Z","lat":48.11,"lon":-1.68,"speed":0}';
+
+    // as the on-board unit does on connect: the retained status, then at once its first telemetry
+    const sent = [
+      car.publishAsync(topics.vehicleStatus('car-1'), status, { qos: 1, retain: true }),
+      car.publishAsync(topics.vehicleTelemetry('car-1'), telemetry, { qos: 0 }),
+    ];
+    await Promise.all(sent);
+
+    for (const received of [onA, onB]) {
+      const s = await received.next(
+        (x) => x.topic === topics.vehicleStatus('car-1') && x.payload.toString() === status,
+      );
+      expect(s.payload.toString()).toBe(status);
+      const t = await received.next((x) => x.topic === topics.vehicleTelemetry('car-1'));
+      expect(unstamp(t.payload).payload.toString()).toBe(telemetry);
+    }
+  });
+
+  it('delivers a packet that matches two subscriptions of one client once', async () => {
+    const api = await service(b, 'svc:api', { clientId: 'api-overlap' });
+    const received = messageLog(api);
+    await api.subscribeAsync(['vehicles/+/telemetry', 'vehicles/car-2/telemetry'], { qos: 1 });
+    const car = await device(a, 'car-2');
+    const telemetry = '{"ts":"2026-11-22T10:17:00Z","lat":48.12,"lon":-1.67,"speed":12}';
+
+    await car.publishAsync(topics.vehicleTelemetry('car-2'), telemetry, { qos: 1 });
+    await received.next((x) => x.topic === topics.vehicleTelemetry('car-2'));
+    await sleep(300);
+
+    expect(received.all.filter((x) => x.topic === topics.vehicleTelemetry('car-2'))).toHaveLength(1);
+  });
+
   it('delivers a command published by the api on one broker to the car connected to the other', async () => {
     const car = await device(b, 'car-2');
     const received = messageLog(car);

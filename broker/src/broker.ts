@@ -8,6 +8,7 @@ import { createVerifiedCache } from './auth-cache.ts';
 import { createAuthorization } from './authorize.ts';
 import { type ClusterBackend, createClusterBackend } from './cluster.ts';
 import { rememberRemote, remoteAddressOf } from './connection.ts';
+import { dedupeByPacketIdentity } from './delivery-dedupe.ts';
 import { type Identity, identityName, identityOf } from './identity.ts';
 import { createListeners, type Ports } from './listeners.ts';
 import { capPacketSize, MAX_PACKET_BYTES } from './packet-guard.ts';
@@ -151,6 +152,7 @@ export function createBroker({
     (stream, remoteAddress) => {
       batchWrites(stream);
       const client = aedes.handle(stream);
+      if (cluster) dedupeByPacketIdentity(client);
       rememberRemote(client, remoteAddress);
       const capped = capPacketSize(client, MAX_PACKET_BYTES, (declared) =>
         refusals.refuse('packet_too_large', {
