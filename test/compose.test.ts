@@ -236,7 +236,7 @@ describe('deploy/haproxy.cfg in front of a broker and an api', () => {
   let kit: { id: string; secret: string };
 
   beforeAll(async () => {
-    broker = await startTestBroker({ ws: true });
+    broker = await startTestBroker({ ws: true, behindProxy: true });
     const wsPort = Number(new URL(broker.wsUrl!).port);
     const config = loadApiConfig({
       DATA_DIR: broker.dataDir,
@@ -267,7 +267,11 @@ describe('deploy/haproxy.cfg in front of a broker and an api', () => {
       '80': ports.http,
       '443': ports.https,
     };
-    const serverOf: Record<string, number> = { '1883': broker.port, '8083': wsPort, '8080': apiPort };
+    const serverOf: Record<string, number> = {
+      '1884': broker.proxyPort!,
+      '8083': wsPort,
+      '8080': apiPort,
+    };
     const cfg = readFileSync(join(root, 'deploy/haproxy.cfg'), 'utf8')
       // The container gets the file descriptors for 60 000 connections (compose `ulimits`); a test does not.
       .replace(/^(\s*maxconn) \d+/m, '$1 2000')
@@ -341,6 +345,8 @@ describe('deploy/haproxy.cfg in front of a broker and an api', () => {
         { topic: `sensors/${kit.id}/readings`, payload: '{"pm25":8.2}' },
         { topic: `sensors/${kit.id}/readings`, payload: '{"pm25":9.1}' },
       ]);
+      // every connection (the proxy's own health checks too) opened with a header the broker could read
+      expect(broker.broker.stats().refusals.proxy_header).toBe(0);
     } finally {
       await Promise.all([tls.endAsync(), wss.endAsync(), listener.endAsync()]);
     }

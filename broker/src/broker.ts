@@ -26,6 +26,10 @@ export interface BrokerSettings {
   MQTT_TLS_PORT?: number | undefined;
   MQTT_TLS_CERT?: string | undefined;
   MQTT_TLS_KEY?: string | undefined;
+  /** A listener for a TCP load balancer that sends the PROXY protocol (proxy-protocol.ts); off when unset. */
+  MQTT_PROXY_PORT?: number | undefined;
+  /** The WebSocket listener is behind a reverse proxy: addresses come from X-Forwarded-For. */
+  MQTT_WS_TRUST_PROXY?: boolean | undefined;
   STATS_INTERVAL_MS: number;
   BROKER_ID: string;
   /** Cluster mode when set (cluster.ts); unset, one broker with everything in memory. */
@@ -148,6 +152,14 @@ export function createBroker({
       tlsCertFile: config.MQTT_TLS_CERT,
       tlsKeyFile: config.MQTT_TLS_KEY,
       maxWsMessageBytes: 4 * MAX_PACKET_BYTES,
+      proxyPort: config.MQTT_PROXY_PORT,
+      wsTrustProxy: config.MQTT_WS_TRUST_PROXY,
+      onProxyRefused: (detail, remoteAddress) =>
+        refusals.refuse('proxy_header', {
+          clientId: undefined,
+          remoteAddress: remoteAddress ?? 'unknown',
+          detail,
+        }),
     },
     (stream, remoteAddress) => {
       batchWrites(stream);

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { INGEST_STREAM, loadConfig, optionalString, port, sharedEnv } from '@citytel/contract';
+import { boolFlag, INGEST_STREAM, loadConfig, optionalString, port, sharedEnv } from '@citytel/contract';
 import { z } from 'zod';
 
 /** Unset or empty: off (an empty string would otherwise coerce to port 0, a random port). */
@@ -32,6 +32,14 @@ export const brokerConfigSchema = z
     MQTT_TLS_PORT: optionalPortVar,
     MQTT_TLS_CERT: optionalString,
     MQTT_TLS_KEY: optionalString,
+    /**
+     * Behind a TCP load balancer: a second TCP listener whose connections start with a PROXY protocol v1/v2
+     * header (HAProxy `send-proxy-v2`), so the broker sees each device's address (login slow-down, logs).
+     * Only the load balancer may reach it: the header is believed. Off when unset.
+     */
+    MQTT_PROXY_PORT: optionalPortVar,
+    /** MQTT over WebSocket behind a reverse proxy: a device's address is the last X-Forwarded-For hop. */
+    MQTT_WS_TRUST_PROXY: boolFlag(false),
     /** How often the broker publishes its figures on $SYS/citytel/broker/{BROKER_ID}/stats. */
     STATS_INTERVAL_MS: z.coerce.number().int().min(100).default(5000),
     /** This broker's name in stats topics; hostname-pid by default. */

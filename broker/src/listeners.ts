@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { type AddressInfo, createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { type AddressInfo, createServer as createNetServer, isIP, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import { createWebSocketStream, WebSocketServer } from 'ws';
+import { readProxyHeader } from './proxy-protocol.ts';
 
 /**
  * The broker's network listeners: TCP, and optionally TLS and WebSocket, each handing its connections to
@@ -20,13 +21,23 @@ export interface ListenerOptions {
   tlsKeyFile?: string | undefined;
   /** Largest WebSocket message accepted. */
   maxWsMessageBytes: number;
+  /** A TCP listener for a load balancer that opens each connection with a PROXY protocol header. */
+  proxyPort?: number | undefined;
+  /** WebSocket upgrades come through a reverse proxy: the peer's address is the last X-Forwarded-For hop. */
+  wsTrustProxy?: boolean | undefined;
+  /** A connection on the proxied listener that sent no valid header; it has been closed. */
+  onProxyRefused?: (reason: string, remoteAddress: string | undefined) => void;
 }
 
 export interface Ports {
   port: number;
   wsPort?: number;
   tlsPort?: number;
+  proxyPort?: number;
 }
+
+/** A load balancer sends its header at once; a connection silent this long is not one of its. */
+const PROXY_HEADER_TIMEOUT_MS = 5000;
 
 export type ConnectionHandler = (stream: Duplex, remoteAddress: string | undefined) => void;
 
@@ -40,11 +51,26 @@ export function createListeners(options: ListenerOptions, onConnection: Connecti
     stream.once('close', () => open.delete(stream));
     onConnection(stream, remoteAddress);
   };
-  const onSocket = (socket: Socket) => {
+  const tune = (socket: Socket) => {
     socket.setNoDelay(true);
     // catches peers that vanished without a FIN between MQTT keepalives (or with keepalive 0)
     socket.setKeepAlive(true, 60_000);
+  };
+  const onSocket = (socket: Socket) => {
+    tune(socket);
     track(socket, socket.remoteAddress);
+  };
+  const onProxiedSocket = (socket: Socket) => {
+    tune(socket);
+    // counted as open from the start, so shutdown also closes connections still sending their header
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+    readProxyHeader(
+      socket,
+      PROXY_HEADER_TIMEOUT_MS,
+      (address) => onConnection(socket, address),
+      (reason) => options.onProxyRefused?.(reason, socket.remoteAddress),
+    );
   };
 
   async function listen(): Promise<Ports> {
@@ -69,10 +95,16 @@ export function createListeners(options: ListenerOptions, onConnection: Connecti
       wss = new WebSocketServer({ server: http, maxPayload: options.maxWsMessageBytes });
       wss.on('connection', (ws, req) => {
         const stream = createWebSocketStream(ws);
-        track(stream, req.socket.remoteAddress);
+        const forwarded = options.wsTrustProxy ? lastForwardedFor(req.headers['x-forwarded-for']) : undefined;
+        track(stream, forwarded ?? req.socket.remoteAddress);
       });
       servers.push(http);
       ports.wsPort = await bind(http, options.wsPort, options.host);
+    }
+    if (options.proxyPort !== undefined) {
+      const proxied = createNetServer(onProxiedSocket);
+      servers.push(proxied);
+      ports.proxyPort = await bind(proxied, options.proxyPort, options.host);
     }
     return ports;
   }
@@ -100,6 +132,13 @@ export function createListeners(options: ListenerOptions, onConnection: Connecti
       return open.size;
     },
   };
+}
+
+/** The hop the proxy itself appended: earlier ones are whatever the client claimed. */
+function lastForwardedFor(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header.at(-1) : header;
+  const last = value?.split(',').at(-1)?.trim();
+  return last && isIP(last) ? last : undefined;
 }
 
 function bind(server: Server | HttpServer, port: number, host: string): Promise<number> {

@@ -13,6 +13,7 @@ export const REFUSAL_REASONS = [
   'subscribe_denied',
   'payload_too_large',
   'packet_too_large',
+  'proxy_header',
 ] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 

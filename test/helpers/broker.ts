@@ -12,6 +12,8 @@ export interface TestBroker {
   url: string;
   wsUrl?: string;
   tlsUrl?: string;
+  /** The PROXY protocol listener, with `behindProxy`. */
+  proxyPort?: number;
   serviceSecret: string;
   /** Closes the broker and the store and removes the data directory. */
   stop(): Promise<void>;
@@ -29,6 +31,8 @@ export async function startTestBroker(
     throttle?: Partial<LoginThrottleOptions>;
     statsIntervalMs?: number;
     brokerId?: string;
+    /** As behind a load balancer: a PROXY protocol listener, and X-Forwarded-For believed on WebSocket. */
+    behindProxy?: boolean;
     store?: Store;
   } = {},
 ): Promise<TestBroker> {
@@ -44,6 +48,8 @@ export async function startTestBroker(
       MQTT_TLS_PORT: options.tls ? 0 : undefined,
       MQTT_TLS_CERT: options.tls?.certFile,
       MQTT_TLS_KEY: options.tls?.keyFile,
+      MQTT_PROXY_PORT: options.behindProxy ? 0 : undefined,
+      MQTT_WS_TRUST_PROXY: options.behindProxy ?? false,
       STATS_INTERVAL_MS: options.statsIntervalMs ?? 5000,
       BROKER_ID: options.brokerId ?? `test-${process.pid}`,
     },
@@ -61,6 +67,7 @@ export async function startTestBroker(
     url: `mqtt://127.0.0.1:${ports.port}`,
     ...(ports.wsPort !== undefined ? { wsUrl: `ws://127.0.0.1:${ports.wsPort}` } : {}),
     ...(ports.tlsPort !== undefined ? { tlsUrl: `mqtts://127.0.0.1:${ports.tlsPort}` } : {}),
+    ...(ports.proxyPort !== undefined ? { proxyPort: ports.proxyPort } : {}),
     serviceSecret,
     async stop() {
       await broker.close();
