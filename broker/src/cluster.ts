@@ -91,6 +91,16 @@ export function createClusterBackend(options: ClusterOptions, log: Logger): Clus
   }) as ReturnType<typeof MQEmitterRedis> & { state: EventEmitter };
   // mqemitter-redis re-emits its connections' errors on `state`; unheard, that 'error' would throw.
   mq.state.on('error', () => {});
+  // Its close() calls quit() and drops the promise: with Redis down that rejection would be unhandled, which
+  // ends a Node process. The caller still gets the promise; this only marks it handled.
+  for (const conn of [pubConn, subConn]) {
+    const quit = conn.quit.bind(conn);
+    conn.quit = ((...args: Parameters<typeof quit>) => {
+      const quitting = quit(...args);
+      quitting.catch(() => undefined);
+      return quitting;
+    }) as typeof conn.quit;
+  }
   const persistence = redisPersistence({ conn: dbConn });
 
   return {
