@@ -8,10 +8,10 @@ import type { Redis } from 'ioredis';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACK_SUBSCRIPTION } from '../api/src/commands/tracker.ts';
 import { closeApiRedis, connectApiRedis } from '../api/src/plugins/redis.ts';
 import { createSimulator, type Simulator, simConfig } from '../firmware-sim/src/index.ts';
 import { type TestPostgres, testPostgres } from '../store/src/testing/postgres.ts';
+import { ackGate } from './helpers/ack-gate.ts';
 import { waitFor } from './helpers/carsharing-stack.ts';
 import { startTestRedis, type TestRedis } from './helpers/redis.ts';
 import { tempDir } from './helpers/tmp.ts';
@@ -54,20 +54,7 @@ let restarted: ChildProcess | undefined;
 /** A's ack subscription passes acks on only while this is on (see the test that turns it off). */
 const aHearsAcks = { on: true };
 
-/** A's MQTT connection, deaf to acks while `aHearsAcks.on` is off. */
-const gate = (m: ApiMqtt): ApiMqtt => ({
-  get client() {
-    return m.client;
-  },
-  get connected() {
-    return m.connected;
-  },
-  publish: (topic, payload, o) => m.publish(topic, payload, o),
-  subscribe: (filter, handler, o) =>
-    m.subscribe(filter, filter === ACK_SUBSCRIPTION ? (t, p) => aHearsAcks.on && handler(t, p) : handler, o),
-  waitConnected: (ms) => m.waitConnected(ms),
-  close: () => m.close(),
-});
+const gate = ackGate(aHearsAcks);
 
 async function startBroker(id: string): Promise<void> {
   // Built as a variable: the cluster settings are optional fields of BrokerSettings.

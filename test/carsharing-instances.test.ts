@@ -1,7 +1,7 @@
 import { type ApiMqtt, buildApp, connectApiMqtt } from '@citytel/api';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACK_SUBSCRIPTION } from '../api/src/commands/tracker.ts';
+import { ackGate } from './helpers/ack-gate.ts';
 import { type CarsharingStack, startCarsharingStack, waitFor } from './helpers/carsharing-stack.ts';
 
 /**
@@ -20,20 +20,7 @@ let bookingId: string;
 const aHearsAcks = { on: true };
 let key = 0;
 
-/** A's connection, passing acks on only while `aHearsAcks.on`. */
-const gate = (m: ApiMqtt): ApiMqtt => ({
-  get client() {
-    return m.client;
-  },
-  get connected() {
-    return m.connected;
-  },
-  publish: (topic, payload, o) => m.publish(topic, payload, o),
-  subscribe: (filter, handler, o) =>
-    m.subscribe(filter, filter === ACK_SUBSCRIPTION ? (t, p) => aHearsAcks.on && handler(t, p) : handler, o),
-  waitConnected: (ms) => m.waitConnected(ms),
-  close: () => m.close(),
-});
+const gate = ackGate(aHearsAcks);
 
 const post = async (base: string, action: 'lock' | 'unlock', wait: number) => {
   const r = await fetch(`${base}/api/v1/vehicles/${stack.sim.vehicles[0]!.id}/commands?wait=${wait}`, {
