@@ -80,7 +80,7 @@ export async function measurePuback(serviceSecret: string, storeDir: string): Pr
         log: pino({ level: 'silent' }),
       });
       await source.start({
-        onMessage: (m) => setTimeout(m.ack, WRITE_MS),
+        onMessage: (m) => setTimeout(() => m.ack(), WRITE_MS),
         backpressure: () => undefined,
       });
       results.push(

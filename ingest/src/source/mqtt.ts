@@ -26,7 +26,8 @@ interface Held {
 
 /**
  * A delivered message; `ack` lives on the prototype, so a delivery allocates no closure (tsx keeps
- * function names, which makes every closure created per message cost a defineProperty as well).
+ * function names, which makes every closure created per message cost a defineProperty as well). Being a
+ * method, it is called on the message (`m.ack()`), not passed on alone.
  */
 class Delivery implements SourceMessage {
   constructor(
