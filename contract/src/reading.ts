@@ -116,15 +116,22 @@ const MAX_DATE_MS = 8.64e15;
 /** Parses a device timestamp: ISO 8601 text, or epoch seconds / milliseconds as many Arduino kits send. */
 export function parseDeviceTime(raw: unknown, field: string, rejections: FieldRejection[]): Date | undefined {
   if (raw === undefined || raw === null || raw === '') return undefined;
-  let ms: number | undefined;
-  if (typeof raw === 'number' && Number.isFinite(raw)) ms = raw > 1e12 ? raw : raw * 1000;
-  else if (typeof raw === 'string' && /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(raw)) ms = Date.parse(raw);
-  // Beyond ±8.64e15 ms a Date is Invalid: such a number is no time either.
-  if (ms === undefined || !Number.isFinite(ms) || Math.abs(ms) > MAX_DATE_MS) {
+  const ms = deviceTimeMs(raw);
+  if (ms === undefined) {
     rejections.push({ field, reason: 'bad_time', detail: `${field} is not an ISO 8601 time or epoch` });
     return undefined;
   }
   return new Date(ms);
+}
+
+/** The time `parseDeviceTime` reads, in ms, or undefined when it is none (without naming the field). */
+export function deviceTimeMs(raw: unknown): number | undefined {
+  let ms: number | undefined;
+  if (typeof raw === 'number' && Number.isFinite(raw)) ms = raw > 1e12 ? raw : raw * 1000;
+  else if (typeof raw === 'string' && /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(raw)) ms = Date.parse(raw);
+  // Beyond ±8.64e15 ms a Date is Invalid: such a number is no time either.
+  if (ms === undefined || !Number.isFinite(ms) || Math.abs(ms) > MAX_DATE_MS) return undefined;
+  return ms;
 }
 
 export type TimeSource = 'device' | 'broker';

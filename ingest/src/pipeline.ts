@@ -131,6 +131,9 @@ function withDevice(
   }
 }
 
+/** `readings[i].` in a batch, nothing for a single reading: built only to name a refused field. */
+const prefixOf = (many: boolean, i: number) => (many ? `readings[${i}].` : '');
+
 interface Clock {
   at: Date;
   source: 'broker' | 'ingest';
@@ -183,7 +186,7 @@ const registered = (d: Device): Position | undefined =>
  * Time of the i-th reading of a message: the device's when plausible, else the broker's stamp (CONTRACT
  * §2). A replaced device time is reported as a field rejection so the kit's owner can see the clock drift.
  */
-function timeOf(out: Outcome, r: { ts?: Date | undefined }, i: number, prefix: string, clock: Clock) {
+function timeOf(out: Outcome, r: { ts?: Date | undefined }, i: number, many: boolean, clock: Clock) {
   // `"ts":1e308` parses to an Invalid Date, which resolveTime would take for a device time.
   const device = r.ts && Number.isFinite(r.ts.getTime()) ? r.ts : undefined;
   const { ts, source } = resolveTime(device, clock.at);
@@ -193,7 +196,7 @@ function timeOf(out: Outcome, r: { ts?: Date | undefined }, i: number, prefix: s
   }
   if (r.ts) {
     out.fields.push({
-      field: `${prefix}ts`,
+      field: `${prefixOf(many, i)}ts`,
       reason: 'bad_time',
       detail: `device time ${Number.isNaN(r.ts.getTime()) ? 'invalid' : r.ts.toISOString()} is implausible; receive time used`,
     });
@@ -227,18 +230,18 @@ function sensorPoints(out: Outcome, device: Device, decoded: DecodeResult, clock
   const readings: DecodedReading[] = decoded.readings;
   for (let i = 0; i < readings.length; i++) {
     const r = readings[i]!;
-    const prefix = readings.length > 1 ? `readings[${i}].` : '';
+    const many = readings.length > 1;
     // Fixed kits stand where they were registered; mobile kits report where they are.
     const position = loc === 'mobile' ? r.position : (home ?? r.position);
     if (!position) {
       out.fields.push({
-        field: `${prefix}position`,
+        field: `${prefixOf(many, i)}position`,
         reason: 'missing_position',
         detail: loc === 'mobile' ? 'a mobile kit must send lat and lon' : 'kit has no registered position',
       });
       continue;
     }
-    const { time, source } = timeOf(out, r, i, prefix, clock);
+    const { time, source } = timeOf(out, r, i, many, clock);
     // An indoor kit's exact position is stored too: the api serves it blurred to its 7-cell.
     if (homeSeries && position === home)
       out.lines.push(readingLineOf(homeSeries.key, r.values, homeSeries.position, source, time));
@@ -259,7 +262,7 @@ function vehiclePoints(out: Outcome, device: Device, payload: Buffer, clock: Clo
   out.fields.push(...decoded.rejections);
   if (!decoded.ok) return refuse(out, decoded.reason, decoded.detail);
   const v = decoded.vehicle;
-  const { time, source } = timeOf(out, v, 0, '', clock);
+  const { time, source } = timeOf(out, v, 0, false, clock);
   const cell = v.position ? geohash(v.position) : undefined;
   out.lines.push(vehicleLine(device.id, v.numbers, v.flags, v.position, cell, source, time));
   if (v.air?.position) {
@@ -298,7 +301,7 @@ function vehicleStatus(
     return refuse(out, 'schema', 'status must be {"online":boolean,"locked"?:boolean,"ts"?}');
   const s = status.data;
   const deviceTs = typeof s.ts === 'string' || typeof s.ts === 'number' ? parseStatusTime(s.ts) : undefined;
-  const { time, source } = timeOf(out, { ts: deviceTs }, 0, '', clock);
+  const { time, source } = timeOf(out, { ts: deviceTs }, 0, false, clock);
   const flags = { online: s.online, ...(s.locked === undefined ? {} : { locked: s.locked }) };
   out.lines.push(vehicleLine(device.id, {}, flags, undefined, undefined, source, time));
   out.readings = 1;

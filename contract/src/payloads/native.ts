@@ -5,6 +5,7 @@ import {
   checkPosition,
   type DecodedReading,
   type DecodeResult,
+  deviceTimeMs,
   type FieldRejection,
   failed,
   hasValues,
@@ -32,9 +33,12 @@ export const MAX_BATCH_READINGS = 1000;
 
 const KNOWN_KEYS = new Set(['ts', 'lat', 'lon', ...METRIC_NAMES]);
 
+/** `readings[i].` in a batch, nothing for a single reading: built only to name a refused field. */
+const prefixOf = (index: number | undefined) => (index === undefined ? '' : `readings[${index}].`);
+
 function decodeOne(
   o: Record<string, unknown>,
-  prefix: string,
+  index: number | undefined,
   rejections: FieldRejection[],
 ): DecodedReading | undefined {
   const values: MetricValues = {};
@@ -44,18 +48,22 @@ function decodeOne(
     // The usual value is kept without building its field name, which only a rejection needs.
     if (typeof raw === 'number' && Number.isFinite(raw) && inRange(m, raw)) values[m] = raw;
     else {
-      const v = checkMetric(m, raw, `${prefix}${m}`, rejections);
+      const v = checkMetric(m, raw, `${prefixOf(index)}${m}`, rejections);
       if (v !== undefined) values[m] = v;
     }
   }
   for (const k in o) {
     if (!KNOWN_KEYS.has(k))
-      rejections.push({ field: `${prefix}${k}`, reason: 'schema', detail: `unknown field ${k}` });
+      rejections.push({ field: `${prefixOf(index)}${k}`, reason: 'schema', detail: `unknown field ${k}` });
   }
   if (!hasValues(values)) return undefined;
   const r: DecodedReading = { values };
-  const ts = parseDeviceTime(o.ts, `${prefix}ts`, rejections);
-  if (ts) r.ts = ts;
+  const raw = o.ts;
+  if (raw !== undefined && raw !== null && raw !== '') {
+    const ms = deviceTimeMs(raw);
+    if (ms !== undefined) r.ts = new Date(ms);
+    else parseDeviceTime(raw, `${prefixOf(index)}ts`, rejections);
+  }
   const position = checkPosition(o.lat, o.lon, rejections);
   if (position) r.position = position;
   return r;
@@ -81,11 +89,11 @@ export function decodeNative(payload: string): DecodeResult {
         rejections.push({ field: `readings[${i}]`, reason: 'schema', detail: 'reading must be an object' });
         continue;
       }
-      const r = decodeOne(item, `readings[${i}].`, rejections);
+      const r = decodeOne(item, i, rejections);
       if (r) readings.push(r);
     }
   } else {
-    const r = decodeOne(body, '', rejections);
+    const r = decodeOne(body, undefined, rejections);
     if (r) readings.push(r);
   }
   if (readings.length === 0) return failed('no_valid_values', 'no valid metric in the message', rejections);
