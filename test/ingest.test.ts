@@ -119,6 +119,12 @@ describe('ingest, end to end through the broker into InfluxDB', () => {
     });
     expect(row!.time).toBeGreaterThanOrEqual(before);
     expect(row!.time).toBeLessThanOrEqual(Date.now());
+    // the body names its firmware (`software_version`), kept as the box's
+    const d = await eventually('firmware stored', async () => {
+      const d = await stack.tb.store.devices.get('air-1');
+      return d?.firmware ? d : undefined;
+    });
+    expect(d.firmware).toBe(body.software_version);
   });
 
   it('writes vehicle telemetry, and its air block as a mobile reading at the car', async () => {

@@ -40,6 +40,8 @@ export interface DecodeResult {
   rejections: FieldRejection[];
   /** Set when nothing of the message could be kept. */
   error?: { reason: RejectionReason; detail: string };
+  /** The firmware version the message itself names (airrohr `software_version`), kept as the device's. */
+  firmware?: string;
 }
 
 export const failed = (

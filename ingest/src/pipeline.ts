@@ -156,9 +156,12 @@ function route(
     case 'native':
     case 'airrohr':
     case 'sck-raw':
-    case 'sck-json':
+    case 'sck-json': {
+      const decoded = decodeSensorMessage(kind, payload);
       out.seen = { id: device.id, at: clock.at };
-      return sensorPoints(out, device, decodeSensorMessage(kind, payload), clock);
+      if (decoded.firmware) out.seen.firmware = decoded.firmware;
+      return sensorPoints(out, device, decoded, clock);
+    }
     case 'vehicle-telemetry':
       out.seen = { id: device.id, at: clock.at };
       return vehiclePoints(out, device, payload, clock);

@@ -69,7 +69,10 @@ export function decodeAirrohr(payload: string): DecodeResult {
   const reading: DecodedReading = { values };
   const position = checkPosition(lat, lon, rejections);
   if (position) reading.position = position;
-  return { readings: [reading], rejections };
+  const result: DecodeResult = { readings: [reading], rejections };
+  if (typeof body.software_version === 'string' && body.software_version)
+    result.firmware = body.software_version.slice(0, 200);
+  return result;
 }
 
 /** The chip id the firmware puts in `X-Sensor: esp8266-{chipid}` (or `esp32-`). */
