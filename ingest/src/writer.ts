@@ -63,15 +63,38 @@ interface Ticket {
 }
 
 /**
- * One write request: its lines, and which messages they belong to (`counts[i]` lines of `tickets[i]`). The
- * client hands the very same `lines` array back to writeSuccess / writeFailed, on retries too, so a
- * finished request finds its messages by identity instead of looking every line up.
+ * One write request: its body, written into one Buffer as its lines arrive (no line kept, no `join` of the
+ * batch, no second copy into a Buffer), and which messages its lines belong to (`counts[i]` lines of
+ * `tickets[i]`). What the client is given is `lines`: an array of the batch's length whose `join` returns
+ * that body (the client's `sendBatch` only reads `length`, calls `join('\n')` and hands the same array back
+ * to writeSuccess / writeFailed, on retries too), so a finished request finds its messages by identity
+ * instead of looking every line up.
  */
 interface Batch {
-  lines: string[];
+  lines: BatchLines;
+  /** Lines written into `body` so far. */
+  count: number;
+  body: Buffer;
+  /** Bytes of `body` used, each line with its `\n`. */
   bytes: number;
+  /** The first line, for the log of a refused batch. */
+  first: string;
   tickets: Ticket[];
   counts: number[];
+}
+
+/** The stand-in for a batch's lines handed to the client: `length` lines, `join` gives the body. */
+type BatchLines = string[];
+
+/**
+ * The array the client gets for a batch: `count` (empty) slots, and a `join` of its own that returns the body
+ * without its last `\n`. The transport takes the Buffer as it would the joined string (`Buffer.from`).
+ */
+function linesOf(body: Buffer, bytes: number, count: number): BatchLines {
+  const lines = new Array<string>(count);
+  const text = body.subarray(0, Math.max(0, bytes - 1));
+  Object.defineProperty(lines, 'join', { value: () => text, enumerable: false });
+  return lines;
 }
 
 /** What the writer uses of the client's WriteApiImpl: one request, with the client's retries and gzip. */
@@ -103,6 +126,8 @@ export function writePath(o: Pick<WriterOptions, 'db' | 'token' | 'org' | 'bucke
   if (o.token) return `/api/v2/write?bucket=${encodeURIComponent(o.bucket ?? o.db)}&precision=ns`;
   return `/write?db=${encodeURIComponent(o.db)}&precision=ns`;
 }
+
+const EMPTY: BatchLines = [];
 
 let clientLog: Logger | undefined;
 // The client logs every failed attempt of every batch: during an outage that is a flood. Its lines go to
@@ -137,6 +162,8 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
   let holdFailures = 0;
   let closed = false;
   let open: Batch | undefined;
+  /** Capacity of the last batch's body: the next one starts at it, so a steady stream never grows one. */
+  let bodyCap = 64 * 1024;
   let flushTimer: NodeJS.Timeout | undefined;
 
   const maxRetries = 1_000_000_000;
@@ -181,7 +208,7 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
       const kind = classifyWriteError(error);
       if (kind === 'refused') {
         log.error(
-          { err: error, lines: lines.length, first: lines[0]?.slice(0, 300) },
+          { err: error, lines: lines.length, first: batches.get(lines)?.first.slice(0, 300) },
           'InfluxDB refused points',
         );
         s.refused += lines.length;
@@ -225,6 +252,7 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
     const b = open;
     open = undefined;
     if (!b || closed) return;
+    b.lines = linesOf(b.body, b.bytes, b.count);
     batches.set(b.lines, b);
     send(b.lines);
   }
@@ -280,12 +308,22 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
       if (lines.length === 0) return done();
       const ticket: Ticket = { left: lines.length, done, t0: performance.now() };
       s.pending += lines.length;
-      for (const line of lines) {
+      for (let i = 0; i < lines.length; i++) {
+        const line = lines[i]!;
         // Lines are ASCII (ids, geohashes, numbers, fixed words): their length is their size in bytes.
+        // (Were one not, it would still be written as UTF-8, its true size counted.)
         const size = line.length + 1;
-        if (open && open.bytes + size > opts.batchBytes) flush();
+        if (open && open.count > 0 && open.bytes + size > opts.batchBytes) flush();
         if (!open) {
-          open = { lines: [], bytes: 0, tickets: [], counts: [] };
+          open = {
+            lines: EMPTY,
+            count: 0,
+            body: Buffer.allocUnsafe(Math.max(bodyCap, size * 3)),
+            bytes: 0,
+            first: line,
+            tickets: [],
+            counts: [],
+          };
           flushTimer = setTimeout(flush, opts.flushMs);
         }
         const b = open;
@@ -295,9 +333,16 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
           b.tickets.push(ticket);
           b.counts.push(1);
         }
-        b.lines.push(line);
-        b.bytes += size;
-        if (b.lines.length >= opts.batchLines) flush();
+        if (b.body.length - b.bytes < line.length * 3 + 1) {
+          const grown = Buffer.allocUnsafe(Math.max(b.body.length * 2, b.bytes + line.length * 3 + 1));
+          b.body.copy(grown, 0, 0, b.bytes);
+          b.body = grown;
+          bodyCap = grown.length;
+        }
+        b.bytes += b.body.write(line, b.bytes, 'utf8');
+        b.body[b.bytes++] = 10;
+        b.count++;
+        if (b.count >= opts.batchLines) flush();
       }
     },
     pending: () => s.pending,
@@ -319,7 +364,7 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
       if (flushTimer !== undefined) clearTimeout(flushTimer);
       for (const t of timers) clearTimeout(t);
       timers.clear();
-      const left = api.dispose() + (open?.lines.length ?? 0);
+      const left = api.dispose() + (open?.count ?? 0);
       if (s.pending > 0)
         log.warn(
           { pending: s.pending, buffered: left },
