@@ -252,6 +252,13 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
     const b = open;
     open = undefined;
     if (!b || closed) return;
+    // A batch flushed by time before it filled keeps only what it used: held through an outage, many
+    // small batches must not each keep a body sized for a full one.
+    if (b.bytes * 2 < b.body.length) {
+      const exact = Buffer.allocUnsafe(b.bytes);
+      b.body.copy(exact, 0, 0, b.bytes);
+      b.body = exact;
+    }
     b.lines = linesOf(b.body, b.bytes, b.count);
     batches.set(b.lines, b);
     send(b.lines);
