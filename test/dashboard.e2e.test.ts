@@ -229,10 +229,14 @@ describe('dashboard: the city map in a browser', () => {
       `${veryPoor.level}Very poor`,
     );
     await expect
-      .poll(async () => (await renderedFeatures(page, 'devices-circle')).find((f) => f.id === KIT)?.color)
+      .poll(async () => (await renderedFeatures(page, 'devices-circle')).find((f) => f.id === KIT)?.color, {
+        timeout: 5000,
+      })
       .toBe(veryPoor.color);
     await expect
-      .poll(async () => (await renderedFeatures(page, 'cells-fill')).some((c) => c.max === LIVE_PM25))
+      .poll(async () => (await renderedFeatures(page, 'cells-fill')).some((c) => c.max === LIVE_PM25), {
+        timeout: 5000,
+      })
       .toBe(true);
     // The chart is read again a moment later and ends with the new reading's bucket.
     const lastDot = page.locator('#panel figure.chart circle').last();

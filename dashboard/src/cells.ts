@@ -54,6 +54,13 @@ export function createCells(map: MapLibre, onState: (s: 'ok' | 'error' | 'empty'
   let loaded: Loaded | undefined;
   let inflight: AbortController | undefined;
   let inflightKey = '';
+  // The api may answer from a shared map computed a little earlier (stale-while-revalidate): readings that
+  // came live after it was computed are laid over it again, so a refresh never takes back what was shown.
+  let recent: LiveReading[] = [];
+  const remember = (r: LiveReading) => {
+    recent.push(r);
+    if (recent.length > RECENT_MAX) recent = recent.slice(-RECENT_MAX / 2);
+  };
 
   const drawLive = throttle(() => {
     if (loaded) draw(loaded);
@@ -119,13 +126,24 @@ export function createCells(map: MapLibre, onState: (s: 'ok' | 'error' | 'empty'
         to: q.to === null ? undefined : new Date(q.to).toISOString(),
       });
       try {
-        const answer = await getJson<{ features?: CellFeature[] }>(`/api/v1/map?${params}`, {
+        const answer = await getJson<{ features?: CellFeature[]; to?: string }>(`/api/v1/map?${params}`, {
           signal: abort.signal,
         });
         const features = (answer.features ?? []).filter(
           (f) => f?.geometry?.type === 'Polygon' && f.properties,
         );
         loaded = { key, metric: q.metric, to: q.to, bbox, features };
+        if (q.to === null && answer.to) {
+          const computedAt = Date.parse(answer.to);
+          recent = recent.filter((r) => Date.parse(r.t) > Date.now() - RECENT_MS);
+          for (const r of recent) {
+            const t = Date.parse(r.t);
+            // Newer than the answer: added. Just before it: maybe not yet written when it was computed, so
+            // it may only raise the max (which counting it twice cannot make wrong), not the mean.
+            if (t > computedAt) addTo(loaded, r);
+            else if (t > computedAt - INGEST_LAG_MS) addTo(loaded, r, true);
+          }
+        }
         draw(loaded);
         onState(features.length ? 'ok' : 'empty');
       } catch (err) {
@@ -136,47 +154,59 @@ export function createCells(map: MapLibre, onState: (s: 'ok' | 'error' | 'empty'
     },
 
     applyReading(r, q) {
-      const v = r.values?.[q.metric];
-      if (
-        q.to !== null ||
-        !loaded ||
-        v === undefined ||
-        typeof r.lat !== 'number' ||
-        typeof r.lon !== 'number'
-      ) {
-        return false;
-      }
-      const cell = geohash({ lat: r.lat, lon: r.lon }, Number(loaded.key.split('|')[3]));
-      let f = loaded.features.find((c) => c.properties.cell === cell);
-      if (!f) {
-        const [s, w, n, e] = geohashBounds(cell);
-        const props: CellProps = { cell, mean: v, max: v, count: 0, devices: 1, band: null };
-        f = {
-          type: 'Feature',
-          geometry: {
-            type: 'Polygon',
-            coordinates: [
-              [
-                [w, s],
-                [e, s],
-                [e, n],
-                [w, n],
-                [w, s],
-              ],
-            ],
-          },
-          properties: props,
-        };
-        loaded.features.push(f);
-      }
-      const p = f.properties;
-      p.mean = (p.mean * p.count + v) / (p.count + 1);
-      p.count += 1;
-      p.max = Math.max(p.max, v);
+      if (q.to !== null) return false;
+      remember(r);
+      if (!loaded || !addTo(loaded, r)) return false;
       drawLive();
       return true;
     },
 
     count: () => loaded?.features.length ?? 0,
   };
+}
+
+/** Live readings kept to lay again over a refreshed answer computed before they arrived. */
+const RECENT_MAX = 2000;
+const RECENT_MS = 10 * 60_000;
+
+/** How long a reading may take to reach InfluxDB: the time before an answer within which it may be missing. */
+const INGEST_LAG_MS = 10_000;
+
+/**
+ * Adds a live reading to the cell it was taken in (a new cell if none); false when it has no value to add.
+ * `maxOnly`: it may be counted in the cell already, so only its max may change.
+ */
+function addTo(loaded: Loaded, r: LiveReading, maxOnly = false): boolean {
+  const v = r.values?.[loaded.metric];
+  if (v === undefined || typeof r.lat !== 'number' || typeof r.lon !== 'number') return false;
+  const cell = geohash({ lat: r.lat, lon: r.lon }, Number(loaded.key.split('|')[3]));
+  let f = loaded.features.find((c) => c.properties.cell === cell);
+  if (!f) {
+    const [s, w, n, e] = geohashBounds(cell);
+    const props: CellProps = { cell, mean: v, max: v, count: 0, devices: 1, band: null };
+    f = {
+      type: 'Feature',
+      geometry: {
+        type: 'Polygon',
+        coordinates: [
+          [
+            [w, s],
+            [e, s],
+            [e, n],
+            [w, n],
+            [w, s],
+          ],
+        ],
+      },
+      properties: props,
+    };
+    loaded.features.push(f);
+  }
+  const p = f.properties;
+  if (!maxOnly) {
+    p.mean = (p.mean * p.count + v) / (p.count + 1);
+    p.count += 1;
+  }
+  p.max = Math.max(p.max, v);
+  return true;
 }
