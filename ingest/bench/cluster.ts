@@ -25,7 +25,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { startInfluxd } from '../../scripts/influxd.ts';
 import { freePort } from '../../test/helpers/ports.ts';
 import { cpuSeconds, type NodeProcess, spawnNode } from './processes.ts';
-import { type BenchDevice, benchDevices, type Message, type Workload, workload } from './workload.ts';
+import { publishWithMqttJs } from './publisher.ts';
+import { type BenchDevice, benchDevices, type Workload, workload } from './workload.ts';
 
 const arg = (name: string, fallback: string) =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
@@ -386,29 +387,6 @@ const coresUsed = (before: Record<string, number>, after: Record<string, number>
     .map(([k, v]) => `${k} ${((v - (before[k] ?? 0)) / seconds).toFixed(2)}`)
     .join(', ');
 
-/** Publishes a connection's messages at QoS 1 with at most WINDOW unacknowledged; resolves with the failures. */
-function publishAll(client: MqttClient, messages: Message[]): Promise<number> {
-  return new Promise((resolve) => {
-    let next = 0;
-    let inflight = 0;
-    let errors = 0;
-    const pump = () => {
-      while (inflight < WINDOW && next < messages.length) {
-        const m = messages[next++]!;
-        inflight++;
-        client.publish(m.topic, m.payload, { qos: 1 }, (err) => {
-          inflight--;
-          if (err) errors++;
-          if (next >= messages.length && inflight === 0) resolve(errors);
-          else pump();
-        });
-      }
-    };
-    if (messages.length === 0) resolve(0);
-    else pump();
-  });
-}
-
 /**
  * Publishes the workload and counts it in InfluxDB until all is there (or nothing new came for STALL_MS).
  * Latency: a probe kit publishes a message of the same shape every 20 ms through the first broker, polled
@@ -460,10 +438,9 @@ async function runScenario(
   await sleep(2000);
   const before = cpu();
   t0 = performance.now();
-  const failed = (await Promise.all(clients.map((c, i) => publishAll(c, w.perConnection[i] ?? [])))).reduce(
-    (a, b) => a + b,
-    0,
-  );
+  const failed = (
+    await Promise.all(clients.map((c, i) => publishWithMqttJs(c, w.perConnection[i] ?? [], WINDOW)))
+  ).reduce((a, b) => a + b, 0);
   const publishedAt = performance.now();
   const { counted, doneAt } = await countUntilDone(influxUrl, w, publishedAt);
   const after = cpu();

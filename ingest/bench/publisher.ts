@@ -210,7 +210,7 @@ export async function openPublishers(opts: {
 }
 
 /** Publishes a connection's messages at QoS 1 through MQTT.js with at most `window` unacknowledged. */
-function publishWithMqttJs(client: MqttClient, messages: Message[], window: number): Promise<number> {
+export function publishWithMqttJs(client: MqttClient, messages: Message[], window: number): Promise<number> {
   return new Promise((resolve) => {
     let next = 0;
     let inflight = 0;
