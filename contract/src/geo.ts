@@ -15,6 +15,29 @@ export const geohash = (p: Position, length = STORED_GEOHASH_LENGTH): string =>
 export const geohashBounds = (hash: string): [number, number, number, number] =>
   ngeohash.decode_bbox(hash) as [number, number, number, number];
 
+/**
+ * A geohash cell as a GeoJSON Polygon: its counter-clockwise exterior ring (RFC 7946 §3.1.6), each corner
+ * passed through `round` (the api's answers carry 6 decimals).
+ */
+export function geohashPolygon(
+  hash: string,
+  round: (v: number) => number = (v) => v,
+): { type: 'Polygon'; coordinates: [number, number][][] } {
+  const [s, w, n, e] = geohashBounds(hash).map(round) as [number, number, number, number];
+  return {
+    type: 'Polygon',
+    coordinates: [
+      [
+        [w, s],
+        [e, s],
+        [e, n],
+        [w, n],
+        [w, s],
+      ],
+    ],
+  };
+}
+
 export const geohashCenter = (hash: string): Position => {
   const { latitude, longitude } = ngeohash.decode(hash);
   return { lat: latitude, lon: longitude };

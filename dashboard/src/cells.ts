@@ -1,4 +1,4 @@
-import { geohash, geohashBounds, type Metric } from '@citytel/contract';
+import { geohash, geohashPolygon, type Metric } from '@citytel/contract';
 import type { Map as MapLibre } from 'maplibre-gl';
 import { type CellFeature, type CellProps, getJson, isAbort, type LiveReading, query } from './api.ts';
 import { shadeFor } from './scale.ts';
@@ -182,24 +182,8 @@ function addTo(loaded: Loaded, r: LiveReading, maxOnly = false): boolean {
   const cell = geohash({ lat: r.lat, lon: r.lon }, Number(loaded.key.split('|')[3]));
   let f = loaded.features.find((c) => c.properties.cell === cell);
   if (!f) {
-    const [s, w, n, e] = geohashBounds(cell);
     const props: CellProps = { cell, mean: v, max: v, count: 0, devices: 1, band: null };
-    f = {
-      type: 'Feature',
-      geometry: {
-        type: 'Polygon',
-        coordinates: [
-          [
-            [w, s],
-            [e, s],
-            [e, n],
-            [w, n],
-            [w, s],
-          ],
-        ],
-      },
-      properties: props,
-    };
+    f = { type: 'Feature', geometry: geohashPolygon(cell), properties: props };
     loaded.features.push(f);
   }
   const p = f.properties;

@@ -1,4 +1,4 @@
-import { bandFor, geohashBounds, legendFor, METRICS, type Metric } from '@citytel/contract';
+import { bandFor, geohashBounds, geohashPolygon, legendFor, METRICS, type Metric } from '@citytel/contract';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import pLimit from 'p-limit';
 import { z } from 'zod';
@@ -260,23 +260,10 @@ async function mapView(
 }
 
 function feature(metric: Parameters<typeof bandFor>[0], c: CellAggregate): MapAnswer['features'][number] {
-  const [s, w, n, e] = geohashBounds(c.cell).map(round6) as [number, number, number, number];
   const mean = mean3(c.sum, c.count);
   return {
     type: 'Feature',
-    // Counter-clockwise exterior ring (RFC 7946 §3.1.6).
-    geometry: {
-      type: 'Polygon',
-      coordinates: [
-        [
-          [w, s],
-          [e, s],
-          [e, n],
-          [w, n],
-          [w, s],
-        ],
-      ],
-    },
+    geometry: geohashPolygon(c.cell, round6),
     properties: {
       cell: c.cell,
       mean,
