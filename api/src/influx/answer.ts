@@ -68,12 +68,7 @@ export function sendPrepared(
 ): FastifyReply {
   const gzip = acceptsGzip(request);
   const etag = gzip ? answer.gzipEtag : answer.etag;
-  reply
-    .type('application/json; charset=utf-8')
-    .header('Cache-Control', cacheControl(ttlMs, staleMs))
-    .header('ETag', etag)
-    .header('Vary', 'Accept-Encoding');
-  if (notModified(request, etag)) return reply.code(304).send();
+  if (tagged(request, reply, ttlMs, staleMs, etag)) return reply.code(304).send();
   if (gzip) return reply.header('Content-Encoding', 'gzip').send(answer.gzip);
   return reply.send(answer.json);
 }
@@ -91,13 +86,24 @@ export async function sendJsonText(
   etag: string,
   text: () => string | Buffer,
 ): Promise<FastifyReply> {
+  if (tagged(request, reply, ttlMs, staleMs, etag)) return reply.code(304).send();
+  const json = text();
+  if (json.length < 1024 || !acceptsGzip(request)) return reply.send(json);
+  return reply.header('Content-Encoding', 'gzip').send(await gzipAsync(json));
+}
+
+/** Sets the headers every cached JSON answer carries; true when the client already holds this version. */
+function tagged(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  ttlMs: number,
+  staleMs: number,
+  etag: string,
+): boolean {
   reply
     .type('application/json; charset=utf-8')
     .header('Cache-Control', cacheControl(ttlMs, staleMs))
     .header('ETag', etag)
     .header('Vary', 'Accept-Encoding');
-  if (notModified(request, etag)) return reply.code(304).send();
-  const json = text();
-  if (json.length < 1024 || !acceptsGzip(request)) return reply.send(json);
-  return reply.header('Content-Encoding', 'gzip').send(await gzipAsync(json));
+  return notModified(request, etag);
 }
