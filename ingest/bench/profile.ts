@@ -5,6 +5,7 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
 }
 
 export interface ProfileSummary {
@@ -15,6 +16,8 @@ export interface ProfileSummary {
   byPlace: Array<{ place: string; pct: number }>;
   /** Functions with the most self time. */
   topFunctions: Array<{ fn: string; at: string; pct: number }>;
+  /** Functions with the most time spent in them and what they called (each sample counted once per function). */
+  topInclusive: Array<{ fn: string; at: string; pct: number }>;
 }
 
 /** Where a frame's code lives, coarsely enough to say what bounds a process. */
@@ -70,6 +73,7 @@ export function summarizeProfile(file: string, top = 12): ProfileSummary {
     fns.set(key, f);
   }
   const pct = (n: number) => Math.round((n / total) * 1000) / 10;
+  const inclusive = inclusiveHits(p, hits);
   return {
     totalMs: Math.round((p.endTime - p.startTime) / 1000),
     busyPct: Math.round((total / (p.samples.length || 1)) * 1000) / 10,
@@ -81,5 +85,37 @@ export function summarizeProfile(file: string, top = 12): ProfileSummary {
       .sort((a, b) => b[1].n - a[1].n)
       .slice(0, top)
       .map(([key, f]) => ({ fn: key.split('\t')[0]!, at: key.split('\t')[1]!, pct: pct(f.n) })),
+    topInclusive: [...inclusive]
+      .filter(([key]) => !key.startsWith('(root)') && !key.startsWith('(program)'))
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top * 2)
+      .map(([key, n]) => ({ fn: key.split('\t')[0]!, at: key.split('\t')[1]!, pct: pct(n) })),
   };
+}
+
+/** Busy samples under each function, a recursive function's counted once per sample. */
+function inclusiveHits(p: Profile, hits: Map<number, number>): Map<string, number> {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const out = new Map<string, number>();
+  const onPath = new Map<string, number>();
+  const keyOf = (n: ProfileNode) =>
+    `${n.callFrame.functionName || '(anonymous)'}\t${placeOf(n.callFrame.url, n.callFrame.functionName)}:${n.callFrame.lineNumber + 1}`;
+  // Returns the busy samples of the subtree; adds them to each function not already on the path above.
+  const walk = (id: number): number => {
+    const node = byId.get(id)!;
+    if (node.callFrame.functionName === '(idle)') return 0;
+    const key = keyOf(node);
+    onPath.set(key, (onPath.get(key) ?? 0) + 1);
+    let sum = hits.get(id) ?? 0;
+    for (const c of node.children ?? []) sum += walk(c);
+    const depth = onPath.get(key)! - 1;
+    if (depth === 0) {
+      onPath.delete(key);
+      out.set(key, (out.get(key) ?? 0) + sum);
+    } else onPath.set(key, depth);
+    return sum;
+  };
+  const root = p.nodes[0];
+  if (root) walk(root.id);
+  return out;
 }

@@ -1,0 +1,332 @@
+/**
+ * `npm run bench:broker`: what the broker costs per message on ingest's path — kits publishing at QoS 1 and
+ * one persistent QoS 1 subscriber that acknowledges every message (ingest, without the writing). Beside it,
+ * in the same run and with the same clients, Mosquitto (unbounded queue) doing the same.
+ *
+ *   --messages=200000 --connections=20 --window=200 --rounds=3 --only=citytel,mosquitto --profile
+ *
+ * Prints messages/s and CPU µs per message of each broker (median of the rounds) and of the clients. The
+ * clients are raw MQTT over TCP (publisher.ts, and the subscriber below), so nearly all the CPU is the
+ * broker's. Mosquitto is C and single-threaded: the ratio says how far a Node broker is from it.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { INGEST_SUBSCRIPTIONS } from '@citytel/contract';
+import { resolveServiceSecret } from '@citytel/store';
+import { cpuSeconds, type NodeProcess, spawnNode, spawnProgram } from '../../ingest/bench/processes.ts';
+import { mainThreadProfile, summarizeProfile } from '../../ingest/bench/profile.ts';
+import { openPublishers } from '../../ingest/bench/publisher.ts';
+import { benchDevices, workload } from '../../ingest/bench/workload.ts';
+import { freePort } from '../../test/helpers/ports.ts';
+
+const arg = (name: string, fallback: string) =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
+const MESSAGES = Number(arg('messages', '200000'));
+const CONNECTIONS = Number(arg('connections', '20'));
+const WINDOW = Number(arg('window', '200'));
+const ROUNDS = Number(arg('rounds', '3'));
+const ONLY = new Set(arg('only', 'citytel,mosquitto').split(','));
+const PROFILE = process.argv.includes('--profile');
+const MOSQUITTO = process.env.MOSQUITTO ?? '/usr/sbin/mosquitto';
+
+/** MQTT 3.1.1 CONNECT with a persistent session (clean = 0), username and password. */
+function connectPacket(clientId: string, username: string, password: string): Buffer {
+  const str = (s: string) => {
+    const b = Buffer.from(s);
+    return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
+  };
+  const body = Buffer.concat([
+    str('MQTT'),
+    Buffer.from([4, 0xc0, 0, 60]),
+    str(clientId),
+    str(username),
+    str(password),
+  ]);
+  return Buffer.concat([Buffer.from([0x10, ...varLength(body.length)]), body]);
+}
+
+function subscribePacket(filters: readonly string[]): Buffer {
+  const parts = filters.map((f) => {
+    const b = Buffer.from(f);
+    return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b, Buffer.from([1])]);
+  });
+  const body = Buffer.concat([Buffer.from([0, 1]), ...parts]);
+  return Buffer.concat([Buffer.from([0x82, ...varLength(body.length)]), body]);
+}
+
+function varLength(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) byte |= 0x80;
+    out.push(byte);
+  } while (n > 0);
+  return out;
+}
+
+interface Subscriber {
+  received(): number;
+  end(): Promise<void>;
+}
+
+/**
+ * A persistent QoS 1 subscriber that acknowledges each PUBLISH as it is read: one write of PUBACKs per chunk
+ * read, as a client that holds nothing back would.
+ */
+function subscribe(url: string, clientId: string, username: string, password: string): Promise<Subscriber> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket: Socket = connect({ host: u.hostname, port: Number(u.port), noDelay: true });
+    let pending = Buffer.alloc(0);
+    let count = 0;
+    let subscribed = false;
+    socket.once('connect', () => socket.write(connectPacket(clientId, username, password)));
+    socket.on('error', reject);
+    socket.on('data', (chunk: Buffer) => {
+      const data = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      let at = 0;
+      const acks: number[] = [];
+      while (at < data.length) {
+        let length = 0;
+        let mult = 1;
+        let i = at + 1;
+        let complete = false;
+        for (; i < data.length && i < at + 5; i++) {
+          length += (data[i]! & 0x7f) * mult;
+          mult *= 128;
+          if ((data[i]! & 0x80) === 0) {
+            complete = true;
+            break;
+          }
+        }
+        if (!complete || i + 1 + length > data.length) break;
+        const type = data[at]! >> 4;
+        const body = i + 1;
+        if (type === 3) {
+          const qos = (data[at]! >> 1) & 3;
+          count++;
+          if (qos > 0) {
+            const topicLength = data.readUInt16BE(body);
+            acks.push(data.readUInt16BE(body + 2 + topicLength));
+          }
+        } else if (type === 2) {
+          if (data[body + 1] !== 0) reject(new Error(`CONNACK ${data[body + 1]}`));
+          else socket.write(subscribePacket(INGEST_SUBSCRIPTIONS));
+        } else if (type === 9 && !subscribed) {
+          subscribed = true;
+          resolve(subscriber);
+        }
+        at = body + length;
+      }
+      pending = Buffer.from(data.subarray(at));
+      if (acks.length) {
+        const out = Buffer.allocUnsafe(acks.length * 4);
+        acks.forEach((id, k) => {
+          out[k * 4] = 0x40;
+          out[k * 4 + 1] = 2;
+          out.writeUInt16BE(id, k * 4 + 2);
+        });
+        socket.write(out);
+      }
+    });
+    const subscriber: Subscriber = {
+      received: () => count,
+      end: () =>
+        new Promise((r) => {
+          socket.end(Buffer.from([0xe0, 0]), () => r());
+        }),
+    };
+  });
+}
+
+interface BrokerUnderTest {
+  name: string;
+  url: string;
+  proc: NodeProcess;
+  username?: string;
+  password?: string;
+  subscriberUser: string;
+  subscriberPassword: string;
+}
+
+async function startCitytel(dir: string, profileDir?: string): Promise<BrokerUnderTest> {
+  const storeDir = join(dir, 'store');
+  const secret = resolveServiceSecret(storeDir);
+  const port = await freePort();
+  const proc = spawnNode(
+    'broker/src/main.ts',
+    {
+      MQTT_PORT: String(port),
+      MQTT_HOST: '127.0.0.1',
+      DATA_DIR: storeDir,
+      MQTT_SERVICE_SECRET: secret,
+      BROKER_ID: 'bench',
+      LOG_LEVEL: 'info',
+    },
+    { name: 'broker', profileDir },
+  );
+  await proc.logged('"broker listening"');
+  return {
+    name: 'citytel broker (Aedes)',
+    url: `mqtt://127.0.0.1:${port}`,
+    proc,
+    username: 'svc:sim',
+    password: secret,
+    subscriberUser: 'svc:ingest',
+    subscriberPassword: secret,
+  };
+}
+
+async function startMosquitto(dir: string): Promise<BrokerUnderTest> {
+  const port = await freePort();
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence false',
+      'max_queued_messages 0',
+      'log_dest stderr',
+      'log_type error',
+      'log_type notice',
+      'log_type information',
+      '',
+    ].join('\n'),
+  );
+  const proc = spawnProgram(MOSQUITTO, ['-c', conf], {}, 'mosquitto');
+  await proc.logged('running');
+  return {
+    name: 'Mosquitto (max_queued_messages 0)',
+    url: `mqtt://127.0.0.1:${port}`,
+    proc,
+    subscriberUser: 'bench',
+    subscriberPassword: 'bench',
+  };
+}
+
+interface Round {
+  seconds: number;
+  perS: number;
+  brokerUs: number;
+  clientsUs: number;
+}
+
+const ownCpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function measure(b: BrokerUnderTest, perConnection: ReturnType<typeof workload>['perConnection']) {
+  const sub = await subscribe(b.url, 'bench-relay-sub', b.subscriberUser, b.subscriberPassword);
+  const publishers = await openPublishers({
+    kind: 'lean',
+    url: b.url,
+    connections: CONNECTIONS,
+    clientIdPrefix: 'bench-relay-pub-',
+    username: b.username,
+    password: b.password,
+    window: WINDOW,
+  });
+  const messages = perConnection.reduce((n, l) => n + l.length, 0);
+  const rounds: Round[] = [];
+  try {
+    for (let r = 0; r < ROUNDS; r++) {
+      const publish = publishers.prepare(perConnection);
+      const before = sub.received();
+      const cpu0 = b.proc.cpu();
+      const own0 = ownCpu();
+      const t0 = performance.now();
+      const failed = await publish();
+      if (failed) throw new Error(`${b.name}: ${failed} publishes failed`);
+      while (sub.received() - before < messages) {
+        if (performance.now() - t0 > 120_000) throw new Error(`${b.name}: not all delivered in 120 s`);
+        await sleep(2);
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      rounds.push({
+        seconds,
+        perS: messages / seconds,
+        brokerUs: ((b.proc.cpu() - cpu0) / messages) * 1e6,
+        clientsUs: ((ownCpu() - own0) / messages) * 1e6,
+      });
+    }
+  } finally {
+    await publishers.end();
+    await sub.end();
+  }
+  return {
+    name: b.name,
+    rounds,
+    perS: median(rounds.map((r) => r.perS)),
+    brokerUs: median(rounds.map((r) => r.brokerUs)),
+    clientsUs: median(rounds.map((r) => r.clientsUs)),
+  };
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'citytel-relay-'));
+  const profileDir = PROFILE ? mkdtempSync(join(tmpdir(), 'citytel-relay-profiles-')) : undefined;
+  const devices = benchDevices(1000);
+  const w = workload({
+    name: 'relay',
+    devices,
+    connections: CONNECTIONS,
+    readingsPerDevice: Math.ceil(MESSAGES / devices.length),
+    perMessage: 1,
+    from: Date.now() - 86_400_000,
+  });
+  console.log(
+    `${w.readings} QoS 1 messages (one native reading each) over ${CONNECTIONS} connections, ≤ ${WINDOW} unacknowledged each, to one persistent QoS 1 subscriber; ${ROUNDS} rounds`,
+  );
+  const results = [];
+  try {
+    for (const start of [
+      ...(ONLY.has('citytel') ? [() => startCitytel(dir, profileDir)] : []),
+      ...(ONLY.has('mosquitto') ? [() => startMosquitto(dir)] : []),
+    ]) {
+      const b = await start();
+      try {
+        results.push(await measure(b, w.perConnection));
+      } finally {
+        await b.proc.stop();
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  }
+  console.table(
+    results.map((r) => ({
+      broker: r.name,
+      'msgs/s (median)': Math.round(r.perS),
+      'broker µs/msg': Math.round(r.brokerUs * 10) / 10,
+      'clients µs/msg': Math.round(r.clientsUs * 10) / 10,
+      rounds: r.rounds.map((x) => Math.round(x.perS)).join(' / '),
+    })),
+  );
+  const [ours, mosquitto] = results;
+  if (ours && mosquitto) {
+    console.log(
+      `citytel broker: ${(ours.perS / mosquitto.perS).toFixed(2)}× Mosquitto's messages/s, ${(ours.brokerUs / mosquitto.brokerUs).toFixed(2)}× its CPU per message`,
+    );
+  }
+  if (profileDir) {
+    const s = summarizeProfile(mainThreadProfile(join(profileDir, 'broker')), Number(arg('top', '16')));
+    console.log(`\nbroker: main thread busy ${s.busyPct}% of ${s.totalMs} ms; busy time by place:`);
+    console.table(s.byPlace);
+    console.log('broker: functions with the most self time:');
+    console.table(s.topFunctions);
+    console.log('broker: functions with the most time in them and what they call:');
+    console.table(s.topInclusive);
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
