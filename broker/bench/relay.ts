@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { INGEST_SUBSCRIPTIONS } from '@citytel/contract';
 import { resolveServiceSecret } from '@citytel/store';
-import { cpuSeconds, type NodeProcess, spawnNode, spawnProgram } from '../../ingest/bench/processes.ts';
+import { type NodeProcess, spawnNode, spawnProgram } from '../../ingest/bench/processes.ts';
 import { mainThreadProfile, summarizeProfile } from '../../ingest/bench/profile.ts';
 import { openPublishers } from '../../ingest/bench/publisher.ts';
 import { benchDevices, workload } from '../../ingest/bench/workload.ts';

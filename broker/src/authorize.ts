@@ -16,10 +16,25 @@ import type { AppendToStream } from './stream-append.ts';
  * through: Aedes writes a QoS 1 PUBACK right after this hook, so a PUBACK means Redis holds the message.
  * A failed append errors the hook, the device is disconnected without PUBACK and publishes again.
  */
+const STAMPED = Symbol('citytel.stamped');
+interface Marked {
+  [STAMPED]?: boolean;
+}
+
 export function createAuthorization(refusals: Refusals, onForward: () => void, append?: AppendToStream) {
   // Packets already carrying the receive time. A will is authorized again each time Aedes tries to publish
   // it, and a packet object may pass this hook more than once: the time is stamped on the first pass only.
-  const stamped = new WeakSet<object>();
+  // A symbol-keyed mark on the packet (nothing a client sends can set it) rather than a WeakSet, whose
+  // entries cost the garbage collector for every message.
+  const stamped = {
+    has: (p: object) => (p as Marked)[STAMPED] === true,
+    add: (p: object) => {
+      (p as Marked)[STAMPED] = true;
+    },
+    delete: (p: object) => {
+      (p as Marked)[STAMPED] = false;
+    },
+  };
 
   return {
     authorizePublish(

@@ -11,6 +11,7 @@ import { rememberRemote, remoteAddressOf } from './connection.ts';
 import { dedupeByPacketIdentity } from './delivery-dedupe.ts';
 import { type Identity, identityName, identityOf } from './identity.ts';
 import { createListeners, type Ports } from './listeners.ts';
+import { cacheEmitterMatches } from './match-cache.ts';
 import { capPacketSize, MAX_PACKET_BYTES } from './packet-guard.ts';
 import { createRefusals } from './refusals.ts';
 import { createSessionStore } from './session-store.ts';
@@ -121,6 +122,8 @@ export function createBroker({
     maxInflightInbound: 100,
   });
   stats = createStats(aedes, refusals, config.BROKER_ID, log);
+  if (!cacheEmitterMatches((aedes as unknown as { mq: unknown }).mq))
+    log.warn('emitter without a qlobber matcher: topic matches not cached');
 
   // emitted when publishing stale wills fails; an 'error' nobody listens to would crash the process
   (aedes as EventEmitter).on('error', (err: Error) => log.error({ err }, 'broker error'));

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
+import { MatchCache } from './match-cache.ts';
 
 /**
  * Aedes' in-memory persistence with the outgoing queues indexed.
@@ -65,8 +66,58 @@ function* entries(slot: Slot | undefined): Generator<Entry> {
 }
 const firstOf = (slot: Slot | undefined) => (Array.isArray(slot) ? slot[0] : slot);
 
-class IndexedMemoryPersistence extends (MemoryPersistence as new (opts?: object) => object) {
+interface SubscriptionStore {
+  subscriptionsByTopic(topic: string): Promise<unknown[]>;
+  addSubscriptions(client: ClientRef, subs: unknown[]): Promise<unknown>;
+  removeSubscriptions(client: ClientRef, subs: unknown[]): Promise<unknown>;
+  cleanSubscriptions(client: ClientRef): Promise<unknown>;
+}
+const Base = MemoryPersistence as unknown as new (
+  opts?: object,
+) => SubscriptionStore & { broadcast?: unknown };
+
+class IndexedMemoryPersistence extends Base {
   readonly #queues = new Map<string, Queue>();
+  /** Persistent sessions matching a topic, asked for every QoS 1 message (match-cache.ts). */
+  readonly #matches = new MatchCache<unknown[]>();
+
+  override async subscriptionsByTopic(topic: string): Promise<unknown[]> {
+    // Other brokers' subscriptions reach the tree directly when they are broadcast: no cache then.
+    if (this.broadcast) return super.subscriptionsByTopic(topic);
+    const known = this.#matches.peek(topic);
+    if (known) return known;
+    const generation = this.#matches.generation;
+    const subs = await super.subscriptionsByTopic(topic);
+    this.#matches.keep(topic, subs, generation);
+    return subs;
+  }
+
+  override async addSubscriptions(client: ClientRef, subs: unknown[]) {
+    this.#matches.clear();
+    try {
+      return await super.addSubscriptions(client, subs);
+    } finally {
+      this.#matches.clear();
+    }
+  }
+
+  override async removeSubscriptions(client: ClientRef, subs: unknown[]) {
+    this.#matches.clear();
+    try {
+      return await super.removeSubscriptions(client, subs);
+    } finally {
+      this.#matches.clear();
+    }
+  }
+
+  override async cleanSubscriptions(client: ClientRef) {
+    this.#matches.clear();
+    try {
+      return await super.cleanSubscriptions(client);
+    } finally {
+      this.#matches.clear();
+    }
+  }
 
   #queue(clientId: string): Queue {
     const q = this.#queues.get(clientId);

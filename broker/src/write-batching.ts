@@ -2,7 +2,11 @@ import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 type WriteCallback = (err?: Error | null) => void;
-type SocketWrite = (chunk: Buffer | string, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback) => boolean;
+type SocketWrite = (
+  chunk: Buffer | string,
+  encoding?: BufferEncoding | WriteCallback,
+  cb?: WriteCallback,
+) => boolean;
 
 const FIRST_BYTES = 16 * 1024;
 
@@ -42,7 +46,8 @@ export function batchWrites(stream: Duplex): void {
     const ok = write(out);
     // Taken whole, synchronously: the buffer is free to fill again; otherwise the socket holds it.
     if (socket.writableLength !== 0) buf = undefined;
-    if (!ok) owesDrain = false; // the socket emits 'drain' itself once it empties
+    if (!ok)
+      owesDrain = false; // the socket emits 'drain' itself once it empties
     else if (owesDrain) {
       owesDrain = false;
       process.nextTick(() => socket.emit('drain'));
