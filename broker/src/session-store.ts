@@ -65,6 +65,7 @@ function* entries(slot: Slot | undefined): Generator<Entry> {
   else yield slot;
 }
 const firstOf = (slot: Slot | undefined) => (Array.isArray(slot) ? slot[0] : slot);
+const DONE: Promise<void> = Promise.resolve();
 
 interface SubscriptionStore {
   subscriptionsByTopic(topic: string): Promise<unknown[]>;
@@ -79,15 +80,16 @@ const Base = MemoryPersistence as unknown as new (
 class IndexedMemoryPersistence extends Base {
   readonly #queues = new Map<string, Queue>();
   /** Persistent sessions matching a topic, asked for every QoS 1 message (match-cache.ts). */
-  readonly #matches = new MatchCache<unknown[]>();
+  readonly #matches = new MatchCache<Promise<unknown[]>>();
 
-  override async subscriptionsByTopic(topic: string): Promise<unknown[]> {
+  override subscriptionsByTopic(topic: string): Promise<unknown[]> {
     // Other brokers' subscriptions reach the tree directly when they are broadcast: no cache then.
     if (this.broadcast) return super.subscriptionsByTopic(topic);
+    // The promise itself is kept: Aedes only awaits it, and a settled promise can be awaited any number of times.
     const known = this.#matches.peek(topic);
     if (known) return known;
     const generation = this.#matches.generation;
-    const subs = await super.subscriptionsByTopic(topic);
+    const subs = super.subscriptionsByTopic(topic);
     this.#matches.keep(topic, subs, generation);
     return subs;
   }
@@ -163,15 +165,28 @@ class IndexedMemoryPersistence extends Base {
     this.#index(q, e);
   }
 
-  async outgoingEnqueue(sub: { clientId: string }, packet: QueuedPacket) {
+  // The methods on every message's path answer with one settled promise instead of a new one per call
+  // (what `async` would make): Aedes only chains on them.
+  outgoingEnqueue(sub: { clientId: string }, packet: QueuedPacket): Promise<void> {
     this.#enqueue(sub.clientId, packet);
+    return DONE;
   }
 
-  async outgoingEnqueueCombi(subs: Array<{ clientId: string }>, packet: QueuedPacket) {
+  outgoingEnqueueCombi(subs: Array<{ clientId: string }>, packet: QueuedPacket): Promise<void> {
     for (const sub of subs) this.#enqueue(sub.clientId, packet);
+    return DONE;
   }
 
-  async outgoingUpdate(client: ClientRef, packet: QueuedPacket) {
+  outgoingUpdate(client: ClientRef, packet: QueuedPacket): Promise<void> {
+    try {
+      this.#update(client, packet);
+      return DONE;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #update(client: ClientRef, packet: QueuedPacket): void {
     const q = this.#queue(client.id);
     const same =
       packet.brokerId === undefined || packet.brokerCounter === undefined
@@ -202,7 +217,11 @@ class IndexedMemoryPersistence extends Base {
     throw new Error('no such packet');
   }
 
-  async outgoingClearMessageId(client: ClientRef, packet: QueuedPacket) {
+  outgoingClearMessageId(client: ClientRef, packet: QueuedPacket): Promise<QueuedPacket | undefined> {
+    return Promise.resolve(this.#clear(client, packet));
+  }
+
+  #clear(client: ClientRef, packet: QueuedPacket): QueuedPacket | undefined {
     const q = this.#queue(client.id);
     let e: Entry | undefined;
     if (packet.messageId !== undefined) e = firstOf(q.byMessageId.get(packet.messageId));
