@@ -3,14 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { cacheEmitterMatches, MatchCache } from './match-cache.ts';
 import { createSessionStore } from './session-store.ts';
 
-const emitted = (mq: ReturnType<typeof MQEmitter>, topic: string) =>
-  new Promise<string[]>((resolve) => {
-    const got: string[] = [];
-    (mq as unknown as { _matcher: { match(t: string): Array<{ tag?: string }> } })._matcher
-      .match(topic)
-      .forEach((f) => got.push(f.tag ?? '?'));
-    resolve(got.sort());
-  });
+/** The tags of the handlers the emitter's matcher finds for a topic. */
+const emitted = async (mq: ReturnType<typeof MQEmitter>, topic: string) =>
+  (mq as unknown as { _matcher: { match(t: string): Array<{ tag?: string }> } })._matcher
+    .match(topic)
+    .map((f) => f.tag ?? '?')
+    .sort();
 
 describe('topic match cache', () => {
   it('answers from the cache until a subscription is added or removed', async () => {
