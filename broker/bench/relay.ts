@@ -4,6 +4,8 @@
  * in the same run and with the same clients, Mosquitto (unbounded queue) doing the same.
  *
  *   --messages=200000 --connections=20 --window=200 --rounds=3 --only=citytel,mosquitto --profile
+ *   --hold=5000 --hold-ms=100   the subscriber holds its PUBACKs as ingest does: until that many messages
+ *                               arrived or that long passed since the first held (default: acks at once)
  *
  * Prints messages/s and CPU µs per message of each broker (median of the rounds) and of the clients. The
  * clients are raw MQTT over TCP (publisher.ts, and the subscriber below), so nearly all the CPU is the
@@ -31,6 +33,8 @@ const ROUNDS = Number(arg('rounds', '3'));
 const ONLY = new Set(arg('only', 'citytel,mosquitto').split(','));
 const PROFILE = process.argv.includes('--profile');
 const MOSQUITTO = process.env.MOSQUITTO ?? '/usr/sbin/mosquitto';
+const HOLD = Number(arg('hold', '0'));
+const HOLD_MS = Number(arg('hold-ms', '100'));
 
 /** MQTT 3.1.1 CONNECT with a persistent session (clean = 0), username and password. */
 function connectPacket(clientId: string, username: string, password: string): Buffer {
@@ -75,7 +79,8 @@ interface Subscriber {
 
 /**
  * A persistent QoS 1 subscriber that acknowledges each PUBLISH as it is read: one write of PUBACKs per chunk
- * read, as a client that holds nothing back would.
+ * read, as a client that holds nothing back would. With HOLD, it keeps them back as ingest does until its
+ * batch is written (HOLD messages or HOLD_MS), so the broker holds that many unacknowledged deliveries.
  */
 function subscribe(url: string, clientId: string, username: string, password: string): Promise<Subscriber> {
   const u = new URL(url);
@@ -84,6 +89,24 @@ function subscribe(url: string, clientId: string, username: string, password: st
     let pending = Buffer.alloc(0);
     let count = 0;
     let subscribed = false;
+    let held: number[] = [];
+    let holdTimer: NodeJS.Timeout | undefined;
+    const sendAcks = (ids: number[]) => {
+      const out = Buffer.allocUnsafe(ids.length * 4);
+      ids.forEach((id, k) => {
+        out[k * 4] = 0x40;
+        out[k * 4 + 1] = 2;
+        out.writeUInt16BE(id, k * 4 + 2);
+      });
+      socket.write(out);
+    };
+    const release = () => {
+      clearTimeout(holdTimer);
+      holdTimer = undefined;
+      const ids = held;
+      held = [];
+      if (ids.length) sendAcks(ids);
+    };
     socket.once('connect', () => socket.write(connectPacket(clientId, username, password)));
     socket.on('error', reject);
     socket.on('data', (chunk: Buffer) => {
@@ -123,20 +146,19 @@ function subscribe(url: string, clientId: string, username: string, password: st
         at = body + length;
       }
       pending = Buffer.from(data.subarray(at));
-      if (acks.length) {
-        const out = Buffer.allocUnsafe(acks.length * 4);
-        acks.forEach((id, k) => {
-          out[k * 4] = 0x40;
-          out[k * 4 + 1] = 2;
-          out.writeUInt16BE(id, k * 4 + 2);
-        });
-        socket.write(out);
+      if (!acks.length) return;
+      if (!HOLD) sendAcks(acks);
+      else {
+        for (const id of acks) held.push(id);
+        if (held.length >= HOLD) release();
+        else holdTimer ??= setTimeout(release, HOLD_MS);
       }
     });
     const subscriber: Subscriber = {
       received: () => count,
       end: () =>
         new Promise((r) => {
+          release();
           socket.end(Buffer.from([0xe0, 0]), () => r());
         }),
     };
@@ -282,7 +304,7 @@ async function main() {
     from: Date.now() - 86_400_000,
   });
   console.log(
-    `${w.readings} QoS 1 messages (one native reading each) over ${CONNECTIONS} connections, ≤ ${WINDOW} unacknowledged each, to one persistent QoS 1 subscriber; ${ROUNDS} rounds`,
+    `${w.readings} QoS 1 messages (one native reading each) over ${CONNECTIONS} connections, ≤ ${WINDOW} unacknowledged each, to one persistent QoS 1 subscriber (${HOLD ? `acks held up to ${HOLD} messages or ${HOLD_MS} ms` : 'acks at once'}); ${ROUNDS} rounds`,
   );
   const results = [];
   try {
