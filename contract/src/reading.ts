@@ -144,16 +144,14 @@ export type TimeSource = 'device' | 'broker';
  */
 export function resolveTime(device: Date | undefined, receivedAt: Date): { ts: Date; source: TimeSource } {
   const t = device?.getTime();
-  if (
-    t === undefined ||
-    Number.isNaN(t) ||
-    t > receivedAt.getTime() + MAX_FUTURE_MS ||
-    t < EARLIEST_PLAUSIBLE
-  ) {
+  if (t === undefined || !isPlausibleTime(t, receivedAt.getTime()))
     return { ts: receivedAt, source: 'broker' };
-  }
   return { ts: device!, source: 'device' };
 }
+
+/** `resolveTime`'s test alone, on epoch ms (NaN is not plausible): what ingest asks of every reading. */
+export const isPlausibleTime = (t: number, receivedAtMs: number): boolean =>
+  t >= EARLIEST_PLAUSIBLE && t <= receivedAtMs + MAX_FUTURE_MS;
 
 export const hasValues = (v: object): boolean => Object.keys(v).length > 0;
 

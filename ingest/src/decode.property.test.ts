@@ -16,7 +16,13 @@ import {
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createPipeline, type Outcome } from './pipeline.ts';
+import { encodeReading, lineText, type ReadingPoint } from './points.ts';
 import { cacheOf, device } from './testing.ts';
+
+const encoded = (p: ReadingPoint) => {
+  const buf = Buffer.alloc(p.series.maxBytes);
+  return buf.toString('latin1', 0, encodeReading(p, buf, 0));
+};
 
 /**
  * Every decoder, fed what the wire can carry: random bytes, valid messages truncated and mutated, huge
@@ -250,7 +256,11 @@ describe('the ingest pipeline', () => {
           // Only what stores no reading: SCK hello / info, and a retained status replay.
           expect(['sck-hello', 'sck-info', 'vehicle-status']).toContain(o.kind);
         }
-        for (const line of o.lines) expect(line).toMatch(LINE);
+        for (const line of o.lines) {
+          expect(lineText(line)).toMatch(LINE);
+          // A point the writer encodes itself is the same bytes as its text.
+          if (typeof line !== 'string') expect(encoded(line)).toBe(lineText(line));
+        }
         expect(o.readings).toBe(o.lines.length);
         if (o.lines.length) seen.points++;
         if (o.rejected) seen.rejected++;

@@ -16,7 +16,7 @@ import { createWriter } from './writer.ts';
 export { type IngestConfig, ingestEnvSchema, loadIngestConfig } from './config.ts';
 export { createDeviceCache, type DeviceCache, type DeviceDirectory } from './devices.ts';
 export { createPipeline, type InboundMessage, type Outcome, type Pipeline } from './pipeline.ts';
-export { nanos, readingLine, type TimeSource, vehicleLine } from './points.ts';
+export { type Line, lineText, nanos, readingLine, type TimeSource, vehicleLine } from './points.ts';
 export { createMqttSource, type MqttSource } from './source/mqtt.ts';
 export {
   createRedisStreamSource,
@@ -141,7 +141,8 @@ export function createIngest(deps: IngestDeps): Ingest {
   let closed = false;
   let statsTimer: NodeJS.Timeout | undefined;
 
-  const settled = (m: SourceMessage) => () => {
+  // Called with its message by the writer, so no closure is made per message.
+  const settled = (m: SourceMessage) => {
     open--;
     m.ack();
     if (openWaiters.length && open < config.INGEST_MAX_HELD_MESSAGES * LOW_WATER) {
@@ -161,7 +162,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     else if (o.lines.length) counters.accepted++;
     counters.kept += o.lines.length;
     // After the writer closed nothing is written, so nothing is acknowledged: the broker resends it.
-    if (!closed) writer.write(o.lines, settled(m));
+    if (!closed) writer.write(o.lines, settled, m);
   }
 
   function onMessage(m: SourceMessage) {

@@ -1,6 +1,7 @@
 import { encodeAirrohr, geohash, stamp, topics } from '@citytel/contract';
 import { describe, expect, it } from 'vitest';
 import { createPipeline, type InboundMessage, type Outcome } from './pipeline.ts';
+import { lineText } from './points.ts';
 import { cacheOf, device } from './testing.ts';
 
 const RECEIVED = Date.UTC(2026, 10, 22, 10, 16, 0);
@@ -26,7 +27,9 @@ async function run(topic: string, body: string | Buffer, opts: { stamped?: boole
     payload: opts.stamped === false ? raw : stamp(raw, RECEIVED),
     retain: opts.retain,
   };
-  return (await pipeline.process(msg)) as Outcome;
+  const o = await pipeline.process(msg);
+  // Points as text, whichever form the pipeline gave them.
+  return { ...o, lines: o.lines.map(lineText) } satisfies Outcome;
 }
 
 describe('native readings', () => {

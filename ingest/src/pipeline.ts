@@ -6,13 +6,13 @@ import {
   type FieldRejection,
   geohash,
   isPlainObject,
+  isPlausibleTime,
   type LocationClass,
   MAX_PAYLOAD_BYTES,
   type Position,
   parseJson,
   parseTopic,
   type RejectionReason,
-  resolveTime,
   STAMPED_TOPIC_KINDS,
   type TopicKind,
   unstamp,
@@ -21,12 +21,14 @@ import {
 import type { Device } from '@citytel/store';
 import type { DeviceCache, Lookup } from './devices.ts';
 import {
+  type Line,
   nanos,
   positionFields,
+  ReadingPoint,
   type ReadingTags,
   readingKey,
   readingLine,
-  readingLineOf,
+  Series,
   type TimeSource,
   vehicleLine,
 } from './points.ts';
@@ -48,7 +50,8 @@ export interface Outcome {
   deviceId?: string;
   /** The payload without the broker's stamp, for the rejection sample. */
   payload: Buffer;
-  lines: string[];
+  /** Its points, as the writer takes them (`lineText` gives one as text). */
+  lines: Line[];
   readings: number;
   /** Set when the whole message was refused. */
   rejected?: { reason: RejectionReason; detail: string };
@@ -80,9 +83,8 @@ export function createPipeline(deps: { devices: DeviceCache; now?: () => Date })
       const out = outcome(msg, parsed, payload);
       if (payload.length > MAX_PAYLOAD_BYTES)
         return refuse(out, 'too_large', `payload of ${payload.length} bytes`);
-      const clock: Clock = receivedAt
-        ? { at: receivedAt, source: 'broker' }
-        : { at: now(), source: 'ingest' };
+      const at = receivedAt ?? now();
+      const clock: Clock = { at, ms: at.getTime(), source: receivedAt ? 'broker' : 'ingest' };
 
       const lookup: Lookup = parsed.kind.startsWith('sck-')
         ? deps.devices.byToken(parsed.owner)
@@ -136,6 +138,8 @@ const prefixOf = (many: boolean, i: number) => (many ? `readings[${i}].` : '');
 
 interface Clock {
   at: Date;
+  /** `at` in epoch ms. */
+  ms: number;
   source: 'broker' | 'ingest';
 }
 
@@ -186,16 +190,23 @@ const registered = (d: Device): Position | undefined =>
   d.lat !== null && d.lon !== null && !(d.lat === 0 && d.lon === 0) ? { lat: d.lat, lon: d.lon } : undefined;
 
 /**
- * Time of the i-th reading of a message: the device's when plausible, else the broker's stamp (CONTRACT
- * §2). A replaced device time is reported as a field rejection so the kit's owner can see the clock drift.
+ * Which clock the i-th reading of a message takes its time from: the device's when plausible, else the
+ * broker's stamp (CONTRACT §2; `resolveTime`), counted. The time is then the device's (`r.ts`), or the
+ * clock's with the reading's index as nanoseconds (see `nanos`). A replaced device time is reported as a
+ * field rejection so the kit's owner can see the clock drift. Returns the source only: nothing is
+ * allocated for a reading.
  */
-function timeOf(out: Outcome, r: { ts?: Date | undefined }, i: number, many: boolean, clock: Clock) {
-  // `"ts":1e308` parses to an Invalid Date, which resolveTime would take for a device time.
-  const device = r.ts && Number.isFinite(r.ts.getTime()) ? r.ts : undefined;
-  const { ts, source } = resolveTime(device, clock.at);
-  if (source === 'device') {
+function sourceOf(
+  out: Outcome,
+  r: { ts?: Date | undefined },
+  i: number,
+  many: boolean,
+  clock: Clock,
+): TimeSource {
+  // `"ts":1e308` parses to an Invalid Date (NaN), which is not plausible.
+  if (r.ts !== undefined && isPlausibleTime(r.ts.getTime(), clock.ms)) {
     out.times.device++;
-    return { time: nanos(ts), source: 'device' as const };
+    return 'device';
   }
   if (r.ts) {
     out.fields.push({
@@ -205,27 +216,33 @@ function timeOf(out: Outcome, r: { ts?: Date | undefined }, i: number, many: boo
     });
   }
   out.times[clock.source]++;
-  return { time: nanos(clock.at, i), source: clock.source };
+  return clock.source;
+}
+
+/** The time of `sourceOf`, as line-protocol text (vehicle points, mobile kits). */
+function timeOf(out: Outcome, r: { ts?: Date | undefined }, i: number, many: boolean, clock: Clock) {
+  const source = sourceOf(out, r, i, many, clock);
+  return { time: source === 'device' ? nanos(r.ts!) : nanos(clock.at, i), source };
 }
 
 /**
  * A fixed or indoor kit's series key and position text: the same for every point until the registry
  * entry changes (a refreshed entry is a new object, so it gets its own).
  */
-const fixedSeries = new WeakMap<Device, { key: string; position: string }>();
+const fixedSeries = new WeakMap<Device, Series>();
 
-function seriesAt(device: Device, loc: LocationClass, home: Position): { key: string; position: string } {
+function seriesAt(device: Device, loc: LocationClass, home: Position): Series {
   let s = fixedSeries.get(device);
   if (!s) {
     const tags: ReadingTags = { device: device.id, kind: device.kind, loc, geohash: geohash(home) };
-    s = { key: readingKey(tags), position: positionFields(home) };
+    s = new Series(readingKey(tags), positionFields(home));
     fixedSeries.set(device, s);
   }
   return s;
 }
 
 function sensorPoints(out: Outcome, device: Device, decoded: DecodeResult, clock: Clock): Outcome {
-  out.fields.push(...decoded.rejections);
+  if (decoded.rejections.length > 0) out.fields.push(...decoded.rejections);
   if (decoded.error) return refuse(out, decoded.error.reason, decoded.error.detail);
   const loc = locationOf(device);
   const home = loc === 'mobile' ? undefined : registered(device);
@@ -244,11 +261,15 @@ function sensorPoints(out: Outcome, device: Device, decoded: DecodeResult, clock
       });
       continue;
     }
-    const { time, source } = timeOf(out, r, i, many, clock);
     // An indoor kit's exact position is stored too: the api serves it blurred to its 7-cell.
-    if (homeSeries && position === home)
-      out.lines.push(readingLineOf(homeSeries.key, r.values, homeSeries.position, source, time));
-    else {
+    if (homeSeries && position === home) {
+      const source = sourceOf(out, r, i, many, clock);
+      const own = source === 'device';
+      out.lines.push(
+        new ReadingPoint(homeSeries, r.values, source, own ? r.ts!.getTime() : clock.ms, own ? 0 : i),
+      );
+    } else {
+      const { time, source } = timeOf(out, r, i, many, clock);
       const tags = { device: device.id, kind: device.kind, loc, geohash: geohash(position) };
       out.lines.push(readingLine(tags, r.values, position, source, time));
     }

@@ -61,9 +61,151 @@ export function nanos(t: Date, offset = 0): string {
  * Unit conversions leave binary noise (101.23 kPa × 10 = 1012.3000000000001 hPa): 12 significant digits
  * are far beyond any sensor's and give back the number that was meant.
  */
-function num(v: number): string {
+export function num(v: number): string {
   const t = String(v);
   return t.length > 15 ? String(Number(v.toPrecision(12))) : t;
+}
+
+/**
+ * A fixed or indoor kit's series: its key and position text (the same for every point it sends until its
+ * registry entry changes), and the same as bytes, ready to be copied into a write request's body.
+ */
+export class Series {
+  /** `key ` (with the space that ends the tags). */
+  readonly head: Uint8Array;
+  /** `position tsrc="…" ` for each time source (the position's trailing comma included). */
+  readonly tails: Record<TimeSource, Uint8Array>;
+  /** The most bytes a point of this series takes, its `\n` included. */
+  readonly maxBytes: number;
+
+  constructor(
+    readonly key: string,
+    readonly position: string,
+  ) {
+    this.head = ascii(`${key} `);
+    const tail = (s: TimeSource) => ascii(`${position}${TIME_SOURCE_FIELD}="${s}" `);
+    this.tails = { device: tail('device'), broker: tail('broker'), ingest: tail('ingest') };
+    this.maxBytes = this.head.length + this.tails.broker.length + FIELDS_MAX_BYTES + TIME_MAX_BYTES + 1;
+  }
+}
+
+/**
+ * A reading point kept as its parts: the writer encodes it straight into its batch body (`encodeReading`),
+ * without building its line as a string first (the `+=` of a line's pieces made a rope that V8 then had
+ * to flatten to write it: the largest single cost of a message). `lineText` gives the same line as text.
+ */
+export class ReadingPoint {
+  constructor(
+    readonly series: Series,
+    readonly values: MetricValues,
+    readonly source: TimeSource,
+    /** The point's time: epoch ms, and the nanosecond offset of `nanos`. */
+    readonly ms: number,
+    readonly offset: number,
+  ) {}
+}
+
+/** What the pipeline hands the writer: a line of text, or a reading point to encode. */
+export type Line = string | ReadingPoint;
+
+/** A line as text, whichever form it has (tests, logs). */
+export const lineText = (line: Line): string =>
+  typeof line === 'string'
+    ? line
+    : readingLineOf(
+        line.series.key,
+        line.values,
+        line.series.position,
+        line.source,
+        nanos(new Date(line.ms), line.offset),
+      );
+
+/** Line protocol here is ASCII: ids, geohashes, numbers and fixed words. */
+function ascii(s: string): Uint8Array {
+  return Buffer.from(s, 'latin1');
+}
+
+/** `name=` of each metric, as bytes. */
+const FIELD_NAMES = METRIC_NAMES.map((m) => ascii(`${m}=`));
+/** The longest number text `num` gives: `-1.2345678901234567e-308`. */
+const NUM_MAX_BYTES = 24;
+const FIELDS_MAX_BYTES = FIELD_NAMES.reduce((n, f) => n + f.length + NUM_MAX_BYTES + 1, 0);
+/** Epoch ms (at most 16 digits and a sign) and 6 digits of nanoseconds. */
+const TIME_MAX_BYTES = 23;
+
+/**
+ * Writes a reading point's line (without its `\n`) into `buf` at `at`, which has room for
+ * `point.series.maxBytes`; returns where it ends. The same bytes as `lineText(point)`.
+ */
+export function encodeReading(p: ReadingPoint, buf: Uint8Array, at: number): number {
+  let o = put(buf, at, p.series.head);
+  const values = p.values;
+  for (let i = 0; i < METRIC_NAMES.length; i++) {
+    const v = values[METRIC_NAMES[i]!];
+    if (v === undefined) continue;
+    o = put(buf, o, FIELD_NAMES[i]!);
+    o = putNum(buf, o, v);
+    buf[o++] = 44; // ,
+  }
+  o = put(buf, o, p.series.tails[p.source]);
+  o = putInt(buf, o, p.ms, 1);
+  // `nanos`: 6 digits of offset, zero-padded.
+  let ns = p.offset % 1_000_000;
+  for (let k = o + 5; k >= o; k--) {
+    const q = Math.floor(ns / 10);
+    buf[k] = 48 + ns - q * 10;
+    ns = q;
+  }
+  return o + 6;
+}
+
+function put(buf: Uint8Array, at: number, bytes: Uint8Array): number {
+  const n = bytes.length;
+  // A loop beats the call into TypedArray#set for the few bytes of a field name.
+  if (n > 24) buf.set(bytes, at);
+  else for (let i = 0; i < n; i++) buf[at + i] = bytes[i]!;
+  return at + n;
+}
+
+/**
+ * `num(v)` as bytes. Sensor values have a few decimals: a number that is exactly k / 10^d (d ≤ 3, the
+ * double nearest to it) has that decimal as its shortest round-trip text, which is what `String` gives,
+ * so its digits are written from k without making a string. Anything else goes through `num`.
+ */
+function putNum(buf: Uint8Array, at: number, v: number): number {
+  let scale = 1;
+  for (let d = 0; d <= 3; d++) {
+    const k = Math.round(v * scale);
+    if (k / scale === v && k < 1e12 && k > -1e12) return putInt(buf, at, k, d + 1, d);
+    scale *= 10;
+  }
+  const t = num(v);
+  for (let i = 0; i < t.length; i++) buf[at + i] = t.charCodeAt(i);
+  return at + t.length;
+}
+
+/**
+ * Writes the integer k (|k| < 2^53) with at least `width` digits (zero-padded on the left), a `.` before
+ * its last `decimals` digits; -0 is written `0`, as `String(-0)`.
+ */
+function putInt(buf: Uint8Array, at: number, k: number, width: number, decimals = 0): number {
+  let o = at;
+  if (k < 0) {
+    buf[o++] = 45; // -
+    k = -k;
+  }
+  let digits = 1;
+  for (let t = k; t >= 10; t = Math.floor(t / 10)) digits++;
+  if (digits < width) digits = width;
+  const end = o + digits + (decimals > 0 ? 1 : 0);
+  let i = end - 1;
+  for (let n = 0; n < digits; n++) {
+    if (decimals > 0 && n === decimals) buf[i--] = 46; // .
+    const q = Math.floor(k / 10);
+    buf[i--] = 48 + k - q * 10;
+    k = q;
+  }
+  return end;
 }
 
 export function readingLine(

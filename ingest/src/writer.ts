@@ -1,5 +1,6 @@
 import { HttpError, InfluxDB, setLogger, type Transport, type WriteApi } from '@influxdata/influxdb-client';
 import type { Logger } from 'pino';
+import { encodeReading, type Line, lineText } from './points.ts';
 import { createSampler, type Summary } from './sampler.ts';
 
 export interface WriterOptions {
@@ -44,8 +45,12 @@ export interface WriterStats {
 }
 
 export interface Writer {
-  /** Queues lines; `done` runs once, after every one of them is written (or refused for good). */
-  write(lines: string[], done: () => void): void;
+  /**
+   * Queues lines; `done(arg)` runs once, after every one of them is written (or refused for good). The
+   * argument spares a caller a closure per message.
+   */
+  write<A>(lines: readonly Line[], done: (arg: A) => void, arg: A): void;
+  write(lines: readonly Line[], done: () => void): void;
   pending(): number;
   /** Resolves once fewer than `n` lines are pending (or the writer is closed). */
   waitBelow(n: number): Promise<void>;
@@ -58,7 +63,8 @@ export interface Writer {
 
 interface Ticket {
   left: number;
-  done: () => void;
+  done: (arg: unknown) => void;
+  arg: unknown;
   t0: number;
 }
 
@@ -78,7 +84,7 @@ interface Batch {
   /** Bytes of `body` used, each line with its `\n`. */
   bytes: number;
   /** The first line, for the log of a refused batch. */
-  first: string;
+  first: Line;
   tickets: Ticket[];
   counts: number[];
 }
@@ -208,7 +214,7 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
       const kind = classifyWriteError(error);
       if (kind === 'refused') {
         log.error(
-          { err: error, lines: lines.length, first: batches.get(lines)?.first.slice(0, 300) },
+          { err: error, lines: lines.length, first: firstLine(batches.get(lines)) },
           'InfluxDB refused points',
         );
         s.refused += lines.length;
@@ -264,6 +270,29 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
     send(b.lines);
   }
 
+  /** Opens a batch whose first line is `line`, with room for at least `room` bytes. */
+  function start(line: Line, room: number): Batch {
+    const b: Batch = {
+      lines: EMPTY,
+      count: 0,
+      body: Buffer.allocUnsafe(Math.max(bodyCap, room * 3)),
+      bytes: 0,
+      first: line,
+      tickets: [],
+      counts: [],
+    };
+    open = b;
+    flushTimer = setTimeout(flush, opts.flushMs);
+    return b;
+  }
+
+  function grow(b: Batch, room: number) {
+    const grown = Buffer.allocUnsafe(Math.max(b.body.length * 2, b.bytes + room));
+    b.body.copy(grown, 0, 0, b.bytes);
+    b.body = grown;
+    bodyCap = grown.length;
+  }
+
   function requeue(lines: string[], error?: Error) {
     holdFailures++;
     const after = error instanceof HttpError ? error.retryAfter() : 0;
@@ -292,7 +321,7 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
       ticket.left -= b.counts[i]!;
       if (ticket.left === 0) {
         queueMs.add(t - ticket.t0);
-        ticket.done();
+        ticket.done(ticket.arg);
       }
     }
     s.pending -= lines.length;
@@ -310,44 +339,38 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
   }
 
   return {
-    write(lines, done) {
+    write(lines: readonly Line[], done: (arg: unknown) => void, arg?: unknown) {
       if (closed) throw new Error('writer is closed');
-      if (lines.length === 0) return done();
-      const ticket: Ticket = { left: lines.length, done, t0: performance.now() };
+      if (lines.length === 0) return done(arg);
+      const ticket: Ticket = { left: lines.length, done, arg, t0: performance.now() };
       s.pending += lines.length;
       for (let i = 0; i < lines.length; i++) {
         const line = lines[i]!;
-        // Lines are ASCII (ids, geohashes, numbers, fixed words): their length is their size in bytes.
-        // (Were one not, it would still be written as UTF-8, its true size counted.)
-        const size = line.length + 1;
-        if (open && open.count > 0 && open.bytes + size > opts.batchBytes) flush();
-        if (!open) {
-          open = {
-            lines: EMPTY,
-            count: 0,
-            body: Buffer.allocUnsafe(Math.max(bodyCap, size * 3)),
-            bytes: 0,
-            first: line,
-            tickets: [],
-            counts: [],
-          };
-          flushTimer = setTimeout(flush, opts.flushMs);
+        // Room enough for the line: a string as UTF-8 at worst (lines are ASCII: ids, geohashes, numbers
+        // and fixed words, but one that were not would still be written whole), a point at its longest.
+        const room = typeof line === 'string' ? line.length * 3 + 1 : line.series.maxBytes;
+        let b = open ?? start(line, room);
+        if (b.body.length - b.bytes < room) grow(b, room);
+        const at = b.bytes;
+        let end =
+          typeof line === 'string' ? at + b.body.write(line, at, 'utf8') : encodeReading(line, b.body, at);
+        b.body[end++] = 10;
+        // Written where the batch ends, then measured: a batch that would pass its byte bound is sent
+        // without this line, which starts the next one.
+        if (b.count > 0 && end > opts.batchBytes) {
+          const from = b.body;
+          flush();
+          b = start(line, end - at);
+          from.copy(b.body, 0, at, end);
+          end -= at;
         }
-        const b = open;
+        b.bytes = end;
         const last = b.tickets.length - 1;
         if (last >= 0 && b.tickets[last] === ticket) b.counts[last]!++;
         else {
           b.tickets.push(ticket);
           b.counts.push(1);
         }
-        if (b.body.length - b.bytes < line.length * 3 + 1) {
-          const grown = Buffer.allocUnsafe(Math.max(b.body.length * 2, b.bytes + line.length * 3 + 1));
-          b.body.copy(grown, 0, 0, b.bytes);
-          b.body = grown;
-          bodyCap = grown.length;
-        }
-        b.bytes += b.body.write(line, b.bytes, 'utf8');
-        b.body[b.bytes++] = 10;
         b.count++;
         if (b.count >= opts.batchLines) flush();
       }
@@ -389,6 +412,8 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
     }),
   };
 }
+
+const firstLine = (b: Batch | undefined) => (b ? lineText(b.first).slice(0, 300) : undefined);
 
 /**
  * Gzip saves bandwidth across a network; to an InfluxDB on the same machine it only costs CPU (ingest's
