@@ -18,14 +18,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { INGEST_SUBSCRIPTIONS } from '@citytel/contract';
 import { resolveServiceSecret } from '@citytel/store';
+import { arg, ownCpu } from '../../ingest/bench/common.ts';
 import { type NodeProcess, spawnNode, spawnProgram } from '../../ingest/bench/processes.ts';
 import { mainThreadProfile, summarizeProfile } from '../../ingest/bench/profile.ts';
 import { openPublishers } from '../../ingest/bench/publisher.ts';
 import { benchDevices, workload } from '../../ingest/bench/workload.ts';
 import { freePort } from '../../test/helpers/ports.ts';
 
-const arg = (name: string, fallback: string) =>
-  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
 const MESSAGES = Number(arg('messages', '200000'));
 const CONNECTIONS = Number(arg('connections', '20'));
 const WINDOW = Number(arg('window', '200'));
@@ -238,10 +237,6 @@ interface Round {
   clientsUs: number;
 }
 
-const ownCpu = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function measure(b: BrokerUnderTest, perConnection: ReturnType<typeof workload>['perConnection']) {

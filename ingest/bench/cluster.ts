@@ -19,17 +19,16 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stamp, streamEntryFields, topics } from '@citytel/contract';
-import { openStore, resolveServiceSecret } from '@citytel/store';
+import { resolveServiceSecret } from '@citytel/store';
 import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startInfluxd } from '../../scripts/influxd.ts';
 import { freePort } from '../../test/helpers/ports.ts';
+import { arg, count, ownCpu, PROBE, pct, provision, query } from './common.ts';
 import { cpuSeconds, type NodeProcess, spawnNode } from './processes.ts';
 import { publishWithMqttJs } from './publisher.ts';
-import { type BenchDevice, benchDevices, type Workload, workload } from './workload.ts';
+import { benchDevices, type Workload, workload } from './workload.ts';
 
-const arg = (name: string, fallback: string) =>
-  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
 const READINGS = Number(arg('readings', '100000'));
 const DEVICES = Number(arg('devices', '1000'));
 const CONNECTIONS = Number(arg('connections', '20'));
@@ -38,7 +37,6 @@ const PER_MESSAGE = Number(arg('per-message', '1'));
 const ONLY = new Set(arg('only', 'direct,1x1,1x2,2x1,2x2,0x1,0x2,ceiling').split(','));
 const AOF = process.argv.includes('--redis-aof');
 const DB = 'bench';
-const PROBE = 'bench-probe';
 const DAY = 86_400_000;
 /** Stop waiting for a run after this long without a new reading in InfluxDB: what is missing is lost. */
 const STALL_MS = 20_000;
@@ -53,9 +51,6 @@ interface Result {
   p99?: number | null;
   notes: string[];
 }
-
-const pct = (sorted: number[], q: number) =>
-  sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!) : null;
 
 async function main() {
   const benchDir = process.env.BENCH_DIR ?? join(tmpdir(), 'citytel-bench');
@@ -227,11 +222,6 @@ async function main() {
   if (raw) console.log(`${raw.name}: ${raw.notes.join('; ')}`);
 }
 
-const ownCpu = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
-
 /** A redis-server of its own on a free port: no persistence unless `aof` (appendfsync everysec). */
 async function startRedis(dir: string, aof: boolean) {
   mkdirSync(dir, { recursive: true });
@@ -276,23 +266,6 @@ async function startRedis(dir: string, aof: boolean) {
       await exited;
     },
   };
-}
-
-async function provision(storeDir: string, devices: BenchDevice[]) {
-  const store = await openStore({ dataDir: storeDir });
-  try {
-    const missing: Array<{ id: string; lat: number; lon: number }> = [];
-    for (const d of [...devices, { id: PROBE, position: { lat: 48.11, lon: -1.68 } }]) {
-      if (!(await store.devices.get(d.id))) missing.push({ id: d.id, ...d.position });
-    }
-    if (!missing.length) return;
-    console.log(`registering ${missing.length} kits (scrypt, once; kept in ${storeDir})...`);
-    for (let i = 0; i < missing.length; i += 16) {
-      await Promise.all(missing.slice(i, i + 16).map((d) => store.devices.create({ ...d, kind: 'native' })));
-    }
-  } finally {
-    await store.close();
-  }
 }
 
 /** Publishers (and the latency probe) spread over the brokers, then the scenario. */
@@ -423,6 +396,7 @@ async function runScenario(
       const rows = await query(
         influxUrl,
         `SELECT pm25 FROM readings WHERE device='${PROBE}' AND time > ${seen}ms AND time < ${probeBase + DAY}ms`,
+        DB,
       );
       const t = performance.now();
       for (const row of rows) seen = Math.max(seen, row[0] as number);
@@ -495,21 +469,6 @@ async function ceiling(influxUrl: string, w: Workload): Promise<Result> {
     lost: lines.length - counted,
     notes: [],
   };
-}
-
-async function query(influxUrl: string, q: string, db = DB): Promise<unknown[][]> {
-  const r = await fetch(`${influxUrl}/query?${new URLSearchParams({ db, q, epoch: 'ms' })}`);
-  const body = (await r.json()) as { results?: Array<{ series?: Array<{ values: unknown[][] }> }> };
-  return body.results?.[0]?.series?.[0]?.values ?? [];
-}
-
-async function count(influxUrl: string, db: string, from: number, to: number): Promise<number> {
-  const rows = await query(
-    influxUrl,
-    `SELECT count(pm25) FROM readings WHERE time >= ${from}ms AND time < ${Math.floor(to)}ms`,
-    db,
-  );
-  return Number(rows[0]?.[1] ?? 0);
 }
 
 await main();

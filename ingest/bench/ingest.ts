@@ -21,20 +21,19 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { STATS_SUBSCRIPTION, statsTopic, topics } from '@citytel/contract';
-import { openStore, resolveServiceSecret } from '@citytel/store';
+import { resolveServiceSecret } from '@citytel/store';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startInfluxd } from '../../scripts/influxd.ts';
 import { freePort } from '../../test/helpers/ports.ts';
 import type { IngestStats } from '../src/stats.ts';
+import { arg, count, influxPost, ownCpu, PROBE, pct, provision, query } from './common.ts';
 import { ingestPeer, nodeRedPeer, type Peer } from './peers.ts';
 import { cpuSeconds, spawnNode } from './processes.ts';
 import { mainThreadProfile, summarizeProfile } from './profile.ts';
 import { measurePuback } from './puback.ts';
 import { openPublishers, type PublisherKind, type Publishers } from './publisher.ts';
-import { type BenchDevice, benchDevices, type Workload, workload } from './workload.ts';
+import { benchDevices, type Workload, workload } from './workload.ts';
 
-const arg = (name: string, fallback: string) =>
-  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
 const READINGS = Number(arg('readings', '200000'));
 /**
  * Workload (b) and the raw ceiling take more readings: at 100 readings a message 200 000 readings last a
@@ -61,8 +60,6 @@ const envArg = (name: string): Record<string, string> =>
 const INGEST_ENV = envArg('ingest-env');
 const BROKER_ENV = envArg('broker-env');
 const DB = 'bench';
-const PROBE = 'bench-probe';
-
 interface Result {
   name: string;
   readings: number;
@@ -78,14 +75,6 @@ interface Result {
   /** Which round of (a) and the peer this was (1 for everything else). */
   round?: number;
 }
-
-const ownCpu = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
-
-const pct = (sorted: number[], q: number) =>
-  sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!) : null;
 
 async function main() {
   const benchDir = process.env.BENCH_DIR ?? join(tmpdir(), 'citytel-bench');
@@ -358,23 +347,6 @@ async function main() {
   }
 }
 
-async function provision(storeDir: string, devices: BenchDevice[]) {
-  const store = await openStore({ dataDir: storeDir });
-  try {
-    const missing: Array<{ id: string; lat: number; lon: number }> = [];
-    for (const d of [...devices, { id: PROBE, position: { lat: 48.11, lon: -1.68 } }]) {
-      if (!(await store.devices.get(d.id))) missing.push({ id: d.id, ...d.position });
-    }
-    if (!missing.length) return;
-    console.log(`registering ${missing.length} kits (scrypt, once; kept in ${storeDir})...`);
-    for (let i = 0; i < missing.length; i += 16) {
-      await Promise.all(missing.slice(i, i + 16).map((d) => store.devices.create({ ...d, kind: 'native' })));
-    }
-  } finally {
-    await store.close();
-  }
-}
-
 /**
  * Publishes the workload and watches InfluxDB. Latency comes from a probe kit publishing messages of the
  * same shape every 20 ms through the same broker and ingest, polled until each is queryable.
@@ -613,26 +585,6 @@ async function ceiling(
       `cores used: influxd ${(used / seconds).toFixed(2)} (${((used / lines.length) * 1e6).toFixed(1)} µs/point), ` +
       `sender ${(sender / seconds).toFixed(2)}`,
   };
-}
-
-async function query(influxUrl: string, q: string, db = DB): Promise<unknown[][]> {
-  const r = await fetch(`${influxUrl}/query?${new URLSearchParams({ db, q, epoch: 'ms' })}`);
-  const body = (await r.json()) as { results?: Array<{ series?: Array<{ values: unknown[][] }> }> };
-  return body.results?.[0]?.series?.[0]?.values ?? [];
-}
-
-async function count(influxUrl: string, db: string, from: number, to: number): Promise<number> {
-  const rows = await query(
-    influxUrl,
-    `SELECT count(pm25) FROM readings WHERE time >= ${from}ms AND time < ${Math.floor(to)}ms`,
-    db,
-  );
-  return Number(rows[0]?.[1] ?? 0);
-}
-
-async function influxPost(influxUrl: string, path: string, body: URLSearchParams) {
-  const r = await fetch(`${influxUrl}${path}`, { method: 'POST', body });
-  if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
 }
 
 /** The latest figures ingest published on its stats topic. */
