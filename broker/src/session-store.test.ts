@@ -75,4 +75,22 @@ describe('indexed session store', () => {
     expect(performance.now() - t0).toBeLessThan(5000);
     expect(await queued(store)).toEqual([]);
   });
+
+  it('shares one packet between sessions, each replayed with its own packet id', async () => {
+    const store = createSessionStore() as unknown as Store;
+    const packet = publish(5);
+    await store.outgoingEnqueueCombi([{ clientId: 'svc' }, { clientId: 'other' }], packet);
+    await store.outgoingUpdate(client, { ...publish(5), messageId: 11 });
+    await store.outgoingUpdate({ id: 'other' }, { ...publish(5), messageId: 22 });
+    expect(packet).not.toHaveProperty('messageId', 11);
+    expect(await queued(store)).toEqual([['t/5', 11]]);
+    const other: Array<[unknown, unknown]> = [];
+    for await (const p of store.outgoingStream({ id: 'other' })) other.push([p.topic, p.messageId]);
+    expect(other).toEqual([['t/5', 22]]);
+    // A PUBACK of one session leaves the other's entry.
+    await store.outgoingClearMessageId(client, { messageId: 11 });
+    expect(await queued(store)).toEqual([]);
+    expect(await store.outgoingClearMessageId({ id: 'other' }, { messageId: 11 })).toBeUndefined();
+    expect((await store.outgoingClearMessageId({ id: 'other' }, { messageId: 22 }))?.topic).toBe('t/5');
+  });
 });

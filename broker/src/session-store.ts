@@ -8,9 +8,10 @@ import { MatchCache } from './match-cache.ts';
  * aedes-persistence keeps each session's unacknowledged QoS 1/2 messages in an array and finds the one to
  * number (`outgoingUpdate`) or to drop on PUBACK (`outgoingClearMessageId`) by scanning it: linear in what
  * the client holds. Ingest holds up to INGEST_MAX_HELD_MESSAGES until written, so every delivery and every
- * PUBACK walked thousands of packets (a fifth of the broker's time in the benchmark). Here each queue is an
- * insertion-ordered Set of entries, indexed by broker id + counter and by packet id; the behaviour, including
- * the first-in-queue match the scans gave, is kept. Everything else is the library's.
+ * PUBACK walked thousands of packets (a fifth of the broker's time in the benchmark). Here each queue is a
+ * linked list of entries in queue order, indexed by broker id + counter and by packet id, and an entry
+ * points at the shared packet instead of a copy per session; the behaviour, including the first-in-queue
+ * match the scans gave, is kept. Everything else is the library's.
  */
 const require = createRequire(import.meta.url);
 const MemoryPersistence = require('aedes-persistence/asyncPersistence.js') as new (opts?: object) => object;
@@ -20,23 +21,36 @@ const { CallBackPersistence } = require('aedes-persistence/callBackPersistence.j
 const Packet = require('aedes-packet') as new (p: object) => QueuedPacket;
 
 interface QueuedPacket {
+  cmd?: string;
   brokerId?: string;
   brokerCounter?: number;
   messageId?: number;
   [key: string]: unknown;
 }
 interface Entry {
+  /**
+   * The publish as Aedes enqueued it, shared by every session it went to and never changed here: this
+   * session's packet id is `messageId`, put on a copy only when the queue is replayed. (A PUBREL that took
+   * a publish's place is this session's own.) aedes-persistence copied every packet for every session on
+   * enqueue; under load those copies lived until ingest's PUBACK and were most of the store's garbage.
+   */
   packet: QueuedPacket;
   brokerId: string | undefined;
   counter: number | undefined;
   messageId: number | undefined;
+  /** Queue order, a doubly linked list: O(1) to append and to unlink, nothing allocated but the entry. */
+  prev: Entry | undefined;
+  next: Entry | undefined;
 }
 /** One entry, or the rare several that share a key (kept in queue order). No allocation in the usual case. */
 type Slot = Entry | Entry[];
 interface Queue {
-  order: Set<Entry>;
-  /** broker id → broker counter → entry: a delivery finds its stored copy to number. */
-  byCounter: Map<string, Map<number, Slot>>;
+  head: Entry | undefined;
+  tail: Entry | undefined;
+  /** broker counter → entry for this broker's packets (all of them on one broker): a delivery finds its entry. */
+  own: Map<number, Slot>;
+  /** broker id → broker counter → entry, for packets another broker numbered. */
+  foreign: Map<string, Map<number, Slot>>;
   /** packet id → entry, for numbered entries: a PUBACK finds what it acknowledges. */
   byMessageId: Map<number, Slot>;
 }
@@ -63,6 +77,9 @@ function* entries(slot: Slot | undefined): Generator<Entry> {
   if (slot === undefined) return;
   if (Array.isArray(slot)) yield* slot;
   else yield slot;
+}
+function* inOrder(q: Queue): Generator<Entry> {
+  for (let e = q.head; e; e = e.next) yield e;
 }
 const firstOf = (slot: Slot | undefined) => (Array.isArray(slot) ? slot[0] : slot);
 const DONE: Promise<void> = Promise.resolve();
@@ -124,29 +141,44 @@ class IndexedMemoryPersistence extends Base {
   #queue(clientId: string): Queue {
     const q = this.#queues.get(clientId);
     if (q) return q;
-    const created: Queue = { order: new Set(), byCounter: new Map(), byMessageId: new Map() };
+    const created: Queue = {
+      head: undefined,
+      tail: undefined,
+      own: new Map(),
+      foreign: new Map(),
+      byMessageId: new Map(),
+    };
     this.#queues.set(clientId, created);
     return created;
   }
 
-  #index(q: Queue, e: Entry) {
-    if (e.brokerId !== undefined && e.counter !== undefined) {
-      let counters = q.byCounter.get(e.brokerId);
-      if (!counters) {
-        counters = new Map();
-        q.byCounter.set(e.brokerId, counters);
-      }
-      addTo(counters, e.counter, e);
+  /** The id this broker stamps on its packets (Aedes hands the persistence the broker in setup). */
+  get #ownId(): string | undefined {
+    return (this as unknown as { broker?: { id?: string } }).broker?.id;
+  }
+
+  #counters(q: Queue, brokerId: string, create: boolean): Map<number, Slot> | undefined {
+    if (brokerId === this.#ownId) return q.own;
+    let counters = q.foreign.get(brokerId);
+    if (!counters && create) {
+      counters = new Map();
+      q.foreign.set(brokerId, counters);
     }
+    return counters;
+  }
+
+  #index(q: Queue, e: Entry) {
+    if (e.brokerId !== undefined && e.counter !== undefined)
+      addTo(this.#counters(q, e.brokerId, true)!, e.counter, e);
     if (e.messageId !== undefined) addTo(q.byMessageId, e.messageId, e);
   }
 
   #unindex(q: Queue, e: Entry) {
     if (e.brokerId !== undefined && e.counter !== undefined) {
-      const counters = q.byCounter.get(e.brokerId);
+      const counters = this.#counters(q, e.brokerId, false);
       if (counters) {
         removeFrom(counters, e.counter, e);
-        if (counters.size === 0) q.byCounter.delete(e.brokerId);
+        if (counters.size === 0 && counters !== q.own) q.foreign.delete(e.brokerId);
       }
     }
     if (e.messageId !== undefined) removeFrom(q.byMessageId, e.messageId, e);
@@ -154,15 +186,26 @@ class IndexedMemoryPersistence extends Base {
 
   #enqueue(clientId: string, packet: QueuedPacket) {
     const q = this.#queue(clientId);
-    const copy = new Packet(packet);
     const e: Entry = {
-      packet: copy,
-      brokerId: copy.brokerId,
-      counter: copy.brokerCounter,
-      messageId: copy.messageId,
+      packet,
+      brokerId: packet.brokerId,
+      counter: packet.brokerCounter,
+      messageId: packet.messageId,
+      prev: q.tail,
+      next: undefined,
     };
-    q.order.add(e);
+    if (q.tail) q.tail.next = e;
+    else q.head = e;
+    q.tail = e;
     this.#index(q, e);
+  }
+
+  #unlink(q: Queue, e: Entry) {
+    if (e.prev) e.prev.next = e.next;
+    else q.head = e.next;
+    if (e.next) e.next.prev = e.prev;
+    else q.tail = e.prev;
+    e.prev = e.next = undefined;
   }
 
   // The methods on every message's path answer with one settled promise instead of a new one per call
@@ -191,19 +234,18 @@ class IndexedMemoryPersistence extends Base {
     const same =
       packet.brokerId === undefined || packet.brokerCounter === undefined
         ? undefined
-        : firstOf(q.byCounter.get(packet.brokerId)?.get(packet.brokerCounter));
+        : firstOf(this.#counters(q, packet.brokerId, false)?.get(packet.brokerCounter));
     if (same) {
-      // The packet got its packet id: renumber the stored copy.
+      // The packet got its packet id: renumber the entry.
       if (same.messageId !== undefined) removeFrom(q.byMessageId, same.messageId, same);
       same.messageId = packet.messageId;
-      same.packet.messageId = packet.messageId;
       if (same.messageId !== undefined) addTo(q.byMessageId, same.messageId, same);
       return;
     }
     // A PUBREL (QoS 2) or a packet of another broker under the same packet id takes the stored one's place.
     const candidates =
       packet.messageId === undefined
-        ? Array.from(q.order).filter((e) => e.messageId === undefined)
+        ? Array.from(inOrder(q)).filter((e) => e.messageId === undefined)
         : Array.from(entries(q.byMessageId.get(packet.messageId)));
     for (const e of candidates) {
       if (e.brokerId === packet.brokerId) continue;
@@ -211,12 +253,17 @@ class IndexedMemoryPersistence extends Base {
       e.packet = packet;
       e.brokerId = packet.brokerId;
       e.counter = packet.brokerCounter;
+      e.messageId = packet.messageId;
       this.#index(q, e);
       return;
     }
     throw new Error('no such packet');
   }
 
+  /**
+   * Resolves with what the PUBACK acknowledged. For a publish that is the shared packet (its `messageId` is
+   * not this session's): Aedes only emits it with 'ack'.
+   */
   outgoingClearMessageId(client: ClientRef, packet: QueuedPacket): Promise<QueuedPacket | undefined> {
     return Promise.resolve(this.#clear(client, packet));
   }
@@ -227,7 +274,7 @@ class IndexedMemoryPersistence extends Base {
     if (packet.messageId !== undefined) e = firstOf(q.byMessageId.get(packet.messageId));
     else {
       // Not yet numbered (a packet dropped before delivery): rare, found by scanning as the library does.
-      for (const candidate of q.order) {
+      for (const candidate of inOrder(q)) {
         if (candidate.messageId === undefined) {
           e = candidate;
           break;
@@ -235,15 +282,27 @@ class IndexedMemoryPersistence extends Base {
       }
     }
     if (!e) return undefined;
-    q.order.delete(e);
+    this.#unlink(q, e);
     this.#unindex(q, e);
     return e.packet;
   }
 
   outgoingStream(client: ClientRef) {
-    // A copy, so acknowledgements during the replay do not change what is replayed.
+    // Copies made now, so acknowledgements during the replay do not change what is replayed; each publish
+    // with this session's packet id, as the library's per-session copies had it.
     const q = this.#queues.get(client.id);
-    return Readable.from(q ? Array.from(q.order, (e) => e.packet) : []);
+    const packets: QueuedPacket[] = [];
+    if (q) {
+      for (const e of inOrder(q)) {
+        if (e.packet.cmd !== undefined && e.packet.cmd !== 'publish') packets.push(e.packet);
+        else {
+          const copy = new Packet(e.packet);
+          copy.messageId = e.messageId;
+          packets.push(copy);
+        }
+      }
+    }
+    return Readable.from(packets);
   }
 }
 
