@@ -1,11 +1,13 @@
 import { ConfigError } from '@citytel/contract';
-import { createLogger, openStore, resolveServiceSecret } from '@citytel/store';
-import { createBroker } from './broker.ts';
+import { createLogger, openStore, quietDisabledDebug, resolveServiceSecret } from '@citytel/store';
 import { loadBrokerConfig } from './config.ts';
 
 /** `npm start -w broker`: the MQTT broker alone, configured by the environment (CONTRACT §5). */
 async function main(): Promise<void> {
   const config = loadBrokerConfig();
+  // Before Aedes and mqtt-packet load: their disabled debug loggers then cost nothing (store's quiet-debug.ts).
+  quietDisabledDebug();
+  const { createBroker } = await import('./broker.ts');
   const log = createLogger('broker', config.LOG_LEVEL);
   const store = await openStore({ dataDir: config.DATA_DIR, databaseUrl: config.DATABASE_URL, log });
   const serviceSecret = resolveServiceSecret(config.DATA_DIR, config.MQTT_SERVICE_SECRET);

@@ -1,5 +1,6 @@
 export { isPostgresUrl } from './dialect.ts';
 export { type OpenStoreOptions, openStore } from './open.ts';
+export { quietDisabledDebug } from './quiet-debug.ts';
 export { NO_ANSWER } from './repos/commands.ts';
 export { BOOTSTRAP_ADMIN_ID } from './repos/operators.ts';
 export { createLogger, resolveServiceSecret } from './runtime.ts';
