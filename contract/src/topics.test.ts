@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { isId } from './ids.ts';
 import { parseTopic, topics } from './topics.ts';
 
 describe('topics', () => {
@@ -34,5 +36,41 @@ describe('topics', () => {
     ]) {
       expect(parseTopic(t), t).toBeUndefined();
     }
+  });
+});
+
+/** parseTopic as it was before its fast path for `sensors/…`: the answers it must keep. */
+function parseTopicBefore(topic: string) {
+  const p = topic.split('/');
+  if (p[0] === 'sensors' && p.length === 3 && isId(p[1]!)) {
+    if (p[2] === 'readings') return { kind: 'native', owner: p[1]! };
+    if (p[2] === 'airrohr') return { kind: 'airrohr', owner: p[1]! };
+    return undefined;
+  }
+  return p[0] === 'sensors' ? undefined : parseTopic(topic);
+}
+
+describe('parseTopic on sensors/…', () => {
+  it('answers as splitting the topic did, for any topic', () => {
+    const part = fc.oneof(
+      fc.constantFrom(
+        'sensors',
+        'readings',
+        'airrohr',
+        'kit-1',
+        '',
+        'readingsx',
+        'xreadings',
+        'a'.repeat(65),
+      ),
+      fc.stringMatching(/^[A-Za-z0-9_\-/+#. ]{0,12}$/),
+    );
+    fc.assert(
+      fc.property(fc.array(part, { minLength: 1, maxLength: 5 }), (parts) => {
+        const topic = parts.join('/');
+        expect(parseTopic(topic)).toEqual(parseTopicBefore(topic));
+      }),
+      { numRuns: 20_000 },
+    );
   });
 });

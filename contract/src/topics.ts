@@ -48,6 +48,17 @@ export interface ParsedTopic {
 }
 
 export function parseTopic(topic: string): ParsedTopic | undefined {
+  // Most messages are sensor readings: read without splitting the topic. The same answers as below.
+  if (topic.startsWith('sensors/')) {
+    const slash = topic.indexOf('/', 8);
+    if (slash < 0 || topic.indexOf('/', slash + 1) >= 0) return undefined;
+    const owner = topic.slice(8, slash);
+    if (!isId(owner)) return undefined;
+    const leaf = topic.length - slash - 1;
+    if (leaf === 8 && topic.endsWith('readings')) return { kind: 'native', owner };
+    if (leaf === 7 && topic.endsWith('airrohr')) return { kind: 'airrohr', owner };
+    return undefined;
+  }
   const p = topic.split('/');
   if (p[0] === 'sensors' && p.length === 3 && isId(p[1]!)) {
     if (p[2] === 'readings') return { kind: 'native', owner: p[1]! };

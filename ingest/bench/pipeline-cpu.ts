@@ -120,8 +120,9 @@ for (let r = 0; r < rounds && at + perRound <= all.length; r++) {
   );
 }
 results.sort((a, b) => a - b);
+// The machine is shared: other work only adds to a round, so the least is the steadiest figure.
 console.log(
-  `median ${results[Math.floor(results.length / 2)]!.toFixed(2)} µs CPU/msg over ${results.length} rounds`,
+  `median ${results[Math.floor(results.length / 2)]!.toFixed(2)}, least ${results[0]!.toFixed(2)} µs CPU/msg over ${results.length} rounds`,
 );
 await ingest.stop();
 server.close();

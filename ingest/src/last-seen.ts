@@ -35,7 +35,8 @@ export function createLastSeen(opts: {
       pending.set(s.id, { id: s.id, at: s.at, firmware: s.firmware });
       return;
     }
-    if (s.at > prev.at) prev.at = s.at;
+    // getTime: comparing the Dates themselves converts both to primitives first.
+    if (s.at.getTime() > prev.at.getTime()) prev.at = s.at;
     if (s.firmware) prev.firmware = s.firmware;
   }
 

@@ -1,9 +1,11 @@
+import { isAscii } from 'node:buffer';
 import {
   type DecodedReading,
   type DecodeResult,
   decodeSensorMessage,
   decodeVehicleTelemetry,
   type FieldRejection,
+  failed,
   geohash,
   isPlainObject,
   isPlausibleTime,
@@ -13,6 +15,7 @@ import {
   parseJson,
   parseTopic,
   type RejectionReason,
+  SENSOR_DECODERS,
   STAMPED_TOPIC_KINDS,
   type TopicKind,
   unstamp,
@@ -161,7 +164,7 @@ function route(
     case 'airrohr':
     case 'sck-raw':
     case 'sck-json': {
-      const decoded = decodeSensorMessage(kind, payload);
+      const decoded = decodeSensor(kind, payload);
       out.seen = { id: device.id, at: clock.at };
       if (decoded.firmware) out.seen.firmware = decoded.firmware;
       return sensorPoints(out, device, decoded, clock);
@@ -180,6 +183,22 @@ function route(
       return out;
     default:
       return refuse(out, 'schema', `ingest does not consume ${kind} messages`);
+  }
+}
+
+/**
+ * `decodeSensorMessage`, with a shortcut for what kits send: ASCII bytes are their text as latin1, with
+ * no replacement character to look for (decodeSensorMessage makes a TextDecoder per message, then searches
+ * its text). Anything else goes through decodeSensorMessage itself.
+ */
+function decodeSensor(kind: TopicKind, payload: Buffer): DecodeResult {
+  const decode = SENSOR_DECODERS[kind];
+  if (!decode || !isAscii(payload)) return decodeSensorMessage(kind, payload);
+  try {
+    return decode(payload.toString('latin1'));
+  } catch (e) {
+    // As decodeSensorMessage: decoders are written not to throw; this keeps one bug from stopping the stream.
+    return failed('malformed', `decoder error: ${(e as Error).message.slice(0, 200)}`);
   }
 }
 

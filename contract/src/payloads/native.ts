@@ -8,7 +8,6 @@ import {
   deviceTimeMs,
   type FieldRejection,
   failed,
-  hasValues,
   inRange,
   isPlainObject,
   metricSchemas,
@@ -42,21 +41,27 @@ function decodeOne(
   rejections: FieldRejection[],
 ): DecodedReading | undefined {
   const values: MetricValues = {};
+  let kept = 0;
   for (const m of METRIC_NAMES) {
     const raw = o[m];
     if (raw === undefined) continue;
     // The usual value is kept without building its field name, which only a rejection needs.
-    if (typeof raw === 'number' && Number.isFinite(raw) && inRange(m, raw)) values[m] = raw;
-    else {
+    if (typeof raw === 'number' && Number.isFinite(raw) && inRange(m, raw)) {
+      values[m] = raw;
+      kept++;
+    } else {
       const v = checkMetric(m, raw, `${prefixOf(index)}${m}`, rejections);
-      if (v !== undefined) values[m] = v;
+      if (v !== undefined) {
+        values[m] = v;
+        kept++;
+      }
     }
   }
   for (const k in o) {
     if (!KNOWN_KEYS.has(k))
       rejections.push({ field: `${prefixOf(index)}${k}`, reason: 'schema', detail: `unknown field ${k}` });
   }
-  if (!hasValues(values)) return undefined;
+  if (kept === 0) return undefined;
   const r: DecodedReading = { values };
   const raw = o.ts;
   if (raw !== undefined && raw !== null && raw !== '') {

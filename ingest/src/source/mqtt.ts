@@ -18,29 +18,29 @@ export interface MqttSource extends MessageSource {
   publish(topic: string, payload: string, retain: boolean): void;
 }
 
-interface Held {
-  messageId: number;
-  connection: number;
-  done: boolean;
-}
-
 /**
- * A delivered message; `ack` lives on the prototype, so a delivery allocates no closure (tsx keeps
- * function names, which makes every closure created per message cost a defineProperty as well). Being a
- * method, it is called on the message (`m.ack()`), not passed on alone.
+ * A delivered message, and for QoS 1 its place in the PUBACK queue (one object per message); `ack`
+ * lives on the prototype, so a delivery allocates no closure (tsx keeps function names, which makes every
+ * closure created per message cost a defineProperty as well). Being a method, it is called on the message
+ * (`m.ack()`), not passed on alone.
  */
 class Delivery implements SourceMessage {
+  /** Acknowledged by ingest (its PUBACK may still wait for earlier messages). */
+  done = false;
+
   constructor(
     readonly topic: string,
     readonly payload: Buffer,
     readonly retain: boolean,
-    private readonly held: Held | undefined,
-    private readonly release: (h: Held) => void,
+    /** QoS 1 only: the packet id its PUBACK carries; undefined for QoS 0, which is not acknowledged. */
+    readonly messageId: number | undefined,
+    /** The connection it came on: a PUBACK never goes to another. */
+    readonly connection: number,
+    private readonly release: (d: Delivery) => void,
   ) {}
 
   ack(): void {
-    const h = this.held;
-    if (h && !h.done) this.release(h);
+    if (this.messageId !== undefined && !this.done) this.release(this);
   }
 }
 
@@ -67,7 +67,7 @@ export function createMqttSource(opts: MqttSourceOptions): MqttSource {
   // Acknowledgements leave in the order the messages arrived [MQTT-4.6.0-2], so a message written early
   // waits for those before it. The queue belongs to one connection: after a reconnect the broker sends
   // every unacknowledged message again, and a late PUBACK must not reach the new connection.
-  let queue: Held[] = [];
+  let queue: Delivery[] = [];
   let head = 0;
   let connection = 0;
   let delivering = true;
@@ -104,14 +104,14 @@ export function createMqttSource(opts: MqttSourceOptions): MqttSource {
     client.stream.write(buf);
   }
 
-  function release(h: Held) {
+  function release(h: Delivery) {
     h.done = true;
     if (h.connection !== connection || queue[head] !== h) return;
     const live = client?.connected === true;
     while (head < queue.length && queue[head]!.done) {
       const next = queue[head++]!;
       if (live) {
-        acks.push(next.messageId);
+        acks.push(next.messageId!);
         acksConnection = connection;
       }
       s.acked++;
@@ -129,13 +129,17 @@ export function createMqttSource(opts: MqttSourceOptions): MqttSource {
   function deliver(packet: IPublishPacket, callback: (err?: Error) => void) {
     const qos1 = packet.qos === 1 && packet.messageId !== undefined;
     s.received++;
-    let h: Held | undefined;
-    if (qos1) {
-      h = { messageId: packet.messageId!, connection, done: false };
-      queue.push(h);
-    }
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    handlers!.onMessage(new Delivery(packet.topic, payload, packet.retain === true, h, release));
+    const d = new Delivery(
+      packet.topic,
+      payload,
+      packet.retain === true,
+      qos1 ? packet.messageId : undefined,
+      connection,
+      release,
+    );
+    if (qos1) queue.push(d);
+    handlers!.onMessage(d);
     callback(qos1 ? HELD : undefined);
   }
 
