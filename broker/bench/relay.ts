@@ -11,7 +11,7 @@
  * clients are raw MQTT over TCP (publisher.ts, and the subscriber below), so nearly all the CPU is the
  * broker's. Mosquitto is C and single-threaded: the ratio says how far a Node broker is from it.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,9 +19,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { INGEST_SUBSCRIPTIONS } from '@citytel/contract';
 import { resolveServiceSecret } from '@citytel/store';
 import { arg, ownCpu } from '../../ingest/bench/common.ts';
-import { type NodeProcess, spawnNode, spawnProgram } from '../../ingest/bench/processes.ts';
+import { startMosquitto as startMosquittoProcess } from '../../ingest/bench/peers.ts';
+import { type NodeProcess, spawnNode } from '../../ingest/bench/processes.ts';
 import { mainThreadProfile, summarizeProfile } from '../../ingest/bench/profile.ts';
-import { openPublishers } from '../../ingest/bench/publisher.ts';
+import { encodeConnect, openPublishers, remainingLength, utf8Field } from '../../ingest/bench/publisher.ts';
 import { benchDevices, workload } from '../../ingest/bench/workload.ts';
 import { freePort } from '../../test/helpers/ports.ts';
 
@@ -31,44 +32,16 @@ const WINDOW = Number(arg('window', '200'));
 const ROUNDS = Number(arg('rounds', '3'));
 const ONLY = new Set(arg('only', 'citytel,mosquitto').split(','));
 const PROFILE = process.argv.includes('--profile');
-const MOSQUITTO = process.env.MOSQUITTO ?? '/usr/sbin/mosquitto';
 const HOLD = Number(arg('hold', '0'));
 const HOLD_MS = Number(arg('hold-ms', '100'));
 
-/** MQTT 3.1.1 CONNECT with a persistent session (clean = 0), username and password. */
-function connectPacket(clientId: string, username: string, password: string): Buffer {
-  const str = (s: string) => {
-    const b = Buffer.from(s);
-    return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
-  };
-  const body = Buffer.concat([
-    str('MQTT'),
-    Buffer.from([4, 0xc0, 0, 60]),
-    str(clientId),
-    str(username),
-    str(password),
-  ]);
-  return Buffer.concat([Buffer.from([0x10, ...varLength(body.length)]), body]);
-}
-
+/** SUBSCRIBE, packet id 1, every filter at QoS 1. */
 function subscribePacket(filters: readonly string[]): Buffer {
-  const parts = filters.map((f) => {
-    const b = Buffer.from(f);
-    return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b, Buffer.from([1])]);
-  });
-  const body = Buffer.concat([Buffer.from([0, 1]), ...parts]);
-  return Buffer.concat([Buffer.from([0x82, ...varLength(body.length)]), body]);
-}
-
-function varLength(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return out;
+  const body = Buffer.concat([
+    Buffer.from([0, 1]),
+    ...filters.map((f) => Buffer.concat([utf8Field(f), Buffer.from([1])])),
+  ]);
+  return Buffer.concat([Buffer.from([0x82, ...remainingLength(body.length)]), body]);
 }
 
 interface Subscriber {
@@ -106,7 +79,7 @@ function subscribe(url: string, clientId: string, username: string, password: st
       held = [];
       if (ids.length) sendAcks(ids);
     };
-    socket.once('connect', () => socket.write(connectPacket(clientId, username, password)));
+    socket.once('connect', () => socket.write(encodeConnect(clientId, username, password, false)));
     socket.on('error', reject);
     socket.on('data', (chunk: Buffer) => {
       const data = pending.length ? Buffer.concat([pending, chunk]) : chunk;
@@ -204,22 +177,7 @@ async function startCitytel(dir: string, profileDir?: string): Promise<BrokerUnd
 
 async function startMosquitto(dir: string): Promise<BrokerUnderTest> {
   const port = await freePort();
-  const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(
-    conf,
-    [
-      `listener ${port} 127.0.0.1`,
-      'allow_anonymous true',
-      'persistence false',
-      'max_queued_messages 0',
-      'log_dest stderr',
-      'log_type error',
-      'log_type notice',
-      'log_type information',
-      '',
-    ].join('\n'),
-  );
-  const proc = spawnProgram(MOSQUITTO, ['-c', conf], {}, 'mosquitto');
+  const proc = startMosquittoProcess(dir, port, true);
   await proc.logged('running');
   return {
     name: 'Mosquitto (max_queued_messages 0)',

@@ -111,28 +111,23 @@ class IndexedMemoryPersistence extends Base {
     return subs;
   }
 
-  override async addSubscriptions(client: ClientRef, subs: unknown[]) {
-    this.#matches.clear();
-    try {
-      return await super.addSubscriptions(client, subs);
-    } finally {
-      this.#matches.clear();
-    }
+  override addSubscriptions(client: ClientRef, subs: unknown[]) {
+    return this.#changing(() => super.addSubscriptions(client, subs));
   }
 
-  override async removeSubscriptions(client: ClientRef, subs: unknown[]) {
-    this.#matches.clear();
-    try {
-      return await super.removeSubscriptions(client, subs);
-    } finally {
-      this.#matches.clear();
-    }
+  override removeSubscriptions(client: ClientRef, subs: unknown[]) {
+    return this.#changing(() => super.removeSubscriptions(client, subs));
   }
 
-  override async cleanSubscriptions(client: ClientRef) {
+  override cleanSubscriptions(client: ClientRef) {
+    return this.#changing(() => super.cleanSubscriptions(client));
+  }
+
+  /** A change of subscriptions forgets the cached matches, when it starts and when it is done. */
+  async #changing<T>(change: () => Promise<T>): Promise<T> {
     this.#matches.clear();
     try {
-      return await super.cleanSubscriptions(client);
+      return await change();
     } finally {
       this.#matches.clear();
     }

@@ -63,6 +63,31 @@ const PEER_DIR = join(ROOT, '.bench/peer');
 const NODE_RED = join(PEER_DIR, 'node_modules/node-red/red.js');
 const MOSQUITTO = process.env.MOSQUITTO ?? '/usr/sbin/mosquitto';
 
+/**
+ * Debian's Mosquitto on 127.0.0.1:`port`, anonymous, in memory, its config written into `dir`; `unbounded`
+ * sets `max_queued_messages 0`. Resolves nothing: wait for its 'running' line (`logged('running')`).
+ */
+export function startMosquitto(dir: string, port: number, unbounded: boolean): NodeProcess {
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence false',
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+      'log_type notice',
+      'log_type information',
+      ...(unbounded ? ['max_queued_messages 0'] : []),
+      ...(process.env.BENCH_MOSQUITTO_EXTRA ?? '').split(';').filter(Boolean),
+      '',
+    ].join('\n'),
+  );
+  return spawnProgram(MOSQUITTO, ['-c', conf], {}, 'mosquitto');
+}
+
 /** Installs Node-RED 4 and node-red-contrib-influxdb into .bench/peer once. */
 export function installNodeRed(): void {
   if (existsSync(NODE_RED) && existsSync(join(PEER_DIR, 'node_modules/node-red-contrib-influxdb'))) return;
@@ -115,24 +140,7 @@ export function nodeRedPeer(opts: { unbounded: boolean }): Peer {
       mkdirSync(dir, { recursive: true });
       const port = await freePort();
       url = `mqtt://127.0.0.1:${port}`;
-      const conf = join(dir, 'mosquitto.conf');
-      writeFileSync(
-        conf,
-        [
-          `listener ${port} 127.0.0.1`,
-          'allow_anonymous true',
-          'persistence false',
-          'log_dest stderr',
-          'log_type error',
-          'log_type warning',
-          'log_type notice',
-          'log_type information',
-          ...(opts.unbounded ? ['max_queued_messages 0'] : []),
-          ...(process.env.BENCH_MOSQUITTO_EXTRA ?? '').split(';').filter(Boolean),
-          '',
-        ].join('\n'),
-      );
-      mosquitto = spawnProgram(MOSQUITTO, ['-c', conf], {}, 'mosquitto');
+      mosquitto = startMosquitto(dir, port, opts.unbounded);
       await mosquitto.logged('running');
 
       const influx = new URL(stack.influxUrl);

@@ -19,7 +19,7 @@ const PINGREQ = Buffer.from([0xc0, 0]);
 const DISCONNECT = Buffer.from([0xe0, 0]);
 
 /** MQTT's variable-length "remaining length". */
-function remainingLength(n: number): number[] {
+export function remainingLength(n: number): number[] {
   const out: number[] = [];
   do {
     let byte = n % 128;
@@ -30,7 +30,8 @@ function remainingLength(n: number): number[] {
   return out;
 }
 
-const utf8Field = (s: string | Buffer) => {
+/** A length-prefixed MQTT string. */
+export const utf8Field = (s: string | Buffer) => {
   const b = typeof s === 'string' ? Buffer.from(s) : s;
   const len = Buffer.alloc(2);
   len.writeUInt16BE(b.length);
@@ -47,8 +48,9 @@ export function encodePublishes(messages: Message[]): Buffer[] {
   });
 }
 
-function encodeConnect(clientId: string, username?: string, password?: string): Buffer {
-  const flags = 0x02 | (username !== undefined ? 0xc0 : 0); // clean session, user and password
+/** MQTT 3.1.1 CONNECT, keepalive 60 s; a clean session unless `clean` is false. */
+export function encodeConnect(clientId: string, username?: string, password?: string, clean = true): Buffer {
+  const flags = (clean ? 0x02 : 0) | (username !== undefined ? 0xc0 : 0); // session, user and password
   const keepalive = Buffer.alloc(2);
   keepalive.writeUInt16BE(60);
   const body = Buffer.concat([
