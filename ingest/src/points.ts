@@ -3,6 +3,7 @@ import {
   type LocationClass,
   MEASUREMENTS,
   METRIC_NAMES,
+  type Metric,
   type MetricValues,
   POSITION_FIELDS,
   type Position,
@@ -139,15 +140,13 @@ const TIME_MAX_BYTES = 23;
  */
 export function encodeReading(p: ReadingPoint, buf: Uint8Array, at: number): number {
   let o = put(buf, at, p.series.head);
-  const values = p.values;
-  for (let i = 0; i < METRIC_NAMES.length; i++) {
-    const v = values[METRIC_NAMES[i]!];
-    if (v === undefined) continue;
-    o = put(buf, o, FIELD_NAMES[i]!);
-    o = putNum(buf, o, v);
-    buf[o++] = 44; // ,
-  }
-  o = put(buf, o, p.series.tails[p.source]);
+  o = putFields(buf, o, p.values);
+  const s = p.series;
+  o = put(
+    buf,
+    o,
+    p.source === 'device' ? s.tails.device : p.source === 'broker' ? s.tails.broker : s.tails.ingest,
+  );
   o = putInt(buf, o, p.ms, 1);
   // `nanos`: 6 digits of offset, zero-padded.
   let ns = p.offset % 1_000_000;
@@ -159,12 +158,46 @@ export function encodeReading(p: ReadingPoint, buf: Uint8Array, at: number): num
   return o + 6;
 }
 
+/** Index of each metric in METRIC_NAMES, the order fields are written in. */
+const METRIC_INDEX = new Map<string, number>(METRIC_NAMES.map((m, i) => [m, i]));
+
+/**
+ * `name=value,` for each metric of `values`, in METRIC_NAMES order. Decoders add a reading's values in
+ * that order, so its own keys are walked (for…in, cached by V8) rather than all metrics looked up by name
+ * (a keyed load each, ten times the cost); values in any other order are written by that slower walk.
+ */
+function putFields(buf: Uint8Array, at: number, values: MetricValues): number {
+  let o = at;
+  let last = -1;
+  for (const m in values) {
+    const i = METRIC_INDEX.get(m);
+    if (i === undefined || i <= last) return putFieldsInOrder(buf, at, values);
+    last = i;
+    const v = values[m as Metric];
+    if (v === undefined) continue;
+    o = put(buf, o, FIELD_NAMES[i]!);
+    o = putNum(buf, o, v);
+    buf[o++] = 44; // ,
+  }
+  return o;
+}
+
+function putFieldsInOrder(buf: Uint8Array, at: number, values: MetricValues): number {
+  let o = at;
+  for (let i = 0; i < METRIC_NAMES.length; i++) {
+    const v = values[METRIC_NAMES[i]!];
+    if (v === undefined) continue;
+    o = put(buf, o, FIELD_NAMES[i]!);
+    o = putNum(buf, o, v);
+    buf[o++] = 44; // ,
+  }
+  return o;
+}
+
 function put(buf: Uint8Array, at: number, bytes: Uint8Array): number {
-  const n = bytes.length;
-  // A loop beats the call into TypedArray#set for the few bytes of a field name.
-  if (n > 24) buf.set(bytes, at);
-  else for (let i = 0; i < n; i++) buf[at + i] = bytes[i]!;
-  return at + n;
+  // TypedArray#set is a memcpy: several times faster than a loop even for a few bytes.
+  buf.set(bytes, at);
+  return at + bytes.length;
 }
 
 /**
@@ -184,6 +217,8 @@ function putNum(buf: Uint8Array, at: number, v: number): number {
   return at + t.length;
 }
 
+const POW10 = Array.from({ length: 17 }, (_, i) => 10 ** i);
+
 /**
  * Writes the integer k (|k| < 2^53) with at least `width` digits (zero-padded on the left), a `.` before
  * its last `decimals` digits; -0 is written `0`, as `String(-0)`.
@@ -195,13 +230,14 @@ function putInt(buf: Uint8Array, at: number, k: number, width: number, decimals 
     k = -k;
   }
   let digits = 1;
-  for (let t = k; t >= 10; t = Math.floor(t / 10)) digits++;
+  while (digits < 16 && k >= POW10[digits]!) digits++;
   if (digits < width) digits = width;
   const end = o + digits + (decimals > 0 ? 1 : 0);
   let i = end - 1;
   for (let n = 0; n < digits; n++) {
     if (decimals > 0 && n === decimals) buf[i--] = 46; // .
-    const q = Math.floor(k / 10);
+    // Integer division where it fits 32 bits (times in ms do not, until their last digits).
+    const q = k < 2147483648 ? (k / 10) | 0 : Math.floor(k / 10);
     buf[i--] = 48 + k - q * 10;
     k = q;
   }

@@ -1,5 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { METRIC_NAMES, METRICS } from '../metrics.ts';
+import { METRIC_NAMES, METRICS, type MetricValues } from '../metrics.ts';
+import { checkMetric, type FieldRejection } from '../reading.ts';
 import { decodeNative } from './native.ts';
 
 const example = {
@@ -126,5 +128,51 @@ describe('native reading', () => {
     const r = decodeNative('{"pm25":4,"pm4":3}');
     expect(r.readings[0]?.values).toEqual({ pm25: 4 });
     expect(r.rejections[0]).toMatchObject({ field: 'pm4', reason: 'schema' });
+  });
+});
+
+describe('native values, read by their own keys', () => {
+  /** The values and rejections as decodeOne found them before, every metric looked up by name. */
+  function before(o: Record<string, unknown>) {
+    const rejections: FieldRejection[] = [];
+    const values: MetricValues = {};
+    for (const m of METRIC_NAMES) {
+      const v = checkMetric(m, o[m], m, rejections);
+      if (v !== undefined) values[m] = v;
+    }
+    for (const k in o) {
+      if (!['ts', 'lat', 'lon', ...METRIC_NAMES].includes(k))
+        rejections.push({ field: k, reason: 'schema', detail: `unknown field ${k}` });
+    }
+    return { values, rejections };
+  }
+
+  it('keeps the same values, in the same order, and the same rejections, whatever the keys', () => {
+    const key = fc.oneof(
+      fc.constantFrom(...METRIC_NAMES, 'ts', 'lat', 'lon'),
+      fc.constantFrom('x', '__proto__', 'PM25'),
+    );
+    const value = fc.oneof(
+      fc.double({ min: -100, max: 3000, noNaN: true }),
+      fc.integer({ min: 0, max: 100 }),
+      fc.constantFrom(null, '12', true, 1e308),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(key, value), { maxLength: 8 }), fc.boolean(), (unordered, sort) => {
+        // Sorted in METRIC_NAMES order half the time, as kits send them (the reading read fastest).
+        const rank = (k: string) => METRIC_NAMES.indexOf(k as never);
+        const pairs = sort ? [...unordered].sort((a, b) => rank(a[0]) - rank(b[0])) : unordered;
+        // Built as JSON text, as it arrives: every order of keys, repeated keys, `__proto__` as a key.
+        const text = `{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`;
+        const o = JSON.parse(text) as Record<string, unknown>;
+        const want = before(o);
+        const got = decodeNative(text);
+        const metricRejections = got.rejections.filter((r) => r.field !== 'position' && r.field !== 'ts');
+        expect(metricRejections).toEqual(want.rejections);
+        const values = got.readings[0]?.values ?? {};
+        expect(Object.entries(values)).toEqual(Object.entries(want.values));
+      }),
+      { numRuns: 20_000 },
+    );
   });
 });
