@@ -16,10 +16,13 @@ export const SENSOR_DECODERS: Partial<Record<TopicKind, (payload: string) => Dec
  * Decodes any sensor message; never throws. Bytes that are not UTF-8 text are refused whole, so a
  * decoder only ever sees text.
  */
+// One for every message: without `stream`, a decode keeps no state between calls.
+const UTF8 = new TextDecoder('utf-8', { fatal: false });
+
 export function decodeSensorMessage(kind: TopicKind, payload: Buffer): DecodeResult {
   const decoder = SENSOR_DECODERS[kind];
   if (!decoder) return failed('schema', `no sensor decoder for ${kind}`);
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(payload);
+  const text = UTF8.decode(payload);
   if (text.includes('\uFFFD')) return failed('malformed', 'payload is not valid UTF-8 text');
   try {
     return decoder(text);

@@ -19,6 +19,14 @@ describe('broker receive-time stamp', () => {
   });
   it('leaves an unstamped payload alone', () => {
     expect(unstamp(Buffer.from('{"pm25":1}'))).toEqual({ payload: Buffer.from('{"pm25":1}') });
+    for (const odd of [
+      '\x00\x00{}',
+      '\x00 12\x00{}',
+      '\x00-5\x00{}',
+      '\x0012345678901234567\x00{}',
+      '\x00123',
+    ])
+      expect(unstamp(Buffer.from(odd, 'latin1')).receivedAt).toBeUndefined();
   });
 });
 

@@ -20,9 +20,15 @@ export function stamp(payload: Buffer, receivedAtMs: number): Buffer {
 
 export function unstamp(payload: Buffer): { receivedAt?: Date; payload: Buffer } {
   if (payload.length < 3 || payload[0] !== NUL) return { payload };
-  const end = payload.indexOf(NUL, 1);
-  if (end < 2 || end > 17) return { payload };
-  const ms = Number(payload.subarray(1, end).toString('latin1'));
-  if (!Number.isSafeInteger(ms)) return { payload };
+  // The digits read in place (ingest unstamps every message): a NUL ends them, anything else is no stamp.
+  let ms = 0;
+  let end = 1;
+  for (; end < payload.length && end <= 17; end++) {
+    const byte = payload[end]!;
+    if (byte === NUL) break;
+    if (byte < 48 || byte > 57) return { payload };
+    ms = ms * 10 + (byte - 48);
+  }
+  if (end < 2 || end > 17 || payload[end] !== NUL || !Number.isSafeInteger(ms)) return { payload };
   return { receivedAt: new Date(ms), payload: payload.subarray(end + 1) };
 }

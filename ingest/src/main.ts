@@ -1,7 +1,6 @@
 import { ConfigError } from '@citytel/contract';
-import { createLogger, openStore, resolveServiceSecret } from '@citytel/store';
+import { createLogger, openStore, quietDisabledDebug, resolveServiceSecret } from '@citytel/store';
 import { loadIngestConfig } from './config.ts';
-import { createIngest } from './index.ts';
 
 /** `npm start -w ingest`: reads the environment, builds the worker, stops it cleanly on SIGINT / SIGTERM. */
 async function main() {
@@ -15,6 +14,9 @@ async function main() {
     }
     throw err;
   }
+  // Before MQTT.js and mqtt-packet load: their disabled debug loggers then cost nothing (store's quiet-debug.ts).
+  quietDisabledDebug();
+  const { createIngest } = await import('./index.ts');
   const log = createLogger('ingest', config.LOG_LEVEL);
   const store = await openStore({ dataDir: config.DATA_DIR, databaseUrl: config.DATABASE_URL, log });
   const serviceSecret = resolveServiceSecret(config.DATA_DIR, config.MQTT_SERVICE_SECRET);

@@ -187,8 +187,8 @@ function route(
 }
 
 /**
- * `decodeSensorMessage`, with a shortcut for what kits send: ASCII bytes are their text as latin1, with
- * no replacement character to look for (decodeSensorMessage makes a TextDecoder per message, then searches
+ * `decodeSensorMessage`, with a shortcut for what kits send: ASCII bytes (checked natively) are their text
+ * as latin1, with no replacement character to look for (decodeSensorMessage decodes UTF-8, then searches
  * its text). Anything else goes through decodeSensorMessage itself.
  */
 function decodeSensor(kind: TopicKind, payload: Buffer): DecodeResult {
