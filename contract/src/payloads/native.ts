@@ -42,20 +42,19 @@ function decodeOne(
 ): DecodedReading | undefined {
   const values = plainValues(o) ?? checkedValues(o, index, rejections);
   if (values === undefined) return undefined;
-  const r: DecodedReading = { values };
   const raw = o.ts;
+  let ms: number | undefined;
   if (raw !== undefined && raw !== null && raw !== '') {
-    const ms = deviceTimeMs(raw);
-    if (ms !== undefined) r.ts = new Date(ms);
-    else parseDeviceTime(raw, `${prefixOf(index)}ts`, rejections);
+    ms = deviceTimeMs(raw);
+    if (ms === undefined) parseDeviceTime(raw, `${prefixOf(index)}ts`, rejections);
   }
+  // Made whole, with its time, rather than given `ts` afterwards: the same keys in the same order, but the
+  // object is allocated at its final shape instead of growing a property store per reading.
+  const r: DecodedReading = ms === undefined ? { values } : { values, ts: new Date(ms) };
   const position = checkPosition(o.lat, o.lon, rejections);
   if (position) r.position = position;
   return r;
 }
-
-/** Index of each metric in METRIC_NAMES. */
-const METRIC_INDEX = new Map<string, number>(METRIC_NAMES.map((m, i) => [m, i]));
 
 /**
  * The values of a reading with nothing to refuse — the usual one: only known keys, every metric a plausible
@@ -63,23 +62,28 @@ const METRIC_INDEX = new Map<string, number>(METRIC_NAMES.map((m, i) => [m, i]))
  * looking every metric up by name (a keyed load each, most of a reading's decoding). The same object
  * `checkedValues` would build, keys in the same order. Undefined for any other reading, which
  * `checkedValues` then decodes and explains.
+ *
+ * Each key is looked for in METRIC_NAMES from just after the previous one: keys parsed from JSON are
+ * internalized strings, so each comparison is a pointer compare, far cheaper than a Map lookup per key; a
+ * metric out of order is not found ahead, which sends the reading to `checkedValues` as it must.
  */
 function plainValues(o: Record<string, unknown>): MetricValues | undefined {
   const values: MetricValues = {};
-  let last = -1;
+  const names = METRIC_NAMES;
+  let next = 0;
   for (const k in o) {
-    const i = METRIC_INDEX.get(k);
-    if (i === undefined) {
+    let i = next;
+    while (i < names.length && names[i] !== k) i++;
+    if (i === names.length) {
       if (k === 'ts' || k === 'lat' || k === 'lon') continue;
       return undefined;
     }
     const raw = o[k];
-    if (i <= last || typeof raw !== 'number' || !Number.isFinite(raw) || !inRange(METRIC_NAMES[i]!, raw))
-      return undefined;
-    last = i;
+    if (typeof raw !== 'number' || !Number.isFinite(raw) || !inRange(names[i]!, raw)) return undefined;
+    next = i + 1;
     values[k as Metric] = raw;
   }
-  return last >= 0 ? values : undefined;
+  return next > 0 ? values : undefined;
 }
 
 /** A reading's kept values, each refused one and each unknown key explained; undefined when none is kept. */
