@@ -4,8 +4,10 @@
  * of its own, whose `ack` counts; the writer posts to an HTTP server in this process that answers 204 at
  * once. Rounds of `--messages` (100 000), `--rounds` (7); prints the CPU time per message of each round and
  * the median. A quick loop for ingest's own costs, beside `bench:ingest` (which measures the whole pipeline).
+ * `--per-message=100` sends workload (b)'s messages instead (100 readings each; `--messages` then counts
+ * messages still, so give fewer, e.g. 2000) and prints the CPU per reading too.
  *
- *   npx tsx ingest/bench/pipeline-cpu.ts [--messages=100000] [--rounds=7]
+ *   npx tsx ingest/bench/pipeline-cpu.ts [--messages=100000] [--rounds=7] [--per-message=1]
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,10 +21,17 @@ import { device } from '../src/testing.ts';
 import { benchDevices, workload } from './workload.ts';
 
 const { values: args } = parseArgs({
-  options: { messages: { type: 'string', default: '100000' }, rounds: { type: 'string', default: '7' } },
+  options: {
+    messages: { type: 'string', default: '100000' },
+    rounds: { type: 'string', default: '7' },
+    'per-message': { type: 'string', default: '1' },
+  },
 });
 const perRound = Number(args.messages);
 const rounds = Number(args.rounds);
+const perMessage = Number(args['per-message']);
+// Warm-up messages: 20 000 one-reading messages, or as many readings in batches.
+const warmup = Math.max(20, Math.ceil(20_000 / perMessage));
 
 const kits = benchDevices(1000);
 const registry = new Map(kits.map((k) => [k.id, device(k.id, { lat: k.position.lat, lon: k.position.lon })]));
@@ -30,8 +39,8 @@ const w = workload({
   name: 'a',
   devices: kits,
   connections: 1,
-  readingsPerDevice: Math.ceil((perRound * rounds) / kits.length),
-  perMessage: 1,
+  readingsPerDevice: Math.ceil((perRound * rounds + warmup) / kits.length) * perMessage,
+  perMessage,
   from: Date.now() - 86_400_000,
 });
 const all = w.perConnection[0]!;
@@ -103,9 +112,9 @@ async function feed(from: number, to: number): Promise<void> {
 }
 
 // Warm up: every device cached, the code optimized.
-await feed(0, Math.min(all.length, 20_000));
+await feed(0, Math.min(all.length, warmup));
 const results: number[] = [];
-let at = 20_000;
+let at = warmup;
 for (let r = 0; r < rounds && at + perRound <= all.length; r++) {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -115,14 +124,19 @@ for (let r = 0; r < rounds && at + perRound <= all.length; r++) {
   at += perRound;
   const us = (cpu.user + cpu.system) / perRound;
   results.push(us);
+  const perReading = perMessage > 1 ? `, ${(us / perMessage).toFixed(3)} µs/reading` : '';
   console.log(
-    `round ${r + 1}: ${us.toFixed(2)} µs CPU/msg (${((perRound / ms) * 1000).toFixed(0)} msgs/s wall)`,
+    `round ${r + 1}: ${us.toFixed(2)} µs CPU/msg${perReading} (${((perRound / ms) * 1000).toFixed(0)} msgs/s wall)`,
   );
 }
 results.sort((a, b) => a - b);
 // The machine is shared: other work only adds to a round, so the least is the steadiest figure.
+const median = results[Math.floor(results.length / 2)]!;
 console.log(
-  `median ${results[Math.floor(results.length / 2)]!.toFixed(2)}, least ${results[0]!.toFixed(2)} µs CPU/msg over ${results.length} rounds`,
+  `median ${median.toFixed(2)}, least ${results[0]!.toFixed(2)} µs CPU/msg over ${results.length} rounds` +
+    (perMessage > 1
+      ? ` (${(median / perMessage).toFixed(3)}, ${(results[0]! / perMessage).toFixed(3)} µs/reading)`
+      : ''),
 );
 await ingest.stop();
 server.close();

@@ -30,6 +30,28 @@ const finite = fc.oneof(
     .chain((k) => fc.constantFrom(k, k / 10, k / 100, k / 1000, k / 10_000, (k / 10) * 3, k * 1.1)),
   fc.double({ min: -1e13, max: 1e13, noNaN: true }),
   fc.constantFrom(0, -0, 0.1 + 0.2, 1e12, -1e12, 999_999_999_999.9, 1e-7, 5e-324, 1.005, 2 ** 53, 1e21),
+  // Around the bounds of the 32-bit path for sensor-like values (|v| < 2 000 000, thousandths).
+  fc.constantFrom(
+    1_999_999.999,
+    -1_999_999.999,
+    2e6,
+    -2e6,
+    0.0005,
+    -0.0005,
+    1.0005,
+    -0.001,
+    0.1,
+    2147483.647,
+  ),
+  fc.integer({ min: -2_000_001_000, max: 2_000_001_000 }).map((k) => k / 1000),
+);
+
+/** Epoch ms: anything a Date holds, and times since 1970 (the usual ones) with their edges. */
+const times = fc.oneof(
+  fc.integer({ min: -8.64e15, max: 8.64e15 }),
+  fc.integer({ min: 0, max: 1e13 + 10 }),
+  fc.integer({ min: 1_700_000_000_000, max: 1_900_000_000_000 }),
+  fc.constantFrom(0, 1, 999_999, 1_000_000, 1_000_001, 9_999_999_999_999, 1e13, -1, -1_000_000),
 );
 
 describe('points encoded into the write body', () => {
@@ -55,7 +77,7 @@ describe('points encoded into the write body', () => {
       fc.property(
         values,
         fc.constantFrom('device', 'broker', 'ingest' as const),
-        fc.integer({ min: -8.64e15, max: 8.64e15 }),
+        times,
         fc.nat({ max: 3_000_000 }),
         fc.nat({ max: 100 }),
         (v, source, ms, offset, at) => {

@@ -147,32 +147,47 @@ export function encodeReading(p: ReadingPoint, buf: Uint8Array, at: number): num
     o,
     p.source === 'device' ? s.tails.device : p.source === 'broker' ? s.tails.broker : s.tails.ingest,
   );
-  o = putInt(buf, o, p.ms, 1);
+  // Times since 1970 (up to 2286) are 1–13 digits of ms; written as millions of ms and the rest, so every
+  // division is a 32-bit one. Anything else (a negative time, one past 2286) takes the general putInt.
+  const ms = p.ms;
+  if (ms >= 0 && ms < 1e13) {
+    const high = Math.floor(ms / 1e6);
+    if (high > 0) {
+      o = putInt(buf, o, high, 1);
+      o = putDigits(buf, o, ms - high * 1e6, 6);
+    } else o = putInt(buf, o, ms, 1);
+  } else o = putInt(buf, o, ms, 1);
   // `nanos`: 6 digits of offset, zero-padded.
-  let ns = p.offset % 1_000_000;
-  for (let k = o + 5; k >= o; k--) {
-    const q = Math.floor(ns / 10);
-    buf[k] = 48 + ns - q * 10;
-    ns = q;
-  }
-  return o + 6;
+  return putDigits(buf, o, p.offset % 1_000_000, 6);
 }
 
-/** Index of each metric in METRIC_NAMES, the order fields are written in. */
-const METRIC_INDEX = new Map<string, number>(METRIC_NAMES.map((m, i) => [m, i]));
+/** `width` digits of v (0 ≤ v < 10^width ≤ 2^31), zero-padded on the left. */
+function putDigits(buf: Uint8Array, at: number, v: number, width: number): number {
+  for (let k = at + width - 1; k >= at; k--) {
+    const q = (v / 10) | 0;
+    buf[k] = 48 + v - q * 10;
+    v = q;
+  }
+  return at + width;
+}
 
 /**
  * `name=value,` for each metric of `values`, in METRIC_NAMES order. Decoders add a reading's values in
  * that order, so its own keys are walked (for…in, cached by V8) rather than all metrics looked up by name
- * (a keyed load each, ten times the cost); values in any other order are written by that slower walk.
+ * (a keyed load each, ten times the cost); values in any other order are written by that slower walk. Each
+ * key is looked for in METRIC_NAMES from just after the previous one (a pointer compare each for the
+ * internalized strings keys are, cheaper than a Map lookup); one not found ahead is out of order (or no
+ * metric).
  */
 function putFields(buf: Uint8Array, at: number, values: MetricValues): number {
+  const names = METRIC_NAMES;
   let o = at;
-  let last = -1;
+  let next = 0;
   for (const m in values) {
-    const i = METRIC_INDEX.get(m);
-    if (i === undefined || i <= last) return putFieldsInOrder(buf, at, values);
-    last = i;
+    let i = next;
+    while (i < names.length && names[i] !== m) i++;
+    if (i === names.length) return putFieldsInOrder(buf, at, values);
+    next = i + 1;
     const v = values[m as Metric];
     if (v === undefined) continue;
     o = put(buf, o, FIELD_NAMES[i]!);
@@ -204,8 +219,28 @@ function put(buf: Uint8Array, at: number, bytes: Uint8Array): number {
  * `num(v)` as bytes. Sensor values have a few decimals: a number that is exactly k / 10^d (d ≤ 3, the
  * double nearest to it) has that decimal as its shortest round-trip text, which is what `String` gives,
  * so its digits are written from k without making a string. Anything else goes through `num`.
+ *
+ * The usual value (|v| < 2 000 000) is tried once, at d = 3, with 32-bit integers: a v that is k / 10^d
+ * for a smaller d is also k·10^(3−d) / 1000, so the thousandths with their trailing zeros dropped are the
+ * same digits the loop below finds at the least d (property-tested against `num`).
  */
 function putNum(buf: Uint8Array, at: number, v: number): number {
+  if (v < 2_000_000 && v > -2_000_000) {
+    let k = Math.round(v * 1000);
+    if (k / 1000 === v) {
+      let o = at;
+      if (k < 0) {
+        buf[o++] = 45; // -
+        k = -k;
+      }
+      let decimals = 3;
+      while (decimals > 0 && k % 10 === 0) {
+        k /= 10;
+        decimals--;
+      }
+      return putInt32(buf, o, k, decimals);
+    }
+  }
   let scale = 1;
   for (let d = 0; d <= 3; d++) {
     const k = Math.round(v * scale);
@@ -215,6 +250,25 @@ function putNum(buf: Uint8Array, at: number, v: number): number {
   const t = num(v);
   for (let i = 0; i < t.length; i++) buf[at + i] = t.charCodeAt(i);
   return at + t.length;
+}
+
+/**
+ * `putInt(buf, at, k, decimals + 1, decimals)` for 0 ≤ k < 2^31: the digits of k, a `.` before its last
+ * `decimals` (at most 3), zero-padded so that one digit stands before the `.`.
+ */
+function putInt32(buf: Uint8Array, at: number, k: number, decimals: number): number {
+  let digits = k < 10 ? 1 : k < 100 ? 2 : k < 1000 ? 3 : k < 10_000 ? 4 : k < 100_000 ? 5 : k < 1e6 ? 6 : 7;
+  while (digits < 10 && k >= POW10[digits]!) digits++;
+  if (digits <= decimals) digits = decimals + 1;
+  const end = at + digits + (decimals > 0 ? 1 : 0);
+  let i = end - 1;
+  for (let n = 0; n < digits; n++) {
+    if (n === decimals && n > 0) buf[i--] = 46; // .
+    const q = (k / 10) | 0;
+    buf[i--] = 48 + k - q * 10;
+    k = q;
+  }
+  return end;
 }
 
 const POW10 = Array.from({ length: 17 }, (_, i) => 10 ** i);
