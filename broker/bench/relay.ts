@@ -20,7 +20,7 @@ import { INGEST_SUBSCRIPTIONS } from '@citytel/contract';
 import { resolveServiceSecret } from '@citytel/store';
 import { arg, ownCpu } from '../../ingest/bench/common.ts';
 import { startMosquitto as startMosquittoProcess } from '../../ingest/bench/peers.ts';
-import { type NodeProcess, spawnNode } from '../../ingest/bench/processes.ts';
+import { type NodeProcess, spawnBroker } from '../../ingest/bench/processes.ts';
 import { mainThreadProfile, summarizeProfile } from '../../ingest/bench/profile.ts';
 import { encodeConnect, openPublishers, remainingLength, utf8Field } from '../../ingest/bench/publisher.ts';
 import { benchDevices, workload } from '../../ingest/bench/workload.ts';
@@ -151,19 +151,7 @@ async function startCitytel(dir: string, profileDir?: string): Promise<BrokerUnd
   const storeDir = join(dir, 'store');
   const secret = resolveServiceSecret(storeDir);
   const port = await freePort();
-  const proc = spawnNode(
-    'broker/src/main.ts',
-    {
-      MQTT_PORT: String(port),
-      MQTT_HOST: '127.0.0.1',
-      DATA_DIR: storeDir,
-      MQTT_SERVICE_SECRET: secret,
-      BROKER_ID: 'bench',
-      LOG_LEVEL: 'info',
-    },
-    { name: 'broker', profileDir },
-  );
-  await proc.logged('"broker listening"');
+  const proc = await spawnBroker({ port, storeDir, serviceSecret: secret, profileDir });
   return {
     name: 'citytel broker (Aedes)',
     url: `mqtt://127.0.0.1:${port}`,

@@ -28,7 +28,7 @@ import { freePort } from '../../test/helpers/ports.ts';
 import type { IngestStats } from '../src/stats.ts';
 import { arg, count, influxPost, ownCpu, PROBE, pct, provision, query } from './common.ts';
 import { ingestPeer, nodeRedPeer, type Peer } from './peers.ts';
-import { cpuSeconds, spawnNode } from './processes.ts';
+import { cpuSeconds, spawnBroker } from './processes.ts';
 import { mainThreadProfile, summarizeProfile } from './profile.ts';
 import { measurePuback } from './puback.ts';
 import { openPublishers, type PublisherKind, type Publishers } from './publisher.ts';
@@ -141,21 +141,14 @@ async function main() {
       // Later rounds repeat (a) only, to set its figure against the peer's of the same round.
       const parts = round === 0 ? ONLY : new Set(['a']);
       const port = await freePort();
-      const broker = spawnNode(
-        'broker/src/main.ts',
-        {
-          MQTT_PORT: String(port),
-          MQTT_HOST: '127.0.0.1',
-          DATA_DIR: storeDir,
-          MQTT_SERVICE_SECRET: serviceSecret,
-          BROKER_ID: 'bench',
-          LOG_LEVEL: 'info',
-          ...BROKER_ENV,
-        },
-        { profileDir: round === 0 ? profileDir : undefined, name: 'broker' },
-      );
+      const broker = await spawnBroker({
+        port,
+        storeDir,
+        serviceSecret,
+        env: BROKER_ENV,
+        profileDir: round === 0 ? profileDir : undefined,
+      });
       cleanups.unshift(() => broker.stop());
-      await broker.logged('"broker listening"');
       const mqttUrl = `mqtt://127.0.0.1:${port}`;
       if (parts.has('baseline')) {
         console.log('running the broker baseline...');

@@ -31,6 +31,40 @@ export function spawnNode(
   return spawnProgram(process.execPath, [...args, entry], { LOG_PRETTY: '0', ...env }, opts.name);
 }
 
+/**
+ * Our broker (`broker/src/main.ts`) on 127.0.0.1:`port` with the bench store under `storeDir`, started and
+ * listening; `env` adds or overrides variables.
+ */
+export async function spawnBroker(opts: {
+  port: number;
+  storeDir: string;
+  serviceSecret: string;
+  name?: string;
+  env?: Record<string, string>;
+  profileDir?: string | undefined;
+}): Promise<NodeProcess> {
+  const proc = spawnNode(
+    'broker/src/main.ts',
+    {
+      MQTT_PORT: String(opts.port),
+      MQTT_HOST: '127.0.0.1',
+      DATA_DIR: opts.storeDir,
+      MQTT_SERVICE_SECRET: opts.serviceSecret,
+      BROKER_ID: 'bench',
+      LOG_LEVEL: 'info',
+      ...opts.env,
+    },
+    { profileDir: opts.profileDir, name: opts.name ?? 'broker' },
+  );
+  try {
+    await proc.logged('"broker listening"');
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return proc;
+}
+
 /** Any program (the peers' Mosquitto and Node-RED), its output collected and watched the same way. */
 export function spawnProgram(
   command: string,

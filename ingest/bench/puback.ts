@@ -4,7 +4,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { freePort } from '../../test/helpers/ports.ts';
 import { createMqttSource } from '../src/source/mqtt.ts';
-import { spawnNode } from './processes.ts';
+import { spawnBroker } from './processes.ts';
 
 /** A write as the subscriber sees it: the batch fills for INGEST_FLUSH_MS, then the HTTP round trip. */
 const WRITE_MS = 50;
@@ -27,19 +27,8 @@ export interface PubackResult {
  */
 export async function measurePuback(serviceSecret: string, storeDir: string): Promise<PubackResult[]> {
   const port = await freePort();
-  const broker = spawnNode(
-    'broker/src/main.ts',
-    {
-      MQTT_PORT: String(port),
-      MQTT_HOST: '127.0.0.1',
-      DATA_DIR: storeDir,
-      MQTT_SERVICE_SECRET: serviceSecret,
-      LOG_LEVEL: 'info',
-    },
-    { name: 'puback-broker' },
-  );
+  const broker = await spawnBroker({ port, storeDir, serviceSecret, name: 'puback-broker' });
   try {
-    await broker.logged('"broker listening"');
     const url = `mqtt://127.0.0.1:${port}`;
     const publisher = await mqtt.connectAsync(url, {
       username: 'svc:sim',
