@@ -3,9 +3,9 @@ import {
   type DecodedReading,
   type DecodeResult,
   decodeSensorMessage,
+  decodeSensorText,
   decodeVehicleTelemetry,
   type FieldRejection,
-  failed,
   geohash,
   isPlainObject,
   isPlausibleTime,
@@ -15,7 +15,6 @@ import {
   parseJson,
   parseTopic,
   type RejectionReason,
-  SENSOR_DECODERS,
   STAMPED_TOPIC_KINDS,
   type TopicKind,
   unstamp,
@@ -188,19 +187,10 @@ function route(
 
 /**
  * `decodeSensorMessage`, with a shortcut for what kits send: ASCII bytes (checked natively) are their text
- * as latin1, with no replacement character to look for (decodeSensorMessage decodes UTF-8, then searches
- * its text). Anything else goes through decodeSensorMessage itself.
+ * as latin1, with no UTF-8 decoding nor replacement character to look for.
  */
-function decodeSensor(kind: TopicKind, payload: Buffer): DecodeResult {
-  const decode = SENSOR_DECODERS[kind];
-  if (!decode || !isAscii(payload)) return decodeSensorMessage(kind, payload);
-  try {
-    return decode(payload.toString('latin1'));
-  } catch (e) {
-    // As decodeSensorMessage: decoders are written not to throw; this keeps one bug from stopping the stream.
-    return failed('malformed', `decoder error: ${(e as Error).message.slice(0, 200)}`);
-  }
-}
+const decodeSensor = (kind: TopicKind, payload: Buffer): DecodeResult =>
+  isAscii(payload) ? decodeSensorText(kind, payload.toString('latin1')) : decodeSensorMessage(kind, payload);
 
 const locationOf = (d: Device): LocationClass =>
   d.kind === 'vehicle' || d.mobile ? 'mobile' : d.indoor ? 'indoor' : 'fixed';
