@@ -122,7 +122,7 @@ afterAll(async () => {
 });
 
 /**
- * One behaviour, two sources (STYLE §6): the direct subscription to one broker, and the stream that two
+ * One behaviour, two sources (conventions: backends): the direct subscription to one broker, and the stream that two
  * clustered brokers append to. Devices publish through the brokers alike; only ingest's source differs.
  */
 const sources = [
