@@ -46,7 +46,10 @@ export function createSampler(size = 2048, bounds: readonly number[] = []): Samp
     summary() {
       const buckets: number[] = [];
       let below = 0;
-      for (let i = 0; i < bounds.length; i++) buckets.push((below += inBucket[i]!));
+      for (let i = 0; i < bounds.length; i++) {
+        below += inBucket[i]!;
+        buckets.push(below);
+      }
       const sum = Math.round(total * 1000) / 1000;
       const n = Math.min(count, size);
       if (n === 0)
