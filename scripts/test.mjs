@@ -17,6 +17,8 @@ ensureDebianPackages({
   'docker-compose': 'docker-compose',
   haproxy: 'haproxy',
   openssl: 'openssl',
+  // promtool and prometheus: deploy/prometheus.yml checked, the dashboards' PromQL run on real scrapes
+  promtool: 'prometheus',
 });
 ensureDashboardBuilt();
 
