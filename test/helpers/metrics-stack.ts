@@ -57,6 +57,8 @@ export interface MetricsStack {
   /** `http://127.0.0.1:{port}/metrics` of each process. */
   metricsUrl: { broker: string; ingest: string; api: string };
   scrape(process: 'broker' | 'ingest' | 'api'): Promise<{ contentType: string | null; text: string }>;
+  /** The influxd ingest writes to. */
+  influx: { url: string; db: string };
   stop(): Promise<void>;
 }
 
@@ -172,7 +174,7 @@ export async function startMetricsStack(): Promise<MetricsStack> {
       (await scrape('api')).text.includes('citytel_broker_clients{instance="metrics-broker"}'),
     30_000,
   );
-  return { metricsUrl, scrape, stop };
+  return { metricsUrl, scrape, influx: { url: influx.url, db: influx.db }, stop };
 }
 
 export interface Family {
