@@ -37,6 +37,12 @@ failedSteps += run('type check (tsc)', 'npx', ['tsc', '--noEmit', '-p', '.']) ==
 failedSteps +=
   run('type check the dashboard (tsc, DOM)', 'npx', ['tsc', '--noEmit', '-p', 'dashboard']) === 0 ? 0 : 1;
 failedSteps += run('lint (biome)', 'npx', ['biome', 'check', '.']) === 0 ? 0 : 1;
+failedSteps +=
+  run('manifests (every import declared by its package, nothing declared unused)', 'node', [
+    'scripts/check-manifests.mjs',
+  ]) === 0
+    ? 0
+    : 1;
 
 const artifacts = join(root, 'test-artifacts');
 mkdirSync(artifacts, { recursive: true });
