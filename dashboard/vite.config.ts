@@ -1,4 +1,27 @@
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
+import { RENNES } from '../firmware-sim/src/city.ts';
+import { cityGeoJson } from './src/city-map.ts';
+
+/**
+ * `city.geojson`, the offline fallback map (src/city-map.ts), from the simulated city's plan: emitted by
+ * the build, served by the dev server.
+ */
+function cityMap(): Plugin {
+  const text = () =>
+    JSON.stringify(cityGeoJson(RENNES, [{ name: 'La Vilaine', along: 'Quais de la Vilaine' }]));
+  return {
+    name: 'citytel-city-map',
+    configureServer(server) {
+      server.middlewares.use('/city.geojson', (_req, res) => {
+        res.setHeader('Content-Type', 'application/geo+json');
+        res.end(text());
+      });
+    },
+    generateBundle() {
+      this.emitFile({ type: 'asset', fileName: 'city.geojson', source: text() });
+    },
+  };
+}
 
 /**
  * `npm run build -w dashboard` writes dist/, which the api serves at `/`. `npm run dev -w dashboard`
@@ -10,6 +33,7 @@ export default defineConfig({
   // Relative asset paths: the same build works at `/` and behind a proxy under a sub-path.
   base: './',
   envPrefix: ['VITE_', 'BASEMAP_'],
+  plugins: [cityMap()],
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -60,6 +60,7 @@ const en = {
   dataError: 'Data temporarily unavailable; retrying.',
   noWebgl: 'This browser cannot draw the map (WebGL is off). The legend and kit list still work.',
   basemapOff: 'Background map unreachable: the data are shown on a plain background.',
+  basemapOffCity: 'Street map unreachable: the city’s main roads are shown instead.',
   available: 'Available',
   inUse: 'In use',
   offlineCar: 'Not connected',
@@ -72,7 +73,7 @@ const en = {
   kind_airrohr: 'sensor.community kit',
   kind_native: 'citytel kit',
   kind_vehicle: 'Shared car with air sensor',
-  dataCredit: 'Open data ODbL',
+  dataCredit: 'Open data {license}',
 };
 
 type Strings = typeof en;
@@ -135,6 +136,7 @@ const fr: Strings = {
   noWebgl:
     'Ce navigateur ne peut pas dessiner la carte (WebGL désactivé). La légende et la liste des capteurs restent utilisables.',
   basemapOff: 'Fond de carte injoignable : les données sont affichées sur un fond uni.',
+  basemapOffCity: 'Plan des rues injoignable : les grands axes de la ville sont affichés à la place.',
   available: 'Disponible',
   inUse: 'En cours d’utilisation',
   offlineCar: 'Non connectée',
@@ -147,7 +149,7 @@ const fr: Strings = {
   kind_airrohr: 'Capteur sensor.community',
   kind_native: 'Capteur citytel',
   kind_vehicle: 'Voiture partagée avec capteur d’air',
-  dataCredit: 'Données ouvertes ODbL',
+  dataCredit: 'Données ouvertes {license}',
 };
 
 const STRINGS: Record<Lang, Strings> = { en, fr };
