@@ -7,19 +7,20 @@ import {
   NavigationControl,
   ScaleControl,
 } from 'maplibre-gl';
-import type { LiveReading } from './api.ts';
+import { API_BASE, type LiveReading, query } from './api.ts';
 import { applyBase, loadBaseStyle, loadFallbackStyle, loadRuntimeConfig } from './basemap.ts';
 import { createCells } from './cells.ts';
 import { createControls } from './controls.ts';
 import { createDevices } from './devices.ts';
 import { byId } from './dom.ts';
-import { currentLang, type Key, setLang, t, translateDom } from './i18n.ts';
+import { currentLang, type Key, setLang, setTimeZone, t, tn, translateDom } from './i18n.ts';
 import { installIcons } from './icons.ts';
+import { createInView } from './inview.ts';
 import { renderLegend } from './legend.ts';
 import { connectLive, type LiveStatus } from './live.ts';
 import { createPanel } from './panel.ts';
 import { installPopups } from './popups.ts';
-import { createStore } from './state.ts';
+import { askedKit, createStore } from './state.ts';
 import { composeStyle, setData, setView, syncStyle } from './style.ts';
 import { throttle } from './throttle.ts';
 import { loadTrack } from './track.ts';
@@ -51,6 +52,7 @@ export async function start(): Promise<void> {
   const store = createStore();
   const devices = createDevices();
   const config = await loadRuntimeConfig();
+  setTimeZone(config.timeZone);
   const fallback = await loadFallbackStyle(config.fallback);
   const hadView = /(^#|&)map=/.test(location.hash);
 
@@ -157,6 +159,35 @@ export async function start(): Promise<void> {
     setView(map, { visible: { cars: yes && store.state.layers.cars } });
   });
   installPopups(map, devices, store, (id) => vehicles.get(id));
+  const inView = createInView(map, devices, store);
+  const listInView = throttle(() => {
+    inView.refresh();
+    showExportLink();
+  }, LIVE_DRAW_MS);
+  /** The export of what is on screen: this box, this measure, this period. */
+  const showExportLink = () => {
+    const b = map.getBounds();
+    const r = (v: number) => Math.round(v * 1e4) / 1e4;
+    const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(r);
+    const href = `${API_BASE}/api/v1/export?${query({
+      metric: store.state.metric,
+      from: `-${store.state.window}`,
+      bbox: [
+        Math.max(-180, bbox[0]!),
+        Math.max(-90, bbox[1]!),
+        Math.min(180, bbox[2]!),
+        Math.min(90, bbox[3]!),
+      ].join(','),
+      format: 'csv',
+    })}`;
+    byId<HTMLAnchorElement>('link-export').href = href;
+  };
+  byId<HTMLAnchorElement>('link-docs').href = `${API_BASE}/docs`;
+  byId<HTMLAnchorElement>('link-gbfs').href = `${API_BASE}/gbfs/gbfs.json`;
+  map.on('moveend', listInView);
+  map.on('sourcedata', (e: { sourceId?: string; isSourceLoaded?: boolean }) => {
+    if ((e.sourceId === 'cells' || e.sourceId === 'devices') && e.isSourceLoaded) listInView();
+  });
 
   /**
    * A kit just opened stays in sight: the map moves it out from under the panel (a bottom sheet on a
@@ -210,6 +241,7 @@ export async function start(): Promise<void> {
       });
     }
     if (changed.has('metric') || changed.has('window') || changed.has('replayAt')) void refreshCells(true);
+    listInView();
   });
 
   let liveStatus: LiveStatus = 'connecting';
@@ -222,7 +254,7 @@ export async function start(): Promise<void> {
     byId('live-text').textContent = replaying
       ? t('replaying')
       : t(liveStatus === 'live' ? 'live' : liveStatus);
-    el.title = t('updates', { n: liveEvents });
+    el.title = tn('updates', liveEvents);
   };
 
   let reloadDevices: ReturnType<typeof setTimeout> | undefined;
@@ -261,7 +293,16 @@ export async function start(): Promise<void> {
     map.getCanvas().setAttribute('aria-label', t('mapLabel'));
     map.getContainer().dataset.ready = 'true';
     await loadDevices();
-    if (!hadView) fitToKits();
+    const kit = askedKit();
+    const asked = kit ? devices.get(kit) : undefined;
+    if (asked?.geometry && !hadView) {
+      map.jumpTo({
+        center: asked.geometry.coordinates as [number, number],
+        zoom: Math.max(map.getZoom(), 15),
+      });
+    } else if (!hadView) fitToKits();
+    if (asked) store.set({ selected: asked.id });
+    listInView();
     void refreshCells(true);
     connectLive({
       reading: onReading,
