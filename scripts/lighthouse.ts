@@ -36,7 +36,8 @@ async function audit(url: string): Promise<Record<keyof typeof BARS, number> & {
       blockedUrlPatterns: BLOCKED,
     });
     if (!result) throw new Error('lighthouse gave no result');
-    if (process.env.LIGHTHOUSE_JSON) (await import('node:fs')).writeFileSync(process.env.LIGHTHOUSE_JSON, JSON.stringify(result.lhr));
+    if (process.env.LIGHTHOUSE_JSON)
+      (await import('node:fs')).writeFileSync(process.env.LIGHTHOUSE_JSON, JSON.stringify(result.lhr));
     const { categories, audits } = result.lhr;
     const score = (k: keyof typeof BARS) => Math.round((categories[k]?.score ?? 0) * 100);
     const ms = (id: string) => audits[id]?.displayValue ?? '?';

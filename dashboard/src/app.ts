@@ -40,6 +40,14 @@ declare global {
   }
 }
 
+function softwareRenderer(canvas: HTMLCanvasElement): boolean {
+  const gl = canvas.getContext('webgl2') ?? canvas.getContext('webgl');
+  if (!gl) return false;
+  const info = gl.getExtension('WEBGL_debug_renderer_info');
+  const renderer = String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+  return /swiftshader|llvmpipe|software/i.test(renderer);
+}
+
 const note = (key: Key | null) => {
   const el = byId('note');
   el.hidden = key === null;
@@ -64,6 +72,8 @@ export async function start(): Promise<void> {
       center: config.center ?? [8, 48],
       zoom: config.zoom ?? 4,
       hash: 'map',
+      // Symbols appear at once: no fade animation repainting the map for a third of a second.
+      fadeDuration: 0,
       attributionControl: false,
       dragRotate: false,
       pitchWithRotate: false,
@@ -75,6 +85,9 @@ export async function start(): Promise<void> {
     renderLegend(store.state.metric);
     return;
   }
+  // A device without a usable GPU draws WebGL in software (SwiftShader, llvmpipe): there a frame at the
+  // screen's full pixel ratio costs several times one at 1, so the map is drawn at 1.
+  if (softwareRenderer(map.getCanvas())) map.setPixelRatio(1);
   const loaded = new Promise<void>((resolve) => map.once('load', () => resolve()));
   window.citytel = { map, state: store.state };
   installIcons(map);

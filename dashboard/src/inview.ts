@@ -31,6 +31,7 @@ export function createInView(map: MapLibre, devices: Devices, store: Store): InV
     return `${formatValue(m, v)}${shade?.indexed ? ` · ${bandName(shade.label)} (${shade.level})` : ''}`;
   };
 
+  let drawn = '';
   const refresh = () => {
     const b = map.getBounds();
     const m = store.state.metric;
@@ -88,6 +89,26 @@ export function createInView(map: MapLibre, devices: Devices, store: Store): InV
       });
       return h('li', {}, button);
     });
+    // Live updates redraw the list often: unchanged, it is left alone; changed, the focus stays on the
+    // same kit or area, so a keyboard user is never thrown back to the top.
+    const signature = [
+      m,
+      ...kits
+        .slice(0, MAX_ITEMS)
+        .map((d) => `${d.id}:${d.properties.values[m]}:${store.state.selected === d.id}`),
+      ...cells
+        .slice(0, MAX_ITEMS)
+        .map((f) => `${f.properties?.cell}:${f.properties?.mean}:${f.properties?.devices}`),
+    ].join('|');
+    if (signature === drawn) return;
+    drawn = signature;
+    const active = document.activeElement;
+    const focused = active instanceof HTMLElement && body.contains(active) ? active : null;
+    const key = focused?.dataset.device
+      ? `[data-device="${CSS.escape(focused.dataset.device)}"]`
+      : focused?.dataset.cell
+        ? `[data-cell="${CSS.escape(focused.dataset.cell)}"]`
+        : null;
     body.replaceChildren(
       h('p', { class: 'muted small' }, t('inViewHint')),
       h('h3', { id: 'inview-kits' }, `${t('kits')} — ${metricName(m)}`),
@@ -100,8 +121,12 @@ export function createInView(map: MapLibre, devices: Devices, store: Store): InV
         ? h('p', { class: 'muted small' }, t('inViewMore'))
         : '',
     );
+    if (key) body.querySelector<HTMLElement>(key)?.focus();
   };
 
-  root.addEventListener('toggle', refresh);
+  root.addEventListener('toggle', () => {
+    drawn = '';
+    refresh();
+  });
   return { refresh };
 }

@@ -47,6 +47,8 @@ export async function registerDashboard(
     wildcard: true,
     allowedPath: (pathName) => !NOT_DASHBOARD.test(pathName),
     index: ['index.html'],
+    // The build's .br and .gz copies, for browsers that accept them (compression here, once, not per request).
+    preCompressed: true,
     cacheControl: false,
     // Vite's hashed assets never change under one name; index.html must be revalidated.
     setHeaders: (res, path) => {
