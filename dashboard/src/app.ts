@@ -48,11 +48,21 @@ function softwareRenderer(canvas: HTMLCanvasElement): boolean {
   return /swiftshader|llvmpipe|software/i.test(renderer);
 }
 
+/** Notes that only inform (the street map is replaced) fade after this long; errors stay. */
+const INFO_NOTE_MS = 12_000;
+let noteTimer: ReturnType<typeof setTimeout> | undefined;
+
 const note = (key: Key | null) => {
   const el = byId('note');
   el.hidden = key === null;
   el.textContent = key ? t(key) : '';
   el.dataset.key = key ?? '';
+  clearTimeout(noteTimer);
+  if (key === 'basemapOff' || key === 'basemapOffCity') {
+    noteTimer = setTimeout(() => {
+      if (el.dataset.key === key) note(null);
+    }, INFO_NOTE_MS);
+  }
 };
 
 export async function start(): Promise<void> {
@@ -303,6 +313,13 @@ export async function start(): Promise<void> {
 
   map.on('load', async () => {
     syncStyle(map);
+    // On a phone the credits start folded behind their (i) button: spread out they cover the legend.
+    if (matchMedia('(max-width: 640px)').matches) {
+      map
+        .getContainer()
+        .querySelector('.maplibregl-ctrl-attrib')
+        ?.classList.remove('maplibregl-compact-show');
+    }
     map.getCanvas().setAttribute('aria-label', t('mapLabel'));
     map.getContainer().dataset.ready = 'true';
     await loadDevices();
