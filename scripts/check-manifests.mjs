@@ -50,6 +50,8 @@ function importsOf(text) {
     /^\s*import\s*['"]([^'"]+)['"]/gm,
     /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g,
     /\brequire(?:\.resolve)?\(\s*['"]([^'"]+)['"]\s*\)/g,
+    // a file read from a package: createRequire(url) then resolve of a path inside the package
+    /\bcreateRequire\([^)]*\)\.resolve\(\s*['"]([^'"./][^'"]*)['"]\s*\)/g,
   ];
   // a pino transport is loaded by name, in a worker thread
   if (/\btransport\b/.test(text)) patterns.push(/\btarget:\s*['"]([^'"./][^'"]*)['"]/g);
@@ -96,6 +98,8 @@ for (const { dir, manifest } of workspaces) {
       used.add(pkg);
       const where = relative(root, file);
       if (pkg in deps) continue;
+      // a package of types alone (`import type … from 'geojson'`): only its @types/ package exists
+      if (!(pkg in dev) && (`@types/${pkg}` in deps || `@types/${pkg}` in dev)) continue;
       if (runtime) {
         problems.push(
           pkg in dev || pkg in rootDev

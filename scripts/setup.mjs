@@ -77,7 +77,11 @@ export function ensureDashboardBuilt() {
   const sources = Math.max(
     newest(join(dir, 'src')),
     newest(join(dir, 'index.html')),
+    newest(join(dir, 'vite.config.ts')),
+    newest(join(dir, 'public')),
     newest(join(root, 'contract', 'src')),
+    // The offline city map is built from the simulator's plan of the city.
+    newest(join(root, 'firmware-sim', 'src', 'city.ts')),
   );
   if (built >= sources) return;
   say('building the dashboard (vite build)...');

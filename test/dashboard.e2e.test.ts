@@ -346,7 +346,7 @@ describe('dashboard: the city map in a browser', () => {
     }
   });
 
-  it('draws the data when the basemap server never answers, then says the basemap is off', async () => {
+  it('draws the data when the basemap server never answers, then says the street map is off', async () => {
     // A server that accepts connections and never says a word: the worst a tile server can do.
     const sockets = new Set<Socket>();
     const silent: Server = createServer((s) => sockets.add(s));
@@ -364,10 +364,14 @@ describe('dashboard: the city map in a browser', () => {
       await expect
         .poll(async () => (await renderedFeatures(offline, 'cells-fill')).length)
         .toBeGreaterThan(0);
-      await offline.waitForSelector('#note[data-key="basemapOff"]:not([hidden])', { timeout: 30_000 });
+      await offline.waitForSelector('#note[data-key="basemapOffCity"]:not([hidden])', { timeout: 30_000 });
       expect(await offline.locator('#note').textContent()).toBe(
-        'Background map unreachable: the data are shown on a plain background.',
+        'Street map unreachable: the city’s main roads are shown instead.',
       );
+      // The city's own roads take its place (test/dashboard-city.e2e.test.ts checks them by name).
+      await expect
+        .poll(async () => (await renderedFeatures(offline, 'city-roads')).length)
+        .toBeGreaterThan(0);
       await expect
         .poll(async () => (await renderedFeatures(offline, 'cells-fill')).length)
         .toBeGreaterThan(0);

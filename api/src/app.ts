@@ -33,6 +33,7 @@ import { devicesAdminRoutes } from './routes/devices-admin.ts';
 import { devicesPublicRoutes } from './routes/devices-public.ts';
 import { exportRoutes } from './routes/export.ts';
 import { healthRoutes } from './routes/health.ts';
+import { kitProfileRoutes } from './routes/kit-profile.ts';
 import { mapRoutes } from './routes/map.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { seriesRoutes } from './routes/series.ts';
@@ -139,7 +140,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(contextPlugin, { config, store: deps.store, mqtt: deps.mqtt, influx: deps.influx });
-  const notFoundFallback = await registerDashboard(app, config.DASHBOARD_DIR);
+  const notFoundFallback = await registerDashboard(app, config.DASHBOARD_DIR, {
+    license: config.OPEN_DATA_LICENSE,
+  });
   await app.register(errorHandlerPlugin, notFoundFallback ? { notFoundFallback } : {});
   await app.register(metricsRegistryPlugin);
   await app.register(authPlugin);
@@ -178,6 +181,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(seriesRoutes, { influx, store: deps.store, rollups, cacheTtlMs });
     await app.register(mapRoutes, { influx, rollups, cacheTtlMs });
     await app.register(exportRoutes, { influx, license: config.OPEN_DATA_LICENSE });
+    await app.register(kitProfileRoutes, { influx, store: deps.store, cacheTtlMs });
   }
   if (deps.mqtt) await app.register(streamRoutes, { ...deps.stream, mqtt: deps.mqtt, store: deps.store });
   return app;

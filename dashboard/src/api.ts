@@ -112,3 +112,134 @@ export const query = (params: Record<string, string | number | undefined>): stri
   for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, String(v));
   return q.toString();
 };
+
+/*
+ * What a kit's page reads beyond the map. Each reader answers `undefined` when the api does not (yet)
+ * serve it — a route missing (404), a member absent — so the page leaves that section out instead of
+ * showing an error: the page works against an api older or newer than itself.
+ */
+
+export interface CitySeriesAnswer {
+  metric: Metric;
+  every: string;
+  points: Array<{ t: string; v: number | null; kits: number }>;
+}
+
+export interface ProfileAnswer {
+  device: string;
+  metric: Metric;
+  days: number;
+  timeZone: string;
+  hours: Array<{ hour: number; v: number | null; n: number }>;
+}
+
+/** One day's noise indicators of the END (Directive 2002/49/EC): Lden and Lnight in dB(A), local day. */
+export interface NoiseDay {
+  date: string;
+  lden: number | null;
+  lnight: number | null;
+  /** The day lacked readings for a trustworthy value. */
+  incomplete: boolean;
+}
+
+/** A measured value's quality, as the api flags it ("ok" when it says nothing is wrong). */
+export type QualityFlags = string[];
+
+/** A PM value corrected for humidity beside the measured one, with the method that made it. */
+export interface Corrected {
+  value: number;
+  method: string | null;
+}
+
+const absent = (err: unknown) => err instanceof HttpError && (err.status === 404 || err.status === 400);
+
+async function optional<T>(url: string, signal?: AbortSignal): Promise<T | undefined> {
+  try {
+    return await getJson<T>(url, signal ? { signal } : {});
+  } catch (err) {
+    if (absent(err)) return undefined;
+    throw err;
+  }
+}
+
+/** GET /api/v1/city/series: the city's median of `metric`, or undefined where the api has no such route. */
+export async function citySeries(
+  metric: Metric,
+  from: string,
+  every: string,
+  signal?: AbortSignal,
+): Promise<CitySeriesAnswer | undefined> {
+  const a = await optional<CitySeriesAnswer>(`/api/v1/city/series?${query({ metric, from, every })}`, signal);
+  return a && Array.isArray(a.points) ? a : undefined;
+}
+
+/** GET /api/v1/devices/{id}/profile: the kit's average day, or undefined. */
+export async function hourProfile(
+  id: string,
+  metric: Metric,
+  days: 7 | 30,
+  timeZone: string,
+  signal?: AbortSignal,
+): Promise<ProfileAnswer | undefined> {
+  const a = await optional<ProfileAnswer>(
+    `/api/v1/devices/${encodeURIComponent(id)}/profile?${query({ metric, days, tz: timeZone })}`,
+    signal,
+  );
+  return a && Array.isArray(a.hours) && a.hours.length === 24 ? a : undefined;
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/**
+ * GET /api/v1/devices/{id}/noise-indicators: daily Lden and Lnight of the last `days` days, or undefined
+ * while the api does not compute them. Read loosely: `days` or `indicators`, `date` or `day`.
+ */
+export async function noiseIndicators(
+  id: string,
+  days: number,
+  signal?: AbortSignal,
+): Promise<NoiseDay[] | undefined> {
+  const a = await optional<Record<string, unknown>>(
+    `/api/v1/devices/${encodeURIComponent(id)}/noise-indicators?${query({ from: `-${days}d` })}`,
+    signal,
+  );
+  const rows = (a?.days ?? a?.indicators) as Array<Record<string, unknown>> | undefined;
+  if (!Array.isArray(rows)) return undefined;
+  const out: NoiseDay[] = [];
+  for (const r of rows) {
+    const date = typeof r.date === 'string' ? r.date : typeof r.day === 'string' ? r.day : null;
+    if (!date) continue;
+    const flags = r.flags ?? r.flag;
+    out.push({
+      date: date.slice(0, 10),
+      lden: num(r.lden ?? r.Lden),
+      lnight: num(r.lnight ?? r.Lnight),
+      incomplete: r.complete === false || r.incomplete === true || (Array.isArray(flags) && flags.length > 0),
+    });
+  }
+  return out.length ? out : undefined;
+}
+
+/** The quality flags of a kit's latest value of `m`, when the api gives them. */
+export function qualityOf(p: DeviceProps, m: Metric): QualityFlags | undefined {
+  const all =
+    (p as unknown as { flags?: Record<string, unknown>; quality?: Record<string, unknown> }).flags ??
+    (p as unknown as { quality?: Record<string, unknown> }).quality;
+  const f = all?.[m];
+  if (Array.isArray(f)) return f.filter((x): x is string => typeof x === 'string');
+  if (typeof f === 'string') return f === '' ? [] : f.split(',');
+  return undefined;
+}
+
+/** The corrected value of a kit's latest PM reading, when the api gives one. */
+export function correctedOf(p: DeviceProps, m: Metric): Corrected | undefined {
+  const c = (p as unknown as { corrected?: Record<string, unknown> }).corrected?.[m];
+  if (typeof c === 'number' && Number.isFinite(c)) return { value: c, method: null };
+  if (c && typeof c === 'object') {
+    const o = c as Record<string, unknown>;
+    const v = num(o.value ?? o.v);
+    if (v !== null) return { value: v, method: typeof o.method === 'string' ? o.method : null };
+  }
+  const flat = num((p.values as Record<string, unknown>)[`${m}_corrected`]);
+  return flat === null ? undefined : { value: flat, method: null };
+}

@@ -30,16 +30,22 @@ export interface Cells {
   count(): number;
 }
 
+/** A cell is drawn at least this wide (CSS px): big enough to tap and to carry its band number. */
+const MIN_CELL_PX = 24;
+
 /**
- * Geohash length for a zoom: neighbourhood cells (length 6, about 1.2 × 0.6 km) over a whole city, the
- * 150 m cells of length 7 close up, and 40 m ones (8) for a street in replay, when kits are not shown.
+ * Geohash length for a zoom: the smallest cells still at least MIN_CELL_PX wide on screen, so any screen
+ * shows several cells whatever its size (a phone fitting a city gets neighbourhood cells of length 6, not
+ * a few of length 5 that fill it). A cell of length n spans 360° / 2^⌈5n/2⌉ of longitude; a 512 px tile
+ * holds 360° at zoom 0, so it is 2^(z + 9 − ⌈5n/2⌉) px wide. Length 8 (about 40 m) only in replay, when
+ * kits are not shown; 3 at least.
  */
 export function cellLengthFor(zoom: number, replay: boolean): number {
-  if (zoom < 7.5) return 3;
-  if (zoom < 10) return 4;
-  if (zoom < 12) return 5;
-  if (zoom < 13.5) return 6;
-  return replay && zoom >= 16 ? 8 : 7;
+  const most = replay ? 8 : 7;
+  for (let n = most; n > 3; n--) {
+    if (2 ** (zoom + 9 - Math.ceil((5 * n) / 2)) >= MIN_CELL_PX) return n;
+  }
+  return 3;
 }
 
 interface Loaded {

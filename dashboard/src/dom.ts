@@ -7,7 +7,9 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === false) continue;
-    e.setAttribute(k, v === true ? '' : String(v));
+    // Through the CSSOM, which a Content-Security-Policy without 'unsafe-inline' allows (a style attribute it blocks).
+    if (k === 'style') e.style.cssText = String(v);
+    else e.setAttribute(k, v === true ? '' : String(v));
   }
   for (const c of children) if (c !== null && c !== undefined && c !== false) e.append(c);
   return e;

@@ -8,6 +8,7 @@ const en = {
   tagline: 'Air and noise, measured by citizens',
   mapLabel: 'Map of air quality and noise. Use the arrow keys to move, + and − to zoom.',
   skip: 'Skip to the controls',
+  skipInView: 'Skip to the list of what is on the map',
   settings: 'Settings',
   metric: 'Measure',
   window: 'Period',
@@ -37,7 +38,40 @@ const en = {
   connecting: 'Connecting…',
   offline: 'Offline',
   replaying: 'Replay',
-  updates: '{n} live updates',
+  updates_one: '{n} live update',
+  updates_other: '{n} live updates',
+  inView: 'In view',
+  inViewHint: 'Kits and areas on the map now, with their values. Choose one to open it.',
+  inViewKits_one: '{n} kit',
+  inViewKits_other: '{n} kits',
+  inViewCells_one: '{n} area',
+  inViewCells_other: '{n} areas',
+  inViewMore: 'Zoom in to list the rest.',
+  cellLabel: 'Area {cell}',
+  openData: 'Open data',
+  exportView: 'Download what is on screen (CSV)',
+  apiDocs: 'API documentation',
+  fleetFeed: 'Shared cars feed (GBFS)',
+  permalink: 'Link to this kit on the map',
+  exportKit: 'This kit’s data (CSV)',
+  quality: 'Quality',
+  qualityOk: 'checked',
+  measured: 'Measured',
+  corrected: 'Corrected for humidity',
+  chartKit: 'This kit',
+  chartCity: 'City median',
+  chartTable: 'The data as a table',
+  time: 'Time',
+  hour: 'Hour',
+  day: 'Day',
+  profile: 'Average day of {metric}',
+  profileDays: 'over {n} days',
+  profileSummary: '{metric} by hour of the day, mean over {days} days: lowest at {low}, highest at {high}',
+  noiseDays: 'Daily noise levels',
+  noiseSummary: 'Lden and Lnight per day; WHO marks 53 dB Lden and 45 dB Lnight',
+  incomplete: 'incomplete day',
+  whoLden: 'WHO Lden 53',
+  whoLnight: 'WHO Lnight 45',
   close: 'Close',
   lastSeen: 'last seen {t}',
   neverSeen: 'never seen',
@@ -60,6 +94,7 @@ const en = {
   dataError: 'Data temporarily unavailable; retrying.',
   noWebgl: 'This browser cannot draw the map (WebGL is off). The legend and kit list still work.',
   basemapOff: 'Background map unreachable: the data are shown on a plain background.',
+  basemapOffCity: 'Street map unreachable: the city’s main roads are shown instead.',
   available: 'Available',
   inUse: 'In use',
   offlineCar: 'Not connected',
@@ -72,7 +107,7 @@ const en = {
   kind_airrohr: 'sensor.community kit',
   kind_native: 'citytel kit',
   kind_vehicle: 'Shared car with air sensor',
-  dataCredit: 'Open data ODbL',
+  dataCredit: 'Open data {license}',
 };
 
 type Strings = typeof en;
@@ -82,6 +117,7 @@ const fr: Strings = {
   tagline: 'L’air et le bruit, mesurés par les habitants',
   mapLabel: 'Carte de la qualité de l’air et du bruit. Flèches pour se déplacer, + et − pour zoomer.',
   skip: 'Aller aux réglages',
+  skipInView: 'Aller à la liste de ce qui est sur la carte',
   settings: 'Réglages',
   metric: 'Mesure',
   window: 'Période',
@@ -111,7 +147,41 @@ const fr: Strings = {
   connecting: 'Connexion…',
   offline: 'Hors ligne',
   replaying: 'Relecture',
-  updates: '{n} mises à jour en direct',
+  updates_one: '{n} mise à jour en direct',
+  updates_other: '{n} mises à jour en direct',
+  inView: 'À l’écran',
+  inViewHint: 'Capteurs et zones visibles sur la carte, avec leurs valeurs. Choisissez-en un pour l’ouvrir.',
+  inViewKits_one: '{n} capteur',
+  inViewKits_other: '{n} capteurs',
+  inViewCells_one: '{n} zone',
+  inViewCells_other: '{n} zones',
+  inViewMore: 'Zoomez pour voir les autres.',
+  cellLabel: 'Zone {cell}',
+  openData: 'Données ouvertes',
+  exportView: 'Télécharger ce qui est à l’écran (CSV)',
+  apiDocs: 'Documentation de l’API',
+  fleetFeed: 'Flux des voitures partagées (GBFS)',
+  permalink: 'Lien vers ce capteur sur la carte',
+  exportKit: 'Les données de ce capteur (CSV)',
+  quality: 'Qualité',
+  qualityOk: 'vérifiée',
+  measured: 'Mesurée',
+  corrected: 'Corrigée de l’humidité',
+  chartKit: 'Ce capteur',
+  chartCity: 'Médiane de la ville',
+  chartTable: 'Les données en tableau',
+  time: 'Heure',
+  hour: 'Heure',
+  day: 'Jour',
+  profile: 'Journée type : {metric}',
+  profileDays: 'sur {n} jours',
+  profileSummary:
+    '{metric} par heure de la journée, moyenne sur {days} jours : minimum à {low}, maximum à {high}',
+  noiseDays: 'Bruit par jour',
+  noiseSummary: 'Lden et Lnight par jour ; repères de l’OMS : 53 dB Lden et 45 dB Lnight',
+  incomplete: 'journée incomplète',
+  whoLden: 'OMS Lden 53',
+  whoLnight: 'OMS Lnight 45',
   close: 'Fermer',
   lastSeen: 'vu {t}',
   neverSeen: 'jamais vu',
@@ -135,6 +205,7 @@ const fr: Strings = {
   noWebgl:
     'Ce navigateur ne peut pas dessiner la carte (WebGL désactivé). La légende et la liste des capteurs restent utilisables.',
   basemapOff: 'Fond de carte injoignable : les données sont affichées sur un fond uni.',
+  basemapOffCity: 'Plan des rues injoignable : les grands axes de la ville sont affichés à la place.',
   available: 'Disponible',
   inUse: 'En cours d’utilisation',
   offlineCar: 'Non connectée',
@@ -147,7 +218,7 @@ const fr: Strings = {
   kind_airrohr: 'Capteur sensor.community',
   kind_native: 'Capteur citytel',
   kind_vehicle: 'Voiture partagée avec capteur d’air',
-  dataCredit: 'Données ouvertes ODbL',
+  dataCredit: 'Données ouvertes {license}',
 };
 
 const STRINGS: Record<Lang, Strings> = { en, fr };
@@ -239,16 +310,45 @@ export function formatValue(m: Metric, v: number): string {
   return `${formatNumber(v, m === 'co' ? 2 : 1)} ${METRICS[m].unit}`;
 }
 
+let zone: string | undefined;
+
+/** The city's time zone: every time the page writes is its local time, whatever the reader's own. */
+export function setTimeZone(timeZone: string): void {
+  zone = timeZone;
+}
+export const timeZone = (): string => zone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+
 export function formatTime(ms: number, withDay = false): string {
   return new Intl.DateTimeFormat(locale(), {
     ...(withDay ? { weekday: 'short' } : {}),
     hour: '2-digit',
     minute: '2-digit',
+    timeZone: zone,
   }).format(ms);
 }
 
 export const formatDay = (ms: number): string =>
-  new Intl.DateTimeFormat(locale(), { weekday: 'short' }).format(ms);
+  new Intl.DateTimeFormat(locale(), { weekday: 'short', day: 'numeric', timeZone: zone }).format(ms);
+
+/** A calendar date (YYYY-MM-DD, a local day) as people read it. */
+export const formatDate = (date: string): string =>
+  new Intl.DateTimeFormat(locale(), {
+    weekday: 'short',
+    day: 'numeric',
+    month: 'short',
+    timeZone: 'UTC',
+  }).format(Date.parse(`${date}T12:00:00Z`));
+
+/**
+ * The plural form of `base` for `n` (`base_one`, `base_other`, …) by the language's rules
+ * (Intl.PluralRules: French says "0 capteur", English "0 kits"), with `{n}` written as a number.
+ */
+export function tn(base: string, n: number, vars: Record<string, string | number> = {}): string {
+  const rule = new Intl.PluralRules(locale()).select(n);
+  const strings = STRINGS[lang] as Record<string, string>;
+  const key = (`${base}_${rule}` in strings ? `${base}_${rule}` : `${base}_other`) as Key;
+  return t(key, { ...vars, n: formatNumber(n, 0) });
+}
 
 /** "2 min ago", "il y a 3 h". */
 export function formatAgo(ms: number, now = Date.now()): string {

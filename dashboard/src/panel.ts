@@ -1,9 +1,19 @@
 import { METRIC_NAMES, type Metric } from '@citytel/contract';
-import { type DeviceFeature, getJson, isAbort, query, type SeriesAnswer } from './api.ts';
-import { renderChart } from './chart.ts';
+import {
+  citySeries,
+  correctedOf,
+  type DeviceFeature,
+  getJson,
+  isAbort,
+  qualityOf,
+  query,
+  type SeriesAnswer,
+} from './api.ts';
+import { renderChart, seriesTable } from './chart.ts';
 import type { Devices } from './devices.ts';
 import { byId, h } from './dom.ts';
 import { bandName, formatAgo, formatValue, type Key, metricName, t } from './i18n.ts';
+import { kitLinks, loadNoiseDays, loadProfile } from './kit-page.ts';
 import { shadeFor } from './scale.ts';
 import type { Store } from './state.ts';
 
@@ -38,6 +48,13 @@ export function createPanel(
   let openedFor: string | null = null;
 
   const close = () => store.set({ selected: null });
+  let sideAbort: AbortController | undefined;
+  /** One signal for the page's side sections, aborted when it is drawn again. */
+  const signalFor = (): AbortSignal => {
+    sideAbort?.abort();
+    sideAbort = new AbortController();
+    return sideAbort.signal;
+  };
 
   const pickMetric = (d: DeviceFeature): Metric => {
     const has = (m: Metric) => d.properties.values[m] !== undefined;
@@ -76,6 +93,7 @@ export function createPanel(
                 bandName(shade.label),
               )
             : null,
+          qualityChip(d, m),
         );
         button.addEventListener('click', () => {
           chartMetric = m;
@@ -94,14 +112,27 @@ export function createPanel(
     const params = query({ metric, from: range.from, every: range.every, fn: 'mean' });
     figure.dataset.state = 'loading';
     try {
-      const s = await getJson<SeriesAnswer>(`/api/v1/devices/${encodeURIComponent(d.id)}/series?${params}`, {
-        signal: abort.signal,
-      });
+      const [s, city] = await Promise.all([
+        getJson<SeriesAnswer>(`/api/v1/devices/${encodeURIComponent(d.id)}/series?${params}`, {
+          signal: abort.signal,
+        }),
+        // The city's median is a comparison: without it the kit's own chart still shows.
+        citySeries(metric, range.from, range.every, abort.signal).catch((err: unknown) => {
+          if (isAbort(err)) throw err;
+          return undefined;
+        }),
+      ]);
       const points = Array.isArray(s.points) ? s.points : [];
-      const svg = renderChart({ ...s, points }, metric);
+      const answer = { ...s, points };
+      const svg = renderChart(answer, metric, city?.points);
       const n = points.filter((p) => typeof p.v === 'number').length;
-      figure.replaceChildren(svg, n ? '' : h('p', { class: 'muted' }, t('noData')));
+      figure.replaceChildren(
+        svg,
+        city ? chartKey() : '',
+        n ? seriesTable(answer, metric, city?.points) : h('p', { class: 'muted' }, t('noData')),
+      );
       figure.dataset.points = String(n);
+      figure.dataset.city = city ? String(city.points.filter((p) => typeof p.v === 'number').length) : 'none';
       figure.dataset.state = 'ready';
     } catch (err) {
       if (isAbort(err)) return;
@@ -116,6 +147,7 @@ export function createPanel(
     const d = id ? devices.get(id) : undefined;
     if (!d) {
       chartAbort?.abort();
+      sideAbort?.abort();
       // Focus inside the panel would fall to the page's start: it goes back to the map instead.
       if (root.contains(document.activeElement))
         document.querySelector<HTMLElement>('.maplibregl-canvas')?.focus();
@@ -134,6 +166,11 @@ export function createPanel(
       { class: 'chart', 'data-metric': metric, 'data-state': 'loading' },
       t('loading'),
     );
+    const profileBox = h('section', {
+      class: 'profile',
+      'aria-label': t('profile', { metric: metricName(metric) }),
+    });
+    const noiseBox = h('section', { class: 'noise-days', hidden: true, 'aria-label': t('noiseDays') });
     const closeButton = h(
       'button',
       { type: 'button', class: 'close', 'aria-label': t('close'), title: t('close') },
@@ -146,10 +183,17 @@ export function createPanel(
       h('p', { class: 'muted id' }, p.id),
       h('h3', {}, t('latest')),
       h('div', { class: 'values-box' }, valuesList(d, metric)),
+      pmCompare(d),
       h('h3', {}, t('chart', { metric: metricName(metric), range: t(range.label) })),
       figure,
       p.mobile || p.kind === 'vehicle' ? h('p', { class: 'muted' }, t('track')) : '',
+      profileBox,
+      noiseBox,
+      kitLinks(d.id, metric, store.state.window),
     );
+    const signal = signalFor();
+    void loadProfile(d.id, metric, profileBox, signal);
+    if (d.properties.values.noise_laeq !== undefined) void loadNoiseDays(d.id, noiseBox, signal);
     root.dataset.device = d.id;
     const first = root.hidden;
     root.hidden = false;
@@ -190,4 +234,66 @@ export function createPanel(
       }, CHART_RELOAD_MS);
     },
   };
+}
+
+/** The key of the chart's two lines. */
+const chartKey = () =>
+  h(
+    'p',
+    { class: 'chart-key' },
+    h('span', { class: 'key-kit', 'aria-hidden': 'true' }),
+    t('chartKit'),
+    ' ',
+    h('span', { class: 'key-city', 'aria-hidden': 'true' }),
+    t('chartCity'),
+  );
+
+/** The latest value's quality flags, when the api gives them: "checked", or what is wrong with it. */
+function qualityChip(d: DeviceFeature, m: Metric): HTMLElement | null {
+  const flags = qualityOf(d.properties, m);
+  if (!flags) return null;
+  const ok = flags.length === 0 || (flags.length === 1 && flags[0] === 'ok');
+  return h(
+    'span',
+    { class: `quality ${ok ? 'ok' : 'flagged'}`, 'data-flags': flags.join(',') },
+    `${t('quality')}: ${ok ? t('qualityOk') : flags.join(', ')}`,
+  );
+}
+
+/** Measured and humidity-corrected PM side by side, when the api gives a corrected value. */
+function pmCompare(d: DeviceFeature): HTMLElement | '' {
+  const rows = (['pm25', 'pm10'] as const).flatMap((m) => {
+    const measured = d.properties.values[m];
+    const c = correctedOf(d.properties, m);
+    return measured === undefined || !c ? [] : [{ m, measured, c }];
+  });
+  if (rows.length === 0) return '';
+  return h(
+    'table',
+    { class: 'pm-compare' },
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        h('td', {}),
+        h('th', { scope: 'col' }, t('measured')),
+        h('th', { scope: 'col' }, t('corrected')),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      ...rows.map((r) =>
+        h(
+          'tr',
+          { 'data-metric': r.m },
+          h('th', { scope: 'row' }, metricName(r.m)),
+          h('td', { class: 'measured' }, formatValue(r.m, r.measured)),
+          h('td', { class: 'corrected', title: r.c.method ?? '' }, formatValue(r.m, r.c.value)),
+        ),
+      ),
+    ),
+  );
 }

@@ -3,7 +3,10 @@ import { isMapMetric, type MapMetric } from './scale.ts';
 export type Window = '1h' | '24h' | '7d';
 export const WINDOWS: readonly Window[] = ['1h', '24h', '7d'];
 
-/** What the page shows. Shareable: metric and window are kept in the address (`?metric=no2&window=24h`). */
+/**
+ * What the page shows. Shareable: measure, period and open kit are kept in the address
+ * (`?metric=no2&window=24h&kit=abc`), the view in its hash (`#map=z/lat/lon`).
+ */
 export interface State {
   metric: MapMetric;
   window: Window;
@@ -21,6 +24,9 @@ export interface Store {
   set(patch: Partial<State>): void;
   on(listener: Listener): void;
 }
+
+/** The kit the address asks to open (`?kit=`), once the kits are known. */
+export const askedKit = (): string | null => new URLSearchParams(location.search).get('kit');
 
 export function createStore(): Store {
   const params = new URLSearchParams(location.search);
@@ -45,10 +51,12 @@ export function createStore(): Store {
         }
       }
       if (changed.size === 0) return;
-      if (changed.has('metric') || changed.has('window')) {
+      if (changed.has('metric') || changed.has('window') || changed.has('selected')) {
         const url = new URL(location.href);
         url.searchParams.set('metric', state.metric);
         url.searchParams.set('window', state.window);
+        if (state.selected) url.searchParams.set('kit', state.selected);
+        else url.searchParams.delete('kit');
         history.replaceState(history.state, '', url);
       }
       for (const l of listeners) l(state, changed);

@@ -14,8 +14,12 @@ import type {
 export const SOURCE_IDS = ['cells', 'track', 'devices', 'vehicles'] as const;
 export type SourceId = (typeof SOURCE_IDS)[number];
 
-/** Below this zoom the city is shown as cells; from it on, the kits themselves. */
-export const POINTS_MIN_ZOOM = 12;
+/**
+ * From this zoom the kits themselves are drawn over the cells: low enough that a whole city fitted on a
+ * phone (about zoom 11) shows them; their band numbers come from LEVELS_MIN_ZOOM on.
+ */
+export const POINTS_MIN_ZOOM = 10;
+const LEVELS_MIN_ZOOM = 12.5;
 
 export const BACKGROUND = '#eef1f4';
 
@@ -64,10 +68,10 @@ export function setView(
 }
 
 /** Band numbers on cells until the kits' own take over; in replay, the cells are all there is. */
-const cellLevelMaxZoom = () => (view.replay ? 24 : POINTS_MIN_ZOOM + 1.5);
+const cellLevelMaxZoom = () => (view.replay ? 24 : LEVELS_MIN_ZOOM + 1);
 
 const cellOpacity = () =>
-  view.replay ? 0.78 : (['interpolate', ['linear'], ['zoom'], POINTS_MIN_ZOOM, 0.78, 16, 0.3] as const);
+  view.replay ? 0.7 : (['interpolate', ['linear'], ['zoom'], 12, 0.6, 16, 0.3] as const);
 
 const visibility = (group: keyof typeof view.visible) =>
   view.visible[group] && !(group === 'kits' && view.replay) ? 'visible' : 'none';
@@ -128,6 +132,8 @@ function dataLayers(): LayerSpecification[] {
           ['linear'],
           ['zoom'],
           POINTS_MIN_ZOOM,
+          ['case', ['get', 'has'], 4.5, 3],
+          12,
           ['case', ['get', 'has'], 6, 3.5],
           15,
           ['case', ['get', 'has'], 11, 5],
@@ -144,7 +150,7 @@ function dataLayers(): LayerSpecification[] {
       id: 'devices-level',
       type: 'symbol',
       source: 'devices',
-      minzoom: POINTS_MIN_ZOOM + 0.5,
+      minzoom: LEVELS_MIN_ZOOM,
       filter: ['>', ['get', 'level'], 0],
       layout: {
         visibility: visibility('kits'),
@@ -173,12 +179,28 @@ export const plainStyle = (): StyleSpecification => ({
   layers: [{ id: 'background', type: 'background', paint: { 'background-color': BACKGROUND } }],
 });
 
-/** `base` (or the plain background) with the data sources, holding their current data, and layers on top. */
+/**
+ * `base` (or the plain background) with the data sources, holding their current data. The data's areas,
+ * lines and points go above the base's roads and below its first label, so street and place names stay
+ * readable over the colours; the data's own symbols (band numbers, cars) go on top.
+ */
 export function composeStyle(base: StyleSpecification | null): StyleSpecification {
   const b = base ?? plainStyle();
   const sources: Record<string, SourceSpecification> = { ...b.sources };
   for (const id of SOURCE_IDS) sources[id] = { type: 'geojson', data: data[id] };
-  return { ...b, sources, layers: [...b.layers, ...dataLayers()] };
+  const firstLabel = b.layers.findIndex((l) => l.type === 'symbol');
+  const cut = firstLabel < 0 ? b.layers.length : firstLabel;
+  const layers = dataLayers();
+  return {
+    ...b,
+    sources,
+    layers: [
+      ...b.layers.slice(0, cut),
+      ...layers.filter((l) => l.type !== 'symbol'),
+      ...b.layers.slice(cut),
+      ...layers.filter((l) => l.type === 'symbol'),
+    ],
+  };
 }
 
 export const DATA_SOURCE_IDS: ReadonlySet<string> = new Set(SOURCE_IDS);

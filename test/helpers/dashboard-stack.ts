@@ -27,13 +27,15 @@ function newest(path: string): number {
   );
 }
 
-/** Runs `vite build` when dashboard/dist is missing or older than the dashboard's or the contract's sources. */
+/** Runs `vite build` when dashboard/dist is missing or older than its sources (the dashboard's, the contract's, the city plan). */
 export function ensureDashboardBuilt(): void {
   const dir = join(ROOT, 'dashboard');
   const built = newest(join(DASHBOARD_DIST, 'index.html'));
   const sources = Math.max(
     ...['src', 'index.html', 'vite.config.ts', 'public'].map((p) => newest(join(dir, p))),
     newest(join(ROOT, 'contract', 'src')),
+    // The offline city map (city.geojson) is built from the simulator's plan of the city.
+    newest(join(ROOT, 'firmware-sim', 'src', 'city.ts')),
   );
   if (built >= sources) return;
   const r = spawnSync('npx', ['vite', 'build', '--logLevel', 'warn'], { cwd: dir, encoding: 'utf8' });
