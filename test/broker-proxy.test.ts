@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Broker, createBroker } from '@citytel/broker';
-import { openStore, type Store } from '@citytel/store';
+import { openStore, resolveServiceSecrets, type Store } from '@citytel/store';
 import type { Client } from 'aedes';
 import mqtt, { type IClientOptions, MqttClient } from 'mqtt';
 import pino from 'pino';
@@ -87,7 +87,7 @@ beforeAll(async () => {
       BROKER_ID: 'proxied',
     },
     store,
-    serviceSecret: SERVICE_SECRET,
+    serviceSecrets: resolveServiceSecrets('', { MQTT_SERVICE_SECRET: SERVICE_SECRET }),
     log,
   });
   const ports = await broker.listen();
@@ -103,7 +103,7 @@ afterAll(async () => {
 
 describe('PROXY protocol listener', () => {
   it("takes the device's address from a v1 header", async () => {
-    const client = viaProxy(v1('203.0.113.7'), { username: 'kit-1', password: secret, clientId: 'kit-1-v1' });
+    const client = viaProxy(v1('203.0.113.7'), { username: 'kit-1', password: secret, clientId: 'kit-1/v1' });
     await new Promise((resolve, reject) => {
       client.once('connect', resolve);
       client.once('error', reject);
@@ -124,7 +124,7 @@ describe('PROXY protocol listener', () => {
         1884,
       ),
     ).build();
-    const client = viaProxy(header, { username: 'kit-1', password: secret, clientId: 'kit-1-v2' });
+    const client = viaProxy(header, { username: 'kit-1', password: secret, clientId: 'kit-1/v2' });
     await new Promise((resolve, reject) => {
       client.once('connect', resolve);
       client.once('error', reject);
@@ -169,7 +169,7 @@ describe('WebSocket behind a reverse proxy', () => {
     const client = await mqtt.connectAsync(`ws://127.0.0.1:${wsPort}`, {
       username: 'kit-1',
       password: secret,
-      clientId: 'kit-1-ws',
+      clientId: 'kit-1/ws',
       reconnectPeriod: 0,
       wsOptions: { headers: { 'X-Forwarded-For': '10.9.9.9, 203.0.113.99' } },
     });

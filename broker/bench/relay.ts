@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { INGEST_SUBSCRIPTIONS } from '@citytel/contract';
-import { resolveServiceSecret } from '@citytel/store';
+import { deriveServiceSecret, resolveServiceSecret } from '@citytel/store';
 import { arg, ownCpu } from '../../ingest/bench/common.ts';
 import { startMosquitto as startMosquittoProcess } from '../../ingest/bench/peers.ts';
 import { type NodeProcess, spawnBroker } from '../../ingest/bench/processes.ts';
@@ -149,7 +149,7 @@ interface BrokerUnderTest {
 
 async function startCitytel(dir: string, profileDir?: string): Promise<BrokerUnderTest> {
   const storeDir = join(dir, 'store');
-  const secret = resolveServiceSecret(storeDir);
+  const secret = resolveServiceSecret(storeDir, 'svc:api');
   const port = await freePort();
   const proc = await spawnBroker({ port, storeDir, serviceSecret: secret, profileDir });
   return {
@@ -157,7 +157,7 @@ async function startCitytel(dir: string, profileDir?: string): Promise<BrokerUnd
     url: `mqtt://127.0.0.1:${port}`,
     proc,
     username: 'svc:sim',
-    password: secret,
+    password: deriveServiceSecret(secret, 'svc:sim'),
     subscriberUser: 'svc:ingest',
     subscriberPassword: secret,
   };

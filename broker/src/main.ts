@@ -1,5 +1,5 @@
 import { ConfigError } from '@citytel/contract';
-import { createLogger, openStore, quietDisabledDebug, resolveServiceSecret } from '@citytel/store';
+import { createLogger, openStore, quietDisabledDebug, resolveServiceSecrets } from '@citytel/store';
 import { loadBrokerConfig } from './config.ts';
 
 /** `npm start -w broker`: the MQTT broker alone, configured by the environment (CONTRACT §5). */
@@ -10,8 +10,9 @@ async function main(): Promise<void> {
   const { createBroker } = await import('./broker.ts');
   const log = createLogger('broker', config.LOG_LEVEL);
   const store = await openStore({ dataDir: config.DATA_DIR, databaseUrl: config.DATABASE_URL, log });
-  const serviceSecret = resolveServiceSecret(config.DATA_DIR, config.MQTT_SERVICE_SECRET);
-  const broker = createBroker({ config, store, serviceSecret, log });
+  const serviceSecrets = resolveServiceSecrets(config.DATA_DIR);
+  const broker = createBroker({ config, store, serviceSecrets, log });
+  if (config.MQTT_ALLOW_SIM) log.warn('svc:sim enabled (MQTT_ALLOW_SIM): it may publish for any kit or car');
 
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {

@@ -43,9 +43,7 @@ export const MAX_CLIENT_ID_LENGTH = 128;
 /** The identity name a client id claims (before the separator), and whether it carries a suffix. */
 export function clientIdOwner(clientId: string): { owner: string; suffixed: boolean } {
   const at = clientId.indexOf(CLIENT_ID_SEPARATOR);
-  return at < 0
-    ? { owner: clientId, suffixed: false }
-    : { owner: clientId.slice(0, at), suffixed: true };
+  return at < 0 ? { owner: clientId, suffixed: false } : { owner: clientId.slice(0, at), suffixed: true };
 }
 
 /**

@@ -39,7 +39,7 @@ export function resolveServiceSecret(
   const own = env[serviceSecretVar(account)];
   if (own) return own;
   const shared = env.MQTT_SERVICE_SECRET;
-  if (shared) return createHmac('sha256', shared).update(account).digest('base64url');
+  if (shared) return deriveServiceSecret(shared, account);
   const dir = join(dataDir, 'service-secrets');
   const file = join(dir, `${account.slice('svc:'.length)}.secret`);
   const existing = readSecret(file);
@@ -58,6 +58,10 @@ export function resolveServiceSecret(
   if (!secret) throw new Error(`${file} is empty: delete it to have a new service secret made`);
   return secret;
 }
+
+/** An account's password derived from the shared MQTT_SERVICE_SECRET (benches and tests hold one such). */
+export const deriveServiceSecret = (shared: string, account: ServiceAccount): string =>
+  createHmac('sha256', shared).update(account).digest('base64url');
 
 /** Every service account's password, for the broker (which checks them all). */
 export function resolveServiceSecrets(

@@ -134,7 +134,12 @@ export interface AuditEntry {
 }
 
 export interface AuditRepo {
-  add(entry: { actor: string; action: AuditAction; target: string; detail?: string | null }): Promise<AuditEntry>;
+  add(entry: {
+    actor: string;
+    action: AuditAction;
+    target: string;
+    detail?: string | null;
+  }): Promise<AuditEntry>;
   /** Newest first; `before` is an entry id (cursor). */
   list(filter?: { target?: string; actor?: string; before?: number; limit?: number }): Promise<AuditEntry[]>;
   /** Oldest first: entries after `id`, for the brokers' revocation watch. */

@@ -64,7 +64,12 @@ export function createOperatorRepo(db: Kysely<Database>, log?: Logger): Operator
       if (owner) return owner;
       const hash = hashOperatorToken(token);
       try {
-        const { operator } = await create({ id: BOOTSTRAP_ADMIN_ID, name: 'Administrator', admin: true, token });
+        const { operator } = await create({
+          id: BOOTSTRAP_ADMIN_ID,
+          name: 'Administrator',
+          admin: true,
+          token,
+        });
         await setMeta(BOOTSTRAP_META, hash);
         return operator;
       } catch (err) {
