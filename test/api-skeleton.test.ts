@@ -564,6 +564,7 @@ describe('metrics', () => {
     const ingest = await mqtt.connectAsync(stack.mqttUrl, {
       username: 'svc:ingest',
       password: deriveServiceSecret(stack.serviceSecret, 'svc:ingest'),
+      clientId: `svc:ingest/test-${Math.random().toString(36).slice(2, 8)}`,
       reconnectPeriod: 0,
     });
     try {
@@ -608,6 +609,7 @@ describe('a broker restart', () => {
     const ingest = await mqtt.connectAsync(stack.mqttUrl, {
       username: 'svc:ingest',
       password: deriveServiceSecret(stack.serviceSecret, 'svc:ingest'),
+      clientId: `svc:ingest/test-${Math.random().toString(36).slice(2, 8)}`,
       reconnectPeriod: 0,
     });
     try {

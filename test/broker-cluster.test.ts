@@ -224,7 +224,7 @@ describe('deliveries across brokers', () => {
     const first = await brokerClient(a.url, { username: 'car-3', password: secrets['car-3']!, ...session });
     await first.subscribeAsync(topics.vehicleCommands('car-3'), { qos: 1 });
     const gone = new Promise<void>((resolve) =>
-      a.broker.aedes.on('clientDisconnect', (client) => client.id === 'car-3-obu' && resolve()),
+      a.broker.aedes.on('clientDisconnect', (client) => client.id === 'car-3/obu' && resolve()),
     );
     await first.endAsync();
     await gone;

@@ -14,6 +14,7 @@ import {
 } from 'proxy-protocol-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { remoteAddressOf } from '../broker/src/connection.ts';
+import { withOwnClientId } from './helpers/broker.ts';
 import { tempDir } from './helpers/tmp.ts';
 
 /**
@@ -43,7 +44,14 @@ function viaProxy(header: Uint8Array, opts: IClientOptions): MqttClient {
       socket.write(header);
       return socket;
     },
-    { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 10_000, keepalive: 60, clean: true, ...opts },
+    {
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+      keepalive: 60,
+      clean: true,
+      ...withOwnClientId(opts),
+    },
   );
 }
 
@@ -108,7 +116,7 @@ describe('PROXY protocol listener', () => {
       client.once('connect', resolve);
       client.once('error', reject);
     });
-    expect(remoteAddressOf(clientNamed('kit-1-v1'))).toBe('203.0.113.7');
+    expect(remoteAddressOf(clientNamed('kit-1/v1'))).toBe('203.0.113.7');
     await client.publishAsync('sensors/kit-1/readings', '{"pm25":8.2}', { qos: 1 });
     await client.endAsync();
   });
@@ -129,7 +137,7 @@ describe('PROXY protocol listener', () => {
       client.once('connect', resolve);
       client.once('error', reject);
     });
-    expect(remoteAddressOf(clientNamed('kit-1-v2'))).toBe('2001:db8:0:0:0:0:0:2a');
+    expect(remoteAddressOf(clientNamed('kit-1/v2'))).toBe('2001:db8:0:0:0:0:0:2a');
     await client.endAsync();
   });
 
@@ -173,7 +181,7 @@ describe('WebSocket behind a reverse proxy', () => {
       reconnectPeriod: 0,
       wsOptions: { headers: { 'X-Forwarded-For': '10.9.9.9, 203.0.113.99' } },
     });
-    expect(remoteAddressOf(clientNamed('kit-1-ws'))).toBe('203.0.113.99');
+    expect(remoteAddressOf(clientNamed('kit-1/ws'))).toBe('203.0.113.99');
     await client.endAsync();
     await sleep(10);
   });

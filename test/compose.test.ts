@@ -319,6 +319,7 @@ describe('deploy/haproxy.cfg in front of a broker and an api', () => {
     const listener = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, {
       username: 'svc:api',
       password: deriveServiceSecret(broker.serviceSecret, 'svc:api'),
+      clientId: 'svc:api/compose-test',
       reconnectPeriod: 0,
     });
     const got: Array<{ topic: string; payload: string }> = [];

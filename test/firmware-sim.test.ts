@@ -66,6 +66,7 @@ describe('firmware simulator against the real platform', () => {
     observer = await mqtt.connectAsync(stack.mqttUrl, {
       username: 'svc:ingest',
       password: deriveServiceSecret(stack.serviceSecret, 'svc:ingest'),
+      clientId: 'svc:ingest/test-observer',
     });
     await observer.subscribeAsync([...INGEST_SUBSCRIPTIONS], { qos: 1 });
     observer.on('message', (topic, payload) =>
