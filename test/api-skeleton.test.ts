@@ -137,6 +137,7 @@ describe('provisioning', () => {
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       lastSeenAt: null,
       firmware: null,
+      disabled: false,
       secret: expect.any(String),
     });
     expect((await stack.store.devices.verifySecret('kit-1', body.secret as string))?.id).toBe('kit-1');
