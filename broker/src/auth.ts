@@ -57,6 +57,13 @@ const CONNACK = {
   notAuthorized: 5,
 } as const;
 
+/**
+ * Secret logins of one address that may be checked at once before the ones beyond count against it: a
+ * gateway, a NAT or a reconnect storm brings many good devices through one address, and a 190-bit secret
+ * cannot be guessed; this only bounds the hashing one address can ask for. Token logins get none.
+ */
+const SECRET_LOGINS_IN_FLIGHT = 256;
+
 /** Secrets the store issues are far shorter; a longer password is wrong without hashing it. */
 const MAX_SECRET_LENGTH = 256;
 
@@ -166,7 +173,9 @@ export function createAuthentication(deps: AuthDeps) {
     if (known) {
       outcome = { identity: known };
     } else {
-      attempt = await throttle.admit(throttleBucket(secretLogin ? 'secret' : 'token', remoteAddress));
+      attempt = secretLogin
+        ? await throttle.admit(throttleBucket('secret', remoteAddress), SECRET_LOGINS_IN_FLIGHT)
+        : await throttle.admit(throttleBucket('token', remoteAddress));
       if (!attempt) return refuse('throttled', CONNACK.serverUnavailable);
       // gone while it waited: spare the scrypt (Aedes ignores the answer of a closed client)
       if (client.closed) {

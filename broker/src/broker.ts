@@ -48,6 +48,8 @@ export interface BrokerSettings {
   MQTT_MAX_CONNECTIONS_PER_DEVICE?: number | undefined;
   /** Connections one service account may hold at once on this broker (default 256). */
   MQTT_MAX_CONNECTIONS_PER_SERVICE?: number | undefined;
+  /** QoS 1/2 messages kept unacknowledged or queued for one device's session (default 100; one machine). */
+  MQTT_MAX_QUEUED_PER_DEVICE?: number | undefined;
   /** How often the broker reads the store's revocations (default 2000 ms). */
   REVOCATION_POLL_MS?: number | undefined;
 }
@@ -138,7 +140,11 @@ export function createBroker({
     ...(cluster
       ? { mq: cluster.mq, persistence: cluster.persistence }
       : // Indexed outgoing queues: a PUBACK costs the same whatever the subscriber holds (session-store.ts).
-        { persistence: createSessionStore() }),
+        {
+          persistence: createSessionStore({
+            maxQueuedPerDevice: config.MQTT_MAX_QUEUED_PER_DEVICE ?? 100,
+          }),
+        }),
     preConnect: auth.preConnect,
     authenticate: auth.authenticate,
     authorizePublish: authorization.authorizePublish,

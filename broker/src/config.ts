@@ -32,6 +32,11 @@ export const brokerConfigSchema = z
     MQTT_MAX_CONNECTIONS_PER_DEVICE: z.coerce.number().int().min(1).max(1000).default(4),
     /** Connections one service account may hold at once on this broker. */
     MQTT_MAX_CONNECTIONS_PER_SERVICE: z.coerce.number().int().min(1).max(100_000).default(256),
+    /**
+     * QoS 1/2 messages kept for one device's session, unacknowledged or queued while it is away; past it the
+     * oldest are dropped (a car that never acknowledges its commands). Services are not capped here.
+     */
+    MQTT_MAX_QUEUED_PER_DEVICE: z.coerce.number().int().min(1).max(100_000).default(100),
     /** How often the broker reads the store's revocations and drops revoked devices' connections. */
     REVOCATION_POLL_MS: z.coerce.number().int().min(100).max(10_000).default(2000),
     /** TCP listener; 0 picks a free port. */

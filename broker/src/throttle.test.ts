@@ -60,6 +60,14 @@ describe('login slow-down', () => {
     expect(throttle.delayFor('a')).toBe(8000);
   });
 
+  it('lets many secret logins of one address run at once (freeInFlight), counting only their failures', async () => {
+    const { throttle } = setup();
+    const admitted = await Promise.all(Array.from({ length: 100 }, () => throttle.admit('s', 256)));
+    expect(admitted.every((a) => a?.waitedMs === 0)).toBe(true);
+    for (const a of admitted.slice(0, 4)) a!.end('failed');
+    expect(throttle.delayFor('s', 256)).toBe(1000);
+  });
+
   it('keeps buckets apart', async () => {
     const { throttle, fail } = setup();
     await fail(throttleBucket('token', '10.0.0.1'), 5);

@@ -54,10 +54,15 @@ export interface Attempt {
 }
 
 export interface LoginThrottle {
-  /** Resolves when the attempt may be checked, or undefined when too many of its bucket already wait. */
-  admit(bucket: string): Promise<Attempt | undefined>;
+  /**
+   * Resolves when the attempt may be checked, or undefined when too many of its bucket already wait.
+   * `freeInFlight`: attempts of the bucket that may be in flight at once before the ones beyond count as
+   * failures (0 for SCK tokens: every one counts; more for secret logins, where nothing can be guessed and
+   * many good devices may share one address).
+   */
+  admit(bucket: string, freeInFlight?: number): Promise<Attempt | undefined>;
   /** The wait the next attempt of `bucket` would get before queueing, in ms (this broker's memory). */
-  delayFor(bucket: string): number;
+  delayFor(bucket: string, freeInFlight?: number): number;
   /** Drops expired buckets. */
   sweep(): void;
   readonly size: number;
@@ -71,7 +76,7 @@ interface Clock {
 /** Where the counts live: this broker's memory, or Redis shared by every broker. */
 interface Backend {
   /** Counts the attempt in flight and reserves its slot: the wait in ms, or -1 when it may not wait. */
-  start(bucket: string, now: number, mayWait: boolean): Promise<number> | number;
+  start(bucket: string, now: number, mayWait: boolean, freeInFlight: number): Promise<number> | number;
   end(bucket: string, now: number, outcome: Outcome): Promise<void> | void;
 }
 
@@ -82,6 +87,9 @@ interface Entry {
   /** When the last queued attempt is answered: the next one comes after it. */
   nextSlotAt: number;
 }
+
+const penaltyOf = (e: Entry | undefined, freeInFlight: number) =>
+  e ? e.failures + Math.max(0, e.inFlight - freeInFlight) : 0;
 
 const delayOf = (o: LoginThrottleOptions, penalty: number): number => {
   if (penalty < o.freeFailures) return 0;
@@ -105,9 +113,9 @@ function memoryBackend(o: LoginThrottleOptions, clock: Clock) {
     }
   };
   const backend: Backend = {
-    start(bucket, now, mayWait) {
+    start(bucket, now, mayWait, freeInFlight) {
       let entry = live(bucket);
-      const delay = delayOf(o, entry ? entry.failures + entry.inFlight : 0);
+      const delay = delayOf(o, penaltyOf(entry, freeInFlight));
       if (delay > 0 && !mayWait) return -1;
       if (!entry) {
         if (entries.size >= o.maxEntries) {
@@ -140,10 +148,7 @@ function memoryBackend(o: LoginThrottleOptions, clock: Clock) {
   return {
     backend,
     sweep,
-    delayFor: (bucket: string) => {
-      const e = live(bucket);
-      return delayOf(o, e ? e.failures + e.inFlight : 0);
-    },
+    delayFor: (bucket: string, freeInFlight = 0) => delayOf(o, penaltyOf(live(bucket), freeInFlight)),
     get size() {
       return entries.size;
     },
@@ -156,7 +161,7 @@ local now = tonumber(ARGV[1])
 local free = tonumber(ARGV[2])
 local f = tonumber(redis.call('HGET', k, 'f') or '0')
 local p = tonumber(redis.call('HGET', k, 'p') or '0')
-local n = f + p
+local n = f + math.max(0, p - tonumber(ARGV[7]))
 local delay = 0
 if n >= free then
   delay = math.min(tonumber(ARGV[3]) * 2 ^ math.min(n - free, 30), tonumber(ARGV[4]))
@@ -183,8 +188,16 @@ return 1`;
 
 function redisBackend(redis: Redis, prefix: string, o: LoginThrottleOptions): Backend {
   return {
-    async start(bucket, now, mayWait) {
-      const args = [now, o.freeFailures, o.baseDelayMs, o.maxDelayMs, o.windowMs, mayWait ? '1' : '0'];
+    async start(bucket, now, mayWait, freeInFlight) {
+      const args = [
+        now,
+        o.freeFailures,
+        o.baseDelayMs,
+        o.maxDelayMs,
+        o.windowMs,
+        mayWait ? '1' : '0',
+        freeInFlight,
+      ];
       return Number(await redis.eval(START_SCRIPT, 1, prefix + bucket, ...args));
     },
     async end(bucket, _now, outcome) {
@@ -223,9 +236,10 @@ export function createLoginThrottle(
   const startRemote = async (
     bucket: string,
     mayWait: boolean,
+    freeInFlight: number,
   ): Promise<{ wait: number; backend: Backend }> => {
     try {
-      return { wait: await remote!.start(bucket, clock.now(), mayWait), backend: remote! };
+      return { wait: await remote!.start(bucket, clock.now(), mayWait, freeInFlight), backend: remote! };
     } catch (err) {
       if (clock.now() - warnedAt > 60_000) {
         warnedAt = clock.now();
@@ -234,12 +248,15 @@ export function createLoginThrottle(
           'login throttle: redis unreachable, counting locally',
         );
       }
-      return { wait: memory.backend.start(bucket, clock.now(), mayWait) as number, backend: memory.backend };
+      return {
+        wait: memory.backend.start(bucket, clock.now(), mayWait, freeInFlight) as number,
+        backend: memory.backend,
+      };
     }
   };
 
   return {
-    async admit(bucket) {
+    async admit(bucket, freeInFlight = 0) {
       let wait: number;
       let backend: Backend;
       if (remote) {
@@ -247,12 +264,13 @@ export function createLoginThrottle(
         // of the event loop sees its own size.
         const queued = waiting.get(bucket) ?? 0;
         hold(bucket);
-        ({ wait, backend } = await startRemote(bucket, queued < o.maxWaiting));
+        ({ wait, backend } = await startRemote(bucket, queued < o.maxWaiting, freeInFlight));
         if (wait <= 0) release(bucket);
       } else {
         // synchronous: each attempt of a burst is counted before the next one is looked at
         backend = memory.backend;
-        wait = memory.backend.start(bucket, clock.now(), (waiting.get(bucket) ?? 0) < o.maxWaiting) as number;
+        const mayWait = (waiting.get(bucket) ?? 0) < o.maxWaiting;
+        wait = memory.backend.start(bucket, clock.now(), mayWait, freeInFlight) as number;
         if (wait > 0) hold(bucket);
       }
       if (wait < 0) return undefined;
@@ -273,7 +291,7 @@ export function createLoginThrottle(
       }
       return attempt;
     },
-    delayFor: (bucket) => memory.delayFor(bucket),
+    delayFor: (bucket, freeInFlight) => memory.delayFor(bucket, freeInFlight),
     sweep: () => memory.sweep(),
     get size() {
       return memory.size;
