@@ -88,16 +88,15 @@ export function createAuthentication(deps: AuthDeps) {
   /** A cached login still valid: the device's credential is the one it was verified against. */
   async function cached(parts: string[]): Promise<Identity | undefined> {
     const hit = cache.peek(parts);
-    if (!hit) return undefined;
-    if ((await devices.loginTag(hit.identity.type === 'service' ? '' : hit.identity.id)) === hit.tag)
-      return hit.identity;
+    if (!hit || hit.identity.type === 'service') return undefined;
+    if ((await devices.loginTag(hit.identity.id)) === hit.tag) return hit.identity;
     cache.forget(parts);
     return undefined;
   }
 
+  /** The identity of these credentials: a still-valid cached login, else the store's (slow) check. */
   async function load(parts: string[], find: () => Promise<Verified | undefined>) {
-    const verified = (await cached(parts)) ?? (await cache.resolve(parts, find))?.identity;
-    return verified;
+    return (await cached(parts)) ?? (await cache.resolve(parts, find))?.identity;
   }
 
   async function identify(
