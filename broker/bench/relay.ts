@@ -186,12 +186,12 @@ interface Round {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function measure(b: BrokerUnderTest, perConnection: ReturnType<typeof workload>['perConnection']) {
-  const sub = await subscribe(b.url, 'bench-relay-sub', b.subscriberUser, b.subscriberPassword);
+  const sub = await subscribe(b.url, 'svc:ingest/bench-relay-sub', b.subscriberUser, b.subscriberPassword);
   const publishers = await openPublishers({
     kind: 'lean',
     url: b.url,
     connections: CONNECTIONS,
-    clientIdPrefix: 'bench-relay-pub-',
+    clientIdPrefix: 'svc:sim/bench-relay-pub-',
     username: b.username,
     password: b.password,
     window: WINDOW,

@@ -126,7 +126,14 @@ async function main() {
           const port = await freePort();
           const broker = spawnNode(
             'broker/src/main.ts',
-            { ...shared, MQTT_PORT: String(port), MQTT_HOST: '127.0.0.1', BROKER_ID: `bench-${b}` },
+            {
+              ...shared,
+              MQTT_PORT: String(port),
+              MQTT_HOST: '127.0.0.1',
+              BROKER_ID: `bench-${b}`,
+              // the load is published through the svc:sim gateway
+              MQTT_ALLOW_SIM: 'true',
+            },
             { name: `broker-${b}` },
           );
           procs.push(broker);
@@ -282,7 +289,7 @@ async function publishThrough(
       mqtt.connectAsync(urls[i % urls.length]!, {
         username: 'svc:sim',
         password: deriveServiceSecret(serviceSecret, 'svc:sim'),
-        clientId: `bench-cluster-pub-${i}`,
+        clientId: `svc:sim/bench-cluster-pub-${i}`,
         reconnectPeriod: 0,
       }),
     ),

@@ -170,7 +170,7 @@ async function main() {
         kind: PUBLISHER,
         url: mqttUrl,
         connections: CONNECTIONS,
-        clientIdPrefix: 'bench-pub-',
+        clientIdPrefix: 'svc:sim/bench-pub-',
         username: 'svc:sim',
         password: deriveServiceSecret(serviceSecret, 'svc:sim'),
         window: WINDOW,
@@ -179,7 +179,7 @@ async function main() {
       const probe = await mqtt.connectAsync(mqttUrl, {
         username: 'svc:sim',
         password: deriveServiceSecret(serviceSecret, 'svc:sim'),
-        clientId: 'bench-probe',
+        clientId: 'svc:sim/bench-probe',
         reconnectPeriod: 0,
       });
       cleanups.unshift(() => probe.endAsync(true));
@@ -465,7 +465,7 @@ async function baseline(mqttUrl: string, serviceSecret: string, w: Workload): Pr
     kind: PUBLISHER,
     url: mqttUrl,
     connections: w.perConnection.length,
-    clientIdPrefix: 'bench-base-',
+    clientIdPrefix: 'svc:sim/bench-base-',
     username: 'svc:sim',
     password: deriveServiceSecret(serviceSecret, 'svc:sim'),
     window: WINDOW,
@@ -477,7 +477,7 @@ async function baseline(mqttUrl: string, serviceSecret: string, w: Workload): Pr
       ? await mqtt.connectAsync(mqttUrl, {
           username: 'svc:api',
           password: deriveServiceSecret(serviceSecret, 'svc:api'),
-          clientId: 'bench-baseline',
+          clientId: 'svc:api/bench-baseline',
           reconnectPeriod: 0,
         })
       : undefined;
@@ -587,6 +587,7 @@ async function watchStats(mqttUrl: string, serviceSecret: string) {
   const client = await mqtt.connectAsync(mqttUrl, {
     username: 'svc:api',
     password: deriveServiceSecret(serviceSecret, 'svc:api'),
+    clientId: 'svc:api/bench-stats',
     reconnectPeriod: 0,
   });
   let latest: IngestStats | undefined;

@@ -34,6 +34,7 @@ export async function measurePuback(serviceSecret: string, storeDir: string): Pr
     const publisher = await mqtt.connectAsync(url, {
       username: 'svc:sim',
       password: deriveServiceSecret(serviceSecret, 'svc:sim'),
+      clientId: 'svc:sim/bench-puback-pub',
       reconnectPeriod: 0,
     });
     const results: PubackResult[] = [];
@@ -44,6 +45,7 @@ export async function measurePuback(serviceSecret: string, storeDir: string): Pr
       const sub = await mqtt.connectAsync(url, {
         username: 'svc:api',
         password: deriveServiceSecret(serviceSecret, 'svc:api'),
+        clientId: 'svc:api/bench-puback-hold',
         reconnectPeriod: 0,
         clean: true,
       });
@@ -62,7 +64,7 @@ export async function measurePuback(serviceSecret: string, storeDir: string): Pr
     {
       const source = createMqttSource({
         url,
-        clientId: 'bench-puback',
+        clientId: 'svc:api/bench-puback',
         username: 'svc:api',
         password: deriveServiceSecret(serviceSecret, 'svc:api'),
         subscriptions: ['sensors/+/readings'],
