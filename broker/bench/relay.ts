@@ -159,7 +159,7 @@ async function startCitytel(dir: string, profileDir?: string): Promise<BrokerUnd
     username: 'svc:sim',
     password: deriveServiceSecret(secret, 'svc:sim'),
     subscriberUser: 'svc:ingest',
-    subscriberPassword: secret,
+    subscriberPassword: deriveServiceSecret(secret, 'svc:ingest'),
   };
 }
 
