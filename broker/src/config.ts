@@ -26,6 +26,12 @@ export const brokerConfigSchema = z
      * MQTT_SECRET_INGEST / MQTT_SECRET_API / MQTT_SECRET_SIM is set; all unset, files under DATA_DIR.
      */
     MQTT_SERVICE_SECRET: sharedEnv.MQTT_SERVICE_SECRET,
+    /** Password of svc:ingest (the brokers check all three; each service holds its own). */
+    MQTT_SECRET_INGEST: optionalString,
+    /** Password of svc:api. */
+    MQTT_SECRET_API: optionalString,
+    /** Password of svc:sim. */
+    MQTT_SECRET_SIM: optionalString,
     /** Let svc:sim log in (it may publish any kit's readings and any car's status): demos and load tests only. */
     MQTT_ALLOW_SIM: boolFlag(false),
     /** Connections one device or kit may hold at once on this broker (client ids `{id}` and `{id}/...`). */
