@@ -108,6 +108,31 @@ describe('device revocation through the api', () => {
     expect((await api('GET', '/api/v1/devices/sck-a', coopToken)).status).toBe(404);
   }, 30_000);
 
+  it('refuses a rotated airrohr secret on the HTTP bridge at once, though it was cached', async () => {
+    const { secret } = await register('air-a', 'airrohr');
+    const post = (password: string) =>
+      fetch(`${stack.baseUrl}/api/v1/ingest/airrohr`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`air-a:${password}`).toString('base64')}`,
+          'content-type': 'application/json',
+          'x-sensor': 'esp8266-13463245',
+        },
+        body: JSON.stringify({
+          esp8266id: '13463245',
+          software_version: 'NRZ-2024-135',
+          sensordatavalues: [{ value_type: 'SDS_P1', value: '14.00' }],
+        }),
+      });
+    expect((await post(secret!)).status).toBe(200);
+    expect((await post(secret!)).status).toBe(200);
+    const rotated = await api('POST', '/api/v1/devices/air-a/secret', coopToken);
+    expect((await post(secret!)).status).toBe(401);
+    expect((await post(rotated.body.secret)).status).toBe(200);
+    expect((await api('PATCH', '/api/v1/devices/air-a', coopToken, { disabled: true })).status).toBe(200);
+    expect((await post(rotated.body.secret)).status).toBe(401);
+  });
+
   it("refuses another operator's revocations", async () => {
     await register('kit-b', 'native');
     const other = (await stack.store.operators.create({ id: 'other', name: 'Other' })).token;
