@@ -14,6 +14,8 @@ const child = spawn(
   {
     cwd: root,
     stdio: 'inherit',
+    // the demo lets the simulator's load gateway (svc:sim) in; production brokers refuse it by default
+    env: { ...process.env, MQTT_ALLOW_SIM: process.env.MQTT_ALLOW_SIM ?? 'true' },
   },
 );
 // Ctrl-C reaches the whole foreground process group; run-all stops its children and exits.

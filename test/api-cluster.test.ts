@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { type ApiMqtt, buildApp, connectApiMqtt, loadApiConfig } from '@citytel/api';
 import { type Broker, createBroker } from '@citytel/broker';
-import { openStore, type Store } from '@citytel/store';
+import { deriveServiceSecret, openStore, resolveServiceSecrets, type Store } from '@citytel/store';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import mqtt from 'mqtt';
@@ -65,7 +65,12 @@ async function startBroker(id: string): Promise<void> {
     BROKER_ID: id,
     REDIS_URL: redis.url,
   };
-  const broker = createBroker({ config, store: brokerStore, serviceSecret: SERVICE_SECRET, log });
+  const broker = createBroker({
+    config,
+    store: brokerStore,
+    serviceSecrets: resolveServiceSecrets('', { MQTT_SERVICE_SECRET: SERVICE_SECRET }),
+    log,
+  });
   const { port } = await broker.listen();
   brokers.push(broker);
   brokerUrls.push(`mqtt://127.0.0.1:${port}`);
@@ -89,7 +94,11 @@ async function startInstance(
     ...env,
   });
   const store = await openStore({ dataDir: tmp.dir, databaseUrl, log });
-  const mqttConnection = connectApiMqtt({ url: brokerUrl, password: SERVICE_SECRET, log });
+  const mqttConnection = connectApiMqtt({
+    url: brokerUrl,
+    password: deriveServiceSecret(SERVICE_SECRET, 'svc:api'),
+    log,
+  });
   await mqttConnection.waitConnected(10_000);
   const redisConnection = connectApiRedis(redis.url, log);
   const app = await buildApp({
@@ -337,7 +346,7 @@ describe('api instances in a cluster', () => {
     const device = await mqtt.connectAsync(brokerUrls[1]!, {
       username: kit,
       password: secret,
-      clientId: `${kit}-test`,
+      clientId: `${kit}/test`,
       reconnectPeriod: 0,
     });
     try {

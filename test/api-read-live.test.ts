@@ -29,7 +29,7 @@ async function publishAs(id: string, topic: string, payload: string, opts: { ret
   const client = await brokerClient(stack.broker!.url, {
     username: id,
     password: secrets[id]!,
-    clientId: `${id}-${Math.random()}`,
+    clientId: `${id}/${Math.random()}`,
   });
   await client.publishAsync(topic, payload, { qos: 1, retain: opts.retain ?? false });
   await client.endAsync();

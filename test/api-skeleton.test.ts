@@ -12,6 +12,7 @@ import {
 } from '@citytel/api';
 import { createBroker } from '@citytel/broker';
 import { encodeAirrohr, statsTopic, topics, unstamp } from '@citytel/contract';
+import { deriveServiceSecret, resolveServiceSecrets } from '@citytel/store';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_TEST_DASHBOARD_HTML, type ApiStack, startApiStack } from './helpers/api-stack.ts';
@@ -48,8 +49,8 @@ async function ingestSubscriber(
 ): Promise<{ client: MqttClient; messages: Array<{ topic: string; payload: Buffer }> }> {
   const client = await mqtt.connectAsync(stack.mqttUrl, {
     username: 'svc:ingest',
-    password: stack.serviceSecret,
-    clientId: `test-ingest-${Math.random().toString(36).slice(2, 8)}`,
+    password: deriveServiceSecret(stack.serviceSecret, 'svc:ingest'),
+    clientId: `svc:ingest/test-${Math.random().toString(36).slice(2, 8)}`,
     reconnectPeriod: 0,
   });
   const messages: Array<{ topic: string; payload: Buffer }> = [];
@@ -136,6 +137,7 @@ describe('provisioning', () => {
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       lastSeenAt: null,
       firmware: null,
+      disabled: false,
       secret: expect.any(String),
     });
     expect((await stack.store.devices.verifySecret('kit-1', body.secret as string))?.id).toBe('kit-1');
@@ -563,7 +565,8 @@ describe('metrics', () => {
 
     const ingest = await mqtt.connectAsync(stack.mqttUrl, {
       username: 'svc:ingest',
-      password: stack.serviceSecret,
+      password: deriveServiceSecret(stack.serviceSecret, 'svc:ingest'),
+      clientId: `svc:ingest/test-${Math.random().toString(36).slice(2, 8)}`,
       reconnectPeriod: 0,
     });
     try {
@@ -607,7 +610,7 @@ describe('a broker restart', () => {
     stack.broker = createBroker({
       config: { MQTT_PORT: port, MQTT_HOST: '127.0.0.1', STATS_INTERVAL_MS: 200, BROKER_ID: stack.brokerId },
       store: stack.store,
-      serviceSecret: stack.serviceSecret,
+      serviceSecrets: resolveServiceSecrets('', { MQTT_SERVICE_SECRET: stack.serviceSecret }),
       log: stack.log,
     });
     await stack.broker.listen();
@@ -617,7 +620,8 @@ describe('a broker restart', () => {
     // The stats subscription was made on the first connection; it must be there again on the new one.
     const ingest = await mqtt.connectAsync(stack.mqttUrl, {
       username: 'svc:ingest',
-      password: stack.serviceSecret,
+      password: deriveServiceSecret(stack.serviceSecret, 'svc:ingest'),
+      clientId: `svc:ingest/test-${Math.random().toString(36).slice(2, 8)}`,
       reconnectPeriod: 0,
     });
     try {

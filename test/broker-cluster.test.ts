@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Broker, createBroker } from '@citytel/broker';
+import type { ServiceAccount } from '@citytel/contract';
 import { INGEST_STREAM, topics, unstamp } from '@citytel/contract';
-import { openStore, type Store } from '@citytel/store';
+import { deriveServiceSecret, openStore, resolveServiceSecrets, type Store } from '@citytel/store';
 import { Redis } from 'ioredis';
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import pino from 'pino';
@@ -50,7 +51,7 @@ async function startNode(
       ...extra,
     },
     store,
-    serviceSecret: SERVICE_SECRET,
+    serviceSecrets: resolveServiceSecrets('', { MQTT_SERVICE_SECRET: SERVICE_SECRET }),
     log,
   });
   const { port } = await broker.listen();
@@ -65,7 +66,13 @@ async function track(c: Promise<MqttClient>): Promise<MqttClient> {
 const device = (node: Node, id: string, extra: IClientOptions = {}) =>
   track(brokerClient(node.url, { username: id, password: secrets[id]!, ...extra }));
 const service = (node: Node, account: string, extra: IClientOptions = {}) =>
-  track(brokerClient(node.url, { username: account, password: SERVICE_SECRET, ...extra }));
+  track(
+    brokerClient(node.url, {
+      username: account,
+      password: deriveServiceSecret(SERVICE_SECRET, account as ServiceAccount),
+      ...extra,
+    }),
+  );
 
 interface Entry {
   id: string;
@@ -127,7 +134,7 @@ afterAll(async () => {
 
 describe('deliveries across brokers', () => {
   it('delivers a reading published at QoS 1 on one broker to a QoS 1 subscriber on the other', async () => {
-    const api = await service(b, 'svc:api', { clientId: 'api-readings' });
+    const api = await service(b, 'svc:api', { clientId: 'svc:api/readings' });
     const received = messageLog(api);
     await api.subscribeAsync('sensors/+/readings', { qos: 1 });
     const kit = await device(a, 'kit-1');
@@ -147,7 +154,7 @@ describe('deliveries across brokers', () => {
     const status = '{"online":true,"locked":true,"ts":"2026-11-22T10:15:00Z"}';
     await car.publishAsync(topics.vehicleStatus('car-1'), status, { qos: 1, retain: true });
 
-    const api = await service(b, 'svc:api', { clientId: 'api-status' });
+    const api = await service(b, 'svc:api', { clientId: 'svc:api/status' });
     const received = messageLog(api);
     await api.subscribeAsync('vehicles/+/status', { qos: 1 });
 
@@ -157,8 +164,8 @@ describe('deliveries across brokers', () => {
   });
 
   it("delivers a car's retained status and the telemetry sent right after it, both (moscajs/aedes#994)", async () => {
-    const apiB = await service(b, 'svc:api', { clientId: 'api-order-b' });
-    const apiA = await service(a, 'svc:api', { clientId: 'api-order-a' });
+    const apiB = await service(b, 'svc:api', { clientId: 'svc:api/order-b' });
+    const apiA = await service(a, 'svc:api', { clientId: 'svc:api/order-a' });
     const onB = messageLog(apiB);
     const onA = messageLog(apiA);
     for (const api of [apiA, apiB])
@@ -185,7 +192,7 @@ describe('deliveries across brokers', () => {
   });
 
   it('delivers a packet that matches two subscriptions of one client once', async () => {
-    const api = await service(b, 'svc:api', { clientId: 'api-overlap' });
+    const api = await service(b, 'svc:api', { clientId: 'svc:api/overlap' });
     const received = messageLog(api);
     await api.subscribeAsync(['vehicles/+/telemetry', 'vehicles/car-2/telemetry'], { qos: 1 });
     const car = await device(a, 'car-2');
@@ -202,7 +209,7 @@ describe('deliveries across brokers', () => {
     const car = await device(b, 'car-2');
     const received = messageLog(car);
     await car.subscribeAsync(topics.vehicleCommands('car-2'), { qos: 1 });
-    const api = await service(a, 'svc:api', { clientId: 'api-commands' });
+    const api = await service(a, 'svc:api', { clientId: 'svc:api/commands' });
     const command = JSON.stringify({ id: 'cmd_cluster_1', action: 'unlock', bookingId: 'bk_1' });
 
     await api.publishAsync(topics.vehicleCommands('car-2'), command, { qos: 1 });
@@ -213,16 +220,16 @@ describe('deliveries across brokers', () => {
   });
 
   it('keeps a persistent session: a command sent while the car is away reaches it on the other broker', async () => {
-    const session = { clientId: 'car-3-obu', clean: false };
+    const session = { clientId: 'car-3/obu', clean: false };
     const first = await brokerClient(a.url, { username: 'car-3', password: secrets['car-3']!, ...session });
     await first.subscribeAsync(topics.vehicleCommands('car-3'), { qos: 1 });
     const gone = new Promise<void>((resolve) =>
-      a.broker.aedes.on('clientDisconnect', (client) => client.id === 'car-3-obu' && resolve()),
+      a.broker.aedes.on('clientDisconnect', (client) => client.id === 'car-3/obu' && resolve()),
     );
     await first.endAsync();
     await gone;
 
-    const api = await service(a, 'svc:api', { clientId: 'api-offline' });
+    const api = await service(a, 'svc:api', { clientId: 'svc:api/offline' });
     const command = JSON.stringify({ id: 'cmd_cluster_2', action: 'lock', bookingId: 'bk_2' });
     await api.publishAsync(topics.vehicleCommands('car-3'), command, { qos: 1 });
 
@@ -263,7 +270,7 @@ describe('ingest stream', () => {
   });
 
   it('carries the same stamped payload as the one delivered to subscribers', async () => {
-    const api = await service(b, 'svc:api', { clientId: 'api-same-stamp' });
+    const api = await service(b, 'svc:api', { clientId: 'svc:api/same-stamp' });
     const received = messageLog(api);
     await api.subscribeAsync('sensors/+/readings', { qos: 1 });
     const kit = await device(a, 'kit-1');
@@ -289,7 +296,7 @@ describe('ingest stream', () => {
   it('does not append what is not device data: a vehicle status and a command', async () => {
     const before = (await streamEntries()).length;
     const car = await device(a, 'car-2');
-    const api = await service(b, 'svc:api', { clientId: 'api-not-data' });
+    const api = await service(b, 'svc:api', { clientId: 'svc:api/not-data' });
     await car.publishAsync(topics.vehicleStatus('car-2'), '{"online":true}', { qos: 1, retain: true });
     await api.publishAsync(topics.vehicleCommands('car-2'), '{"id":"cmd_x","action":"lock"}', { qos: 1 });
 
@@ -317,7 +324,7 @@ describe('Redis unreachable', () => {
     const own = await startTestRedis();
     const node = await startNode('node-outage', own.url, { REDIS_APPEND_TIMEOUT_MS: 500 });
     try {
-      const kit = await device(node, 'kit-1', { clientId: 'kit-1-outage' });
+      const kit = await device(node, 'kit-1', { clientId: 'kit-1/outage' });
       await kit.publishAsync(topics.sensorReadings('kit-1'), '{"pm25":1}', { qos: 1 });
       await own.close();
 

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Broker, createBroker } from '@citytel/broker';
-import { openStore, type Store } from '@citytel/store';
+import { openStore, resolveServiceSecrets, type Store } from '@citytel/store';
 import type { Client } from 'aedes';
 import mqtt, { type IClientOptions, MqttClient } from 'mqtt';
 import pino from 'pino';
@@ -14,6 +14,7 @@ import {
 } from 'proxy-protocol-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { remoteAddressOf } from '../broker/src/connection.ts';
+import { withOwnClientId } from './helpers/broker.ts';
 import { tempDir } from './helpers/tmp.ts';
 
 /**
@@ -43,7 +44,14 @@ function viaProxy(header: Uint8Array, opts: IClientOptions): MqttClient {
       socket.write(header);
       return socket;
     },
-    { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 10_000, keepalive: 60, clean: true, ...opts },
+    {
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+      keepalive: 60,
+      clean: true,
+      ...withOwnClientId(opts),
+    },
   );
 }
 
@@ -87,7 +95,7 @@ beforeAll(async () => {
       BROKER_ID: 'proxied',
     },
     store,
-    serviceSecret: SERVICE_SECRET,
+    serviceSecrets: resolveServiceSecrets('', { MQTT_SERVICE_SECRET: SERVICE_SECRET }),
     log,
   });
   const ports = await broker.listen();
@@ -103,12 +111,12 @@ afterAll(async () => {
 
 describe('PROXY protocol listener', () => {
   it("takes the device's address from a v1 header", async () => {
-    const client = viaProxy(v1('203.0.113.7'), { username: 'kit-1', password: secret, clientId: 'kit-1-v1' });
+    const client = viaProxy(v1('203.0.113.7'), { username: 'kit-1', password: secret, clientId: 'kit-1/v1' });
     await new Promise((resolve, reject) => {
       client.once('connect', resolve);
       client.once('error', reject);
     });
-    expect(remoteAddressOf(clientNamed('kit-1-v1'))).toBe('203.0.113.7');
+    expect(remoteAddressOf(clientNamed('kit-1/v1'))).toBe('203.0.113.7');
     await client.publishAsync('sensors/kit-1/readings', '{"pm25":8.2}', { qos: 1 });
     await client.endAsync();
   });
@@ -124,12 +132,12 @@ describe('PROXY protocol listener', () => {
         1884,
       ),
     ).build();
-    const client = viaProxy(header, { username: 'kit-1', password: secret, clientId: 'kit-1-v2' });
+    const client = viaProxy(header, { username: 'kit-1', password: secret, clientId: 'kit-1/v2' });
     await new Promise((resolve, reject) => {
       client.once('connect', resolve);
       client.once('error', reject);
     });
-    expect(remoteAddressOf(clientNamed('kit-1-v2'))).toBe('2001:db8:0:0:0:0:0:2a');
+    expect(remoteAddressOf(clientNamed('kit-1/v2'))).toBe('2001:db8:0:0:0:0:0:2a');
     await client.endAsync();
   });
 
@@ -169,11 +177,11 @@ describe('WebSocket behind a reverse proxy', () => {
     const client = await mqtt.connectAsync(`ws://127.0.0.1:${wsPort}`, {
       username: 'kit-1',
       password: secret,
-      clientId: 'kit-1-ws',
+      clientId: 'kit-1/ws',
       reconnectPeriod: 0,
       wsOptions: { headers: { 'X-Forwarded-For': '10.9.9.9, 203.0.113.99' } },
     });
-    expect(remoteAddressOf(clientNamed('kit-1-ws'))).toBe('203.0.113.99');
+    expect(remoteAddressOf(clientNamed('kit-1/ws'))).toBe('203.0.113.99');
     await client.endAsync();
     await sleep(10);
   });

@@ -4,7 +4,9 @@ import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { ServiceAccount } from '@citytel/contract';
 import { MAX_PAYLOAD_BYTES, STATS_SUBSCRIPTIONS, statsTopic, topics, unstamp } from '@citytel/contract';
+import { deriveServiceSecret } from '@citytel/store';
 import type { MqttClient } from 'mqtt';
 import { generate } from 'mqtt-packet';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -36,7 +38,13 @@ const open: MqttClient[] = [];
 const device = (id: string, extra: Parameters<typeof brokerClient>[1] = {}) =>
   track(brokerClient(tb.url, { username: id, password: secrets[id]!, ...extra }));
 const service = (account: string, extra: Parameters<typeof brokerClient>[1] = {}) =>
-  track(brokerClient(tb.url, { username: account, password: tb.serviceSecret, ...extra }));
+  track(
+    brokerClient(tb.url, {
+      username: account,
+      password: deriveServiceSecret(tb.serviceSecret, account as ServiceAccount),
+      ...extra,
+    }),
+  );
 async function track(c: Promise<MqttClient>): Promise<MqttClient> {
   const client = await c;
   open.push(client);
@@ -59,7 +67,7 @@ beforeAll(async () => {
   }
   token = (await tb.store.devices.create({ id: 'sck-1', kind: 'sck' })).token!;
   otherToken = (await tb.store.devices.create({ id: 'sck-2', kind: 'sck' })).token!;
-  ingest = await service('svc:ingest', { clientId: 'ingest-test' });
+  ingest = await service('svc:ingest', { clientId: 'svc:ingest/test' });
   ingestLog = messageLog(ingest);
   await ingest.subscribeAsync(['sensors/+/readings', 'device/sck/+/readings/raw', 'vehicles/+/status'], {
     qos: 1,
@@ -282,7 +290,7 @@ describe('payload size', () => {
       protocolVersion: 4,
       clean: true,
       keepalive: 60,
-      clientId: 'big-sender',
+      clientId: 'kit-1/big',
       username: 'kit-1',
       password: Buffer.from(secrets['kit-1']!),
     });

@@ -1,4 +1,5 @@
 import { type ApiMqtt, buildApp, connectApiMqtt } from '@citytel/api';
+import { deriveServiceSecret } from '@citytel/store';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ackGate } from './helpers/ack-gate.ts';
@@ -50,7 +51,11 @@ beforeAll(async () => {
     wrapMqtt: gate,
   });
   a = stack.app;
-  bMqtt = connectApiMqtt({ url: stack.mqttUrl, password: stack.serviceSecret, log: stack.log });
+  bMqtt = connectApiMqtt({
+    url: stack.mqttUrl,
+    password: deriveServiceSecret(stack.serviceSecret, 'svc:api'),
+    log: stack.log,
+  });
   await bMqtt.waitConnected(10_000);
   b = await buildApp({ config: stack.config, store: stack.store, mqtt: bMqtt, log: stack.log });
   await b.listen({ port: 0, host: '127.0.0.1' });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { topics } from '@citytel/contract';
+import { deriveServiceSecret } from '@citytel/store';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Vehicle } from '../firmware-sim/src/vehicles/obu.ts';
@@ -58,7 +59,7 @@ async function watch(carId: string): Promise<void> {
   const client = await mqtt.connectAsync(stack.mqttUrl, {
     username: carId,
     password: state.devices[carId].secret,
-    clientId: `${carId}-watch`,
+    clientId: `${carId}/watch`,
     reconnectPeriod: 0,
   });
   await client.subscribeAsync(topics.vehicleCommands(carId), { qos: 1 });
@@ -116,8 +117,8 @@ beforeAll(async () => {
   for (const c of cars) await watch(c.id);
   api = await mqtt.connectAsync(stack.mqttUrl, {
     username: 'svc:api',
-    password: stack.serviceSecret,
-    clientId: 'test-replayer',
+    password: deriveServiceSecret(stack.serviceSecret, 'svc:api'),
+    clientId: 'svc:api/test-replayer',
     reconnectPeriod: 0,
   });
 });

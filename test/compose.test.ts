@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildApp, connectApiMqtt, loadApiConfig } from '@citytel/api';
 import { unstamp } from '@citytel/contract';
+import { deriveServiceSecret } from '@citytel/store';
 import type { FastifyInstance } from 'fastify';
 import mqtt from 'mqtt';
 import pino from 'pino';
@@ -291,7 +292,11 @@ describe('deploy/haproxy.cfg in front of a broker and an api', () => {
       LOG_LEVEL: 'silent',
       TRUST_PROXY: 'true',
     });
-    apiMqtt = connectApiMqtt({ url: broker.url, password: broker.serviceSecret, log });
+    apiMqtt = connectApiMqtt({
+      url: broker.url,
+      password: deriveServiceSecret(broker.serviceSecret, 'svc:api'),
+      log,
+    });
     app = await buildApp({ config, store: broker.store, mqtt: apiMqtt, log });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const apiPort = (app.server.address() as { port: number }).port;
@@ -358,7 +363,8 @@ describe('deploy/haproxy.cfg in front of a broker and an api', () => {
   it('passes MQTT over TCP, over TLS and over WebSocket (wss://host/mqtt) to the broker', async () => {
     const listener = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, {
       username: 'svc:api',
-      password: broker.serviceSecret,
+      password: deriveServiceSecret(broker.serviceSecret, 'svc:api'),
+      clientId: 'svc:api/compose-test',
       reconnectPeriod: 0,
     });
     const got: Array<{ topic: string; payload: string }> = [];
@@ -375,11 +381,11 @@ describe('deploy/haproxy.cfg in front of a broker and an api', () => {
     };
     const tls = await mqtt.connectAsync(`mqtts://localhost:${ports.mqtts}`, {
       ...device,
-      clientId: 'kit-tls',
+      clientId: `${kit.id}/tls`,
     });
     const wss = await mqtt.connectAsync(`wss://localhost:${ports.https}/mqtt`, {
       ...device,
-      clientId: 'kit-wss',
+      clientId: `${kit.id}/wss`,
     });
     try {
       await tls.publishAsync(`sensors/${kit.id}/readings`, '{"pm25":8.2}', { qos: 1 });

@@ -10,6 +10,7 @@ import {
   parseTopic,
   unstamp,
 } from '@citytel/contract';
+import { deriveServiceSecret } from '@citytel/store';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator, runLoad, type Simulator, simConfig } from '../firmware-sim/src/index.ts';
@@ -64,7 +65,8 @@ describe('firmware simulator against the real platform', () => {
     stateFile = join(stack.dir, 'sim-devices.json');
     observer = await mqtt.connectAsync(stack.mqttUrl, {
       username: 'svc:ingest',
-      password: stack.serviceSecret,
+      password: deriveServiceSecret(stack.serviceSecret, 'svc:ingest'),
+      clientId: 'svc:ingest/test-observer',
     });
     await observer.subscribeAsync([...INGEST_SUBSCRIPTIONS], { qos: 1 });
     observer.on('message', (topic, payload) =>
@@ -72,8 +74,8 @@ describe('firmware simulator against the real platform', () => {
     );
     operator = await mqtt.connectAsync(stack.mqttUrl, {
       username: 'svc:api',
-      password: stack.serviceSecret,
-      clientId: 'test-operator',
+      password: deriveServiceSecret(stack.serviceSecret, 'svc:api'),
+      clientId: 'svc:api/test-operator',
     });
     await operator.subscribeAsync('vehicles/+/commands/ack', { qos: 1 });
     operator.on('message', (topic, payload) => acks.push({ topic, payload: payload.toString() }));
@@ -282,7 +284,11 @@ describe('firmware simulator against the real platform', () => {
       total: 500,
       inflight: 16,
       prefix: 'bench',
-      auth: { mode: 'gateway', username: 'svc:sim', password: stack.serviceSecret },
+      auth: {
+        mode: 'gateway',
+        username: 'svc:sim',
+        password: deriveServiceSecret(stack.serviceSecret, 'svc:sim'),
+      },
     });
     expect(result).toMatchObject({ messages: 100, readings: 500, errors: 0, connections: 2 });
     expect(result.puback?.count).toBe(100);

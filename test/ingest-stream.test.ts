@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Broker, createBroker } from '@citytel/broker';
 import { STATS_SUBSCRIPTIONS, stamp, statsTopic, streamEntryFields, topics } from '@citytel/contract';
 import { createIngest, type Ingest, type IngestStats, loadIngestConfig } from '@citytel/ingest';
-import { openStore, type Store } from '@citytel/store';
+import { deriveServiceSecret, openStore, resolveServiceSecrets, type Store } from '@citytel/store';
 import { Redis } from 'ioredis';
 import type { MqttClient } from 'mqtt';
 import pino from 'pino';
@@ -46,7 +46,7 @@ async function startBroker(id: string, redisUrl?: string, key?: string): Promise
       ...(redisUrl ? { REDIS_URL: redisUrl, INGEST_STREAM_KEY: key } : {}),
     },
     store,
-    serviceSecret: SECRET,
+    serviceSecrets: resolveServiceSecrets('', { MQTT_SERVICE_SECRET: SECRET }),
     log,
   });
   brokers.push(broker);
@@ -62,7 +62,7 @@ async function kits(prefix: string, count: number): Promise<string[]> {
 }
 
 async function connect(url: string, id: string): Promise<MqttClient> {
-  const c = await brokerClient(url, { username: id, password: secrets.get(id)!, clientId: `${id}-${url}` });
+  const c = await brokerClient(url, { username: id, password: secrets.get(id)!, clientId: `${id}/${url}` });
   clients.push(c);
   return c;
 }
@@ -141,7 +141,7 @@ describe.each(sources)('ingest reading $name', ({ prefix, env, via }) => {
 
   beforeAll(async () => {
     const config = loadIngestConfig(workerEnv({ INGEST_ID: `shared-${prefix}`, ...env() }));
-    ingest = createIngest({ config, store, log, serviceSecret: SECRET });
+    ingest = createIngest({ config, store, log, serviceSecret: deriveServiceSecret(SECRET, 'svc:ingest') });
     await ingest.start();
     const ids = await kits(prefix, 4);
     devices = await Promise.all(ids.map((id, i) => connect(via()[i % via().length]!, id)));
@@ -171,7 +171,10 @@ describe.each(sources)('ingest reading $name', ({ prefix, env, via }) => {
   });
 
   it('publishes its figures, retained, on its stats topic of the broker', async () => {
-    const api = await brokerClient(via()[0]!, { username: 'svc:api', password: SECRET });
+    const api = await brokerClient(via()[0]!, {
+      username: 'svc:api',
+      password: deriveServiceSecret(SECRET, 'svc:api'),
+    });
     try {
       const seen: Array<{ retain: boolean; stats: IngestStats }> = [];
       api.on('message', (topic, payload, packet) => {

@@ -8,6 +8,7 @@ import {
   topics,
 } from '@citytel/contract';
 import type { IngestStats } from '@citytel/ingest';
+import { deriveServiceSecret } from '@citytel/store';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerClient } from './helpers/broker.ts';
@@ -232,7 +233,10 @@ describe('ingest, end to end through the broker into InfluxDB', () => {
   });
 
   it('publishes its figures, retained, on its stats topic', async () => {
-    const api = await brokerClient(stack.tb.url, { username: 'svc:api', password: stack.tb.serviceSecret });
+    const api = await brokerClient(stack.tb.url, {
+      username: 'svc:api',
+      password: deriveServiceSecret(stack.tb.serviceSecret, 'svc:api'),
+    });
     try {
       const got = new Promise<IngestStats>((resolve) =>
         api.on('message', (topic, payload, packet) => {

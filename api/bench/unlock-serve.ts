@@ -1,5 +1,5 @@
 import { createBroker } from '@citytel/broker';
-import { openStore, resolveServiceSecret } from '@citytel/store';
+import { deriveServiceSecret, openStore, resolveServiceSecret, resolveServiceSecrets } from '@citytel/store';
 import pino from 'pino';
 import { buildApp } from '../src/app.ts';
 import { loadApiConfig } from '../src/config.ts';
@@ -14,11 +14,11 @@ const dataDir = process.env.DATA_DIR;
 if (!dataDir) throw new Error('DATA_DIR is required');
 const log = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
 const store = await openStore({ dataDir, log });
-const serviceSecret = resolveServiceSecret(dataDir);
+const serviceSecret = resolveServiceSecret(dataDir, 'svc:api');
 const broker = createBroker({
   config: { MQTT_PORT: 0, MQTT_HOST: '127.0.0.1', STATS_INTERVAL_MS: 5000, BROKER_ID: 'bench' },
   store,
-  serviceSecret,
+  serviceSecrets: resolveServiceSecrets('', { MQTT_SERVICE_SECRET: serviceSecret }),
   log,
 });
 const { port } = await broker.listen();
@@ -30,7 +30,7 @@ const config = loadApiConfig({
   LOG_LEVEL: 'warn',
   RATE_LIMIT_PER_MIN: '100000000',
 });
-const mqtt = connectApiMqtt({ url: mqttUrl, password: serviceSecret, log });
+const mqtt = connectApiMqtt({ url: mqttUrl, password: deriveServiceSecret(serviceSecret, 'svc:api'), log });
 await mqtt.waitConnected(10_000);
 const app = await buildApp({ config, store, mqtt, log });
 await app.listen({ port: 0, host: '127.0.0.1' });

@@ -36,6 +36,7 @@ import { healthRoutes } from './routes/health.ts';
 import { kitProfileRoutes } from './routes/kit-profile.ts';
 import { mapRoutes } from './routes/map.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { operatorsAdminRoutes } from './routes/operators-admin.ts';
 import { seriesRoutes } from './routes/series.ts';
 import { type StreamRoutesOptions, streamRoutes } from './routes/stream.ts';
 import { vehicleRoutes } from './routes/vehicles.ts';
@@ -49,6 +50,7 @@ export const ROUTE_GROUPS: ReadonlyArray<{ name: string; plugin: FastifyPluginAs
   { name: 'health', plugin: healthRoutes },
   { name: 'metrics', plugin: metricsRoutes },
   { name: 'devices-admin', plugin: devicesAdminRoutes },
+  { name: 'operators-admin', plugin: operatorsAdminRoutes },
   { name: 'airrohr', plugin: airrohrRoutes },
   // The fleet's live state and the command tracker (app.carsharing), then the three groups that use them.
   { name: 'carsharing', plugin: carsharingPlugin },

@@ -17,7 +17,11 @@ const USAGE = `usage:
   device create --id <id> --kind sck|airrohr|native|vehicle [--lat <deg> --lon <deg>] [--mobile] [--indoor]
                 [--name <text>] [--operator <operator id>]
   device list [--kind <kind>] [--operator <operator id>]
+  device delete|disable|enable|rotate-secret --id <id>
   operator create --id <id> --name <text> [--admin] [--token <token>]
+  operator rotate-token|revoke-token --id <id>
+  audit list [--target <id>] [--limit <n>]
+Revocations are audited with actor "cli"; every broker drops the device within seconds.
 environment: DATA_DIR (default .data) or DATABASE_URL`;
 
 class UsageError extends Error {}
@@ -142,10 +146,66 @@ async function operatorCreate(store: Store, args: string[]) {
   }
 }
 
+function idArg(args: string[]): string {
+  const { values } = parseArgs({ args, options: { id: { type: 'string' } } });
+  const id = idSchema.safeParse(values.id);
+  if (!id.success)
+    throw new UsageError(`--id: ${values.id === undefined ? 'required' : id.error.issues[0]?.message}`);
+  return id.data;
+}
+
+/** A device revoked or restored from the command line, audited as `cli`. */
+const deviceAct =
+  (action: 'delete' | 'disable' | 'enable' | 'rotate-secret') => async (store: Store, args: string[]) => {
+    const id = idArg(args);
+    if (!(await store.devices.get(id))) throw new UsageError(`--id: no device ${id}`);
+    if (action === 'delete') {
+      await store.devices.remove(id);
+      await store.audit.add({ actor: 'cli', action: 'device.delete', target: id });
+      print({ deleted: id });
+    } else if (action === 'rotate-secret') {
+      const rotated = await store.devices.rotateCredentials(id);
+      await store.audit.add({ actor: 'cli', action: 'device.rotate_secret', target: id });
+      print(rotated && provisionedView(rotated));
+    } else {
+      const device = await store.devices.setDisabled(id, action === 'disable');
+      await store.audit.add({ actor: 'cli', action: `device.${action}`, target: id });
+      print(device && deviceView(device));
+    }
+  };
+
+const operatorAct = (action: 'rotate' | 'revoke') => async (store: Store, args: string[]) => {
+  const id = idArg(args);
+  if (!(await store.operators.get(id))) throw new UsageError(`--id: no operator ${id}`);
+  if (action === 'rotate') {
+    const rotated = await store.operators.rotateToken(id);
+    await store.audit.add({ actor: 'cli', action: 'operator.rotate_token', target: id });
+    print({ operator: id, token: rotated?.token });
+  } else {
+    await store.operators.revokeToken(id);
+    await store.audit.add({ actor: 'cli', action: 'operator.revoke_token', target: id });
+    print({ operator: id, revoked: true });
+  }
+};
+
+async function auditList(store: Store, args: string[]) {
+  const { values } = parseArgs({ args, options: { target: { type: 'string' }, limit: { type: 'string' } } });
+  const limit = numberFlag('limit', values.limit) ?? 100;
+  const entries = await store.audit.list({ ...(values.target ? { target: values.target } : {}), limit });
+  print(entries.map((e) => ({ ...e, at: e.at.toISOString() })));
+}
+
 const COMMANDS: Record<string, (store: Store, args: string[]) => Promise<void>> = {
   'device create': deviceCreate,
   'device list': deviceList,
+  'device delete': deviceAct('delete'),
+  'device disable': deviceAct('disable'),
+  'device enable': deviceAct('enable'),
+  'device rotate-secret': deviceAct('rotate-secret'),
   'operator create': operatorCreate,
+  'operator rotate-token': operatorAct('rotate'),
+  'operator revoke-token': operatorAct('revoke'),
+  'audit list': auditList,
 };
 
 async function run(argv: string[]): Promise<number> {

@@ -16,6 +16,7 @@ export const deviceSchema = z
     createdAt: z.iso.datetime(),
     lastSeenAt: z.iso.datetime().nullable(),
     firmware: z.string().nullable(),
+    disabled: z.boolean().describe('disabled by its operator: every login refused'),
   })
   .meta({ id: 'Device', description: 'A registered device, as its operator sees it' });
 export type DeviceView = z.infer<typeof deviceSchema>;
@@ -47,6 +48,7 @@ export const deviceView = (d: Device): DeviceView => ({
   createdAt: d.createdAt.toISOString(),
   lastSeenAt: d.lastSeenAt ? d.lastSeenAt.toISOString() : null,
   firmware: d.firmware,
+  disabled: d.disabled ?? false,
 });
 
 export const provisionedView = (p: ProvisionedDevice): ProvisionedDeviceView => ({

@@ -25,9 +25,9 @@ async function main(): Promise<void> {
   const store = await openStore({ dataDir: config.DATA_DIR, databaseUrl: config.DATABASE_URL, log });
   if (config.BOOTSTRAP_ADMIN_TOKEN) {
     const admin = await store.operators.ensureBootstrapAdmin(config.BOOTSTRAP_ADMIN_TOKEN);
-    log.info({ operator: admin.id }, 'bootstrap admin operator ready');
+    if (admin) log.info({ operator: admin.id }, 'bootstrap admin operator ready');
   }
-  const secret = await resolveServiceSecret(config.DATA_DIR, config.MQTT_SERVICE_SECRET);
+  const secret = resolveServiceSecret(config.DATA_DIR, 'svc:api');
   const mqtt = connectApiMqtt({ url: mqttUrlOf(config), password: secret, log });
   const influx = createInfluxClient(config);
   // Open data reads InfluxQL on /query (1.x, and 2.x/3.x through their v1 compatibility API with a token).

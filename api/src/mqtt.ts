@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { serviceClientId } from '@citytel/contract';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { ApiError } from './errors.ts';
@@ -63,7 +64,8 @@ export function connectApiMqtt(opts: ConnectApiMqttOptions): ApiMqtt {
     password: opts.password,
     // Unique per process: two api instances with one client id would keep disconnecting each other.
     clientId:
-      opts.clientId ?? `svc-api-${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+      opts.clientId ??
+      serviceClientId('svc:api', `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`),
     protocolVersion: 4,
     clean: true,
     reconnectPeriod: 1000,

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { createBroker } from '@citytel/broker';
-import { createLogger, openStore, resolveServiceSecret } from '@citytel/store';
+import { createLogger, openStore, resolveServiceSecrets } from '@citytel/store';
 import { Aedes } from 'aedes';
 import { loadBrokerConfig } from '../src/config.ts';
 
@@ -33,8 +33,8 @@ async function run(mode: string): Promise<void> {
     const config = loadBrokerConfig();
     const log = createLogger('broker', config.LOG_LEVEL);
     const store = await openStore({ dataDir: config.DATA_DIR, databaseUrl: config.DATABASE_URL, log });
-    const serviceSecret = resolveServiceSecret(config.DATA_DIR, config.MQTT_SERVICE_SECRET);
-    const broker = createBroker({ config, store, serviceSecret, log });
+    const serviceSecrets = resolveServiceSecrets(config.DATA_DIR);
+    const broker = createBroker({ config, store, serviceSecrets, log });
     port = (await broker.listen()).port;
     clients = () => broker.stats().clients;
     close = async () => {

@@ -149,7 +149,7 @@ async function loginTimes(url: string, devices: Credentials[]): Promise<number[]
     const client = await mqtt.connectAsync(url, {
       username: d.id,
       password: d.secret,
-      clientId: `login-sample-${d.id}`,
+      clientId: `${d.id}/login-sample`,
       reconnectPeriod: 0,
     });
     times.push(performance.now() - started);

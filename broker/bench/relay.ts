@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { INGEST_SUBSCRIPTIONS } from '@citytel/contract';
-import { resolveServiceSecret } from '@citytel/store';
+import { deriveServiceSecret, resolveServiceSecret } from '@citytel/store';
 import { benchArgs, num, ownCpu } from '../../ingest/bench/common.ts';
 import { startMosquitto as startMosquittoProcess } from '../../ingest/bench/peers.ts';
 import { type NodeProcess, spawnBroker } from '../../ingest/bench/processes.ts';
@@ -165,7 +165,7 @@ interface BrokerUnderTest {
 
 async function startCitytel(dir: string, profileDir?: string): Promise<BrokerUnderTest> {
   const storeDir = join(dir, 'store');
-  const secret = resolveServiceSecret(storeDir);
+  const secret = resolveServiceSecret(storeDir, 'svc:api');
   const port = await freePort();
   const proc = await spawnBroker({ port, storeDir, serviceSecret: secret, profileDir });
   return {
@@ -173,9 +173,9 @@ async function startCitytel(dir: string, profileDir?: string): Promise<BrokerUnd
     url: `mqtt://127.0.0.1:${port}`,
     proc,
     username: 'svc:sim',
-    password: secret,
+    password: deriveServiceSecret(secret, 'svc:sim'),
     subscriberUser: 'svc:ingest',
-    subscriberPassword: secret,
+    subscriberPassword: deriveServiceSecret(secret, 'svc:ingest'),
   };
 }
 
@@ -202,12 +202,12 @@ interface Round {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function measure(b: BrokerUnderTest, perConnection: ReturnType<typeof workload>['perConnection']) {
-  const sub = await subscribe(b.url, 'bench-relay-sub', b.subscriberUser, b.subscriberPassword);
+  const sub = await subscribe(b.url, 'svc:ingest/bench-relay-sub', b.subscriberUser, b.subscriberPassword);
   const publishers = await openPublishers({
     kind: 'lean',
     url: b.url,
     connections: CONNECTIONS,
-    clientIdPrefix: 'bench-relay-pub-',
+    clientIdPrefix: 'svc:sim/bench-relay-pub-',
     username: b.username,
     password: b.password,
     window: WINDOW,

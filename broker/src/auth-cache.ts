@@ -8,6 +8,9 @@ import { createHash } from 'node:crypto';
  */
 export interface VerifiedCache<T> {
   resolve(parts: readonly string[], load: () => Promise<T | undefined>): Promise<T | undefined>;
+  /** The cached value, without loading. */
+  peek(parts: readonly string[]): T | undefined;
+  forget(parts: readonly string[]): void;
   clear(): void;
   readonly size: number;
 }
@@ -41,6 +44,13 @@ export function createVerifiedCache<T>(
         .finally(() => pending.delete(key));
       pending.set(key, lookup);
       return lookup;
+    },
+    peek(parts) {
+      const hit = verified.get(cacheKey(parts));
+      return hit && hit.expiresAt > now() ? hit.value : undefined;
+    },
+    forget(parts) {
+      verified.delete(cacheKey(parts));
     },
     clear() {
       verified.clear();

@@ -1,19 +1,22 @@
 import type { EventEmitter } from 'node:events';
-import { INGEST_STREAM } from '@citytel/contract';
+import { INGEST_STREAM, type ServiceAccount } from '@citytel/contract';
 import type { Store } from '@citytel/store';
 import { Aedes, type Client } from 'aedes';
 import type { Logger } from 'pino';
-import { createAuthentication } from './auth.ts';
+import { createAuthentication, type Verified } from './auth.ts';
 import { createVerifiedCache } from './auth-cache.ts';
 import { createAuthorization } from './authorize.ts';
 import { type ClusterBackend, createClusterBackend } from './cluster.ts';
 import { rememberRemote, remoteAddressOf } from './connection.ts';
+import { createConnectionRegistry } from './connections.ts';
 import { dedupeByPacketIdentity } from './delivery-dedupe.ts';
-import { type Identity, identityName, identityOf } from './identity.ts';
+import { identityName, identityOf } from './identity.ts';
 import { createListeners, type Ports } from './listeners.ts';
+import { maskClientId } from './mask.ts';
 import { cacheEmitterMatches } from './match-cache.ts';
 import { capPacketSize, MAX_PACKET_BYTES } from './packet-guard.ts';
 import { createRefusals } from './refusals.ts';
+import { watchRevocations } from './revocation-watch.ts';
 import { createSessionStore } from './session-store.ts';
 import { type BrokerStats, createStats } from './stats.ts';
 import { createLoginThrottle, type LoginThrottleOptions } from './throttle.ts';
@@ -39,13 +42,23 @@ export interface BrokerSettings {
   INGEST_STREAM_KEY?: string | undefined;
   /** Cluster mode: longest wait for an append before the device is disconnected; 5 s when unset. */
   REDIS_APPEND_TIMEOUT_MS?: number | undefined;
+  /** Let `svc:sim` log in (demos, load tests): it may publish any kit's readings and any car's status. */
+  MQTT_ALLOW_SIM?: boolean | undefined;
+  /** Connections one device or kit may hold at once on this broker (default 4). */
+  MQTT_MAX_CONNECTIONS_PER_DEVICE?: number | undefined;
+  /** Connections one service account may hold at once on this broker (default 256). */
+  MQTT_MAX_CONNECTIONS_PER_SERVICE?: number | undefined;
+  /** QoS 1/2 messages kept unacknowledged or queued for one device's session (default 100; one machine). */
+  MQTT_MAX_QUEUED_PER_DEVICE?: number | undefined;
+  /** How often the broker reads the store's revocations (default 2000 ms). */
+  REVOCATION_POLL_MS?: number | undefined;
 }
 
 export interface BrokerDeps {
   config: BrokerSettings;
-  store: Pick<Store, 'devices'>;
-  /** Password of the svc:ingest, svc:api and svc:sim accounts. */
-  serviceSecret: string;
+  store: Pick<Store, 'devices' | 'audit'>;
+  /** Each service account's own password (store's resolveServiceSecrets). */
+  serviceSecrets: Readonly<Record<ServiceAccount, string>>;
   log: Logger;
   /** Tests shorten or lengthen the login slow-down; defaults are CONTRACT §1's. */
   throttle?: Partial<LoginThrottleOptions>;
@@ -58,6 +71,8 @@ export interface Broker {
   /** Stops listening, disconnects every client, closes the servers. */
   close(): Promise<void>;
   stats(): BrokerStats;
+  /** Reads the store's revocations now rather than at the next poll. */
+  checkRevocations(): Promise<void>;
 }
 
 const HOUSEKEEPING_MS = 30_000;
@@ -67,21 +82,12 @@ const EMITTER_CONCURRENCY = 500;
 export function createBroker({
   config,
   store,
-  serviceSecret,
+  serviceSecrets,
   log: parentLog,
   throttle: throttleOptions,
 }: BrokerDeps): Broker {
   const log = parentLog.child({ component: 'broker' });
   const refusals = createRefusals(parentLog.child({ component: 'refusals' }));
-  const throttle = createLoginThrottle(throttleOptions);
-  const auth = createAuthentication({
-    devices: store.devices,
-    serviceSecret,
-    throttle,
-    cache: createVerifiedCache<Identity>(),
-    refusals,
-    log,
-  });
   const cluster: ClusterBackend | undefined = config.REDIS_URL
     ? createClusterBackend(
         {
@@ -94,6 +100,38 @@ export function createBroker({
         parentLog.child({ component: 'cluster' }),
       )
     : undefined;
+  const streamKey = config.INGEST_STREAM_KEY ?? INGEST_STREAM.key;
+  const throttle = createLoginThrottle(
+    throttleOptions,
+    undefined,
+    cluster && { redis: cluster.redis, prefix: `${streamKey}:login-throttle:`, log },
+  );
+  const connections = createConnectionRegistry({
+    perDevice: config.MQTT_MAX_CONNECTIONS_PER_DEVICE ?? 4,
+    perService: config.MQTT_MAX_CONNECTIONS_PER_SERVICE ?? 256,
+  });
+  // Logins verified lately, each checked against the store's current credential when used again.
+  const cache = createVerifiedCache<Verified>({ ttlMs: 30 * 60_000 });
+  const auth = createAuthentication({
+    devices: store.devices,
+    serviceSecrets,
+    allowSim: config.MQTT_ALLOW_SIM ?? false,
+    throttle,
+    cache,
+    connections,
+    refusals,
+    log,
+  });
+  const revocations = watchRevocations({
+    audit: store.audit,
+    intervalMs: config.REVOCATION_POLL_MS ?? 2000,
+    log,
+    onRevoked(deviceId, entry) {
+      cache.clear();
+      const dropped = connections.drop(deviceId);
+      log.info({ device: deviceId, action: entry.action, by: entry.actor, dropped }, 'credential revoked');
+    },
+  });
   let stats: ReturnType<typeof createStats> | undefined;
   const authorization = createAuthorization(refusals, () => stats?.countForward(), cluster?.append);
 
@@ -102,7 +140,11 @@ export function createBroker({
     ...(cluster
       ? { mq: cluster.mq, persistence: cluster.persistence }
       : // Indexed outgoing queues: a PUBACK costs the same whatever the subscriber holds (session-store.ts).
-        { persistence: createSessionStore() }),
+        {
+          persistence: createSessionStore({
+            maxQueuedPerDevice: config.MQTT_MAX_QUEUED_PER_DEVICE ?? 100,
+          }),
+        }),
     preConnect: auth.preConnect,
     authenticate: auth.authenticate,
     authorizePublish: authorization.authorizePublish,
@@ -130,19 +172,19 @@ export function createBroker({
   // Aedes never logs (conventions: hooks). Refusals are logged by refusals.ts; these are socket resets, keepalive
   // timeouts and the errors that close a refused client, so they stay at debug.
   aedes.on('clientError', (client, err) =>
-    log.debug({ clientId: client.id, err: err.message }, 'client error'),
+    log.debug({ clientId: maskClientId(client.id), err: err.message }, 'client error'),
   );
   aedes.on('connectionError', (client, err) =>
     log.debug(
-      { clientId: client.id, remoteAddress: remoteAddressOf(client), err: err.message },
+      { clientId: maskClientId(client.id), remoteAddress: remoteAddressOf(client), err: err.message },
       'connection error',
     ),
   );
   aedes.on('clientReady', (client) =>
-    log.debug({ clientId: client.id, as: nameOf(client) }, 'client connected'),
+    log.debug({ clientId: maskClientId(client.id), as: nameOf(client) }, 'client connected'),
   );
   aedes.on('clientDisconnect', (client) =>
-    log.debug({ clientId: client.id, as: nameOf(client) }, 'client disconnected'),
+    log.debug({ clientId: maskClientId(client.id), as: nameOf(client) }, 'client disconnected'),
   );
 
   let capWarned = false;
@@ -193,6 +235,7 @@ export function createBroker({
     aedes,
     async listen() {
       await aedes.listen();
+      await revocations.start();
       const ports = await listeners.listen();
       stats?.start(config.STATS_INTERVAL_MS);
       housekeeping = setInterval(() => {
@@ -210,6 +253,7 @@ export function createBroker({
       closing ??= (async () => {
         clearInterval(housekeeping);
         stats?.stop();
+        await revocations.stop();
         const stopped = listeners.stopAccepting();
         const aedesClosed = new Promise<void>((resolve) => aedes.close(() => resolve()));
         await (cluster ? cluster.close(aedesClosed) : aedesClosed);
@@ -221,6 +265,7 @@ export function createBroker({
       return closing;
     },
     stats: () => stats!.snapshot(),
+    checkRevocations: () => revocations.check(),
   };
 }
 

@@ -56,6 +56,8 @@ export interface ClusterBackend {
   /** Aedes `persistence`: sessions, subscriptions, offline queues, retained messages and wills, in Redis. */
   persistence: unknown;
   append: AppendToStream;
+  /** A shared connection for the login slow-down's counts (throttle.ts). */
+  redis: Redis;
   /**
    * Waits for Aedes to close (its clients gone, its emitter closed), then closes the persistence and the
    * connections. Bounded: with Redis unreachable, Aedes' last unsubscribes never answer.
@@ -107,6 +109,7 @@ export function createClusterBackend(options: ClusterOptions, log: Logger): Clus
     mq,
     persistence,
     append: createStreamAppender(appendConn, options.streamKey, log),
+    redis: dbConn,
     async close(aedesClosed) {
       const closed =
         (await within(aedesClosed, CLOSE_WAIT_MS)) &&

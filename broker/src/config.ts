@@ -21,8 +21,30 @@ export const brokerConfigSchema = z
     DATA_DIR: sharedEnv.DATA_DIR,
     DATABASE_URL: sharedEnv.DATABASE_URL,
     LOG_LEVEL: sharedEnv.LOG_LEVEL,
-    /** Password of the svc:* accounts; unset, the one made once under DATA_DIR is used. */
+    /**
+     * Older shared secret of the svc:* accounts: each account's password is derived from it unless its own
+     * MQTT_SECRET_INGEST / MQTT_SECRET_API / MQTT_SECRET_SIM is set; all unset, files under DATA_DIR.
+     */
     MQTT_SERVICE_SECRET: sharedEnv.MQTT_SERVICE_SECRET,
+    /** Password of svc:ingest (the brokers check all three; each service holds its own). */
+    MQTT_SECRET_INGEST: optionalString,
+    /** Password of svc:api. */
+    MQTT_SECRET_API: optionalString,
+    /** Password of svc:sim. */
+    MQTT_SECRET_SIM: optionalString,
+    /** Let svc:sim log in (it may publish any kit's readings and any car's status): demos and load tests only. */
+    MQTT_ALLOW_SIM: boolFlag(false),
+    /** Connections one device or kit may hold at once on this broker (client ids `{id}` and `{id}/...`). */
+    MQTT_MAX_CONNECTIONS_PER_DEVICE: z.coerce.number().int().min(1).max(1000).default(4),
+    /** Connections one service account may hold at once on this broker. */
+    MQTT_MAX_CONNECTIONS_PER_SERVICE: z.coerce.number().int().min(1).max(100_000).default(256),
+    /**
+     * QoS 1/2 messages kept for one device's session, unacknowledged or queued while it is away; past it the
+     * oldest are dropped (a car that never acknowledges its commands). Services are not capped here.
+     */
+    MQTT_MAX_QUEUED_PER_DEVICE: z.coerce.number().int().min(1).max(100_000).default(100),
+    /** How often the broker reads the store's revocations and drops revoked devices' connections. */
+    REVOCATION_POLL_MS: z.coerce.number().int().min(100).max(10_000).default(2000),
     /** TCP listener; 0 picks a free port. */
     MQTT_PORT: port(1883),
     MQTT_HOST: z.string().min(1).default('0.0.0.0'),

@@ -4,7 +4,7 @@ import {
   createMetricsServer,
   openStore,
   quietDisabledDebug,
-  resolveServiceSecret,
+  resolveServiceSecrets,
 } from '@citytel/store';
 import { loadBrokerConfig } from './config.ts';
 
@@ -16,8 +16,14 @@ async function main(): Promise<void> {
   const { createBroker } = await import('./broker.ts');
   const log = createLogger('broker', config.LOG_LEVEL);
   const store = await openStore({ dataDir: config.DATA_DIR, databaseUrl: config.DATABASE_URL, log });
-  const serviceSecret = resolveServiceSecret(config.DATA_DIR, config.MQTT_SERVICE_SECRET);
-  const broker = createBroker({ config, store, serviceSecret, log });
+  const serviceSecrets = resolveServiceSecrets(config.DATA_DIR, {
+    MQTT_SECRET_INGEST: config.MQTT_SECRET_INGEST,
+    MQTT_SECRET_API: config.MQTT_SECRET_API,
+    MQTT_SECRET_SIM: config.MQTT_SECRET_SIM,
+    MQTT_SERVICE_SECRET: config.MQTT_SERVICE_SECRET,
+  });
+  const broker = createBroker({ config, store, serviceSecrets, log });
+  if (config.MQTT_ALLOW_SIM) log.warn('svc:sim enabled (MQTT_ALLOW_SIM): it may publish for any kit or car');
   const metrics =
     config.METRICS_PORT === undefined
       ? undefined

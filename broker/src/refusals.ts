@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { maskClientId, maskTopic } from './mask.ts';
 
 /** Why the broker said no; each is counted in stats and logged. */
 export const REFUSAL_REASONS = [
@@ -14,6 +15,8 @@ export const REFUSAL_REASONS = [
   'payload_too_large',
   'packet_too_large',
   'proxy_header',
+  'too_many_connections',
+  'service_disabled',
 ] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
@@ -62,10 +65,10 @@ export function createRefusals(
     log.warn(
       {
         reason,
-        clientId: ctx.clientId ?? null,
+        clientId: maskClientId(ctx.clientId),
         username: ctx.username,
         remoteAddress: ctx.remoteAddress,
-        topic: ctx.topic,
+        topic: maskTopic(ctx.topic),
         detail: ctx.detail,
         count,
       },

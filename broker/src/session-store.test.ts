@@ -9,7 +9,7 @@ interface Store {
   outgoingStream(client: object): AsyncIterable<Record<string, unknown>>;
 }
 
-const client = { id: 'svc' };
+const client = { id: 'svc:ingest' };
 const publish = (n: number) => ({
   cmd: 'publish',
   topic: `t/${n}`,
@@ -27,7 +27,7 @@ async function queued(store: Store) {
 describe('indexed session store', () => {
   it('numbers, acknowledges and replays in queue order, as aedes-persistence does', async () => {
     const store = createSessionStore() as unknown as Store;
-    for (const n of [1, 2, 3, 4]) await store.outgoingEnqueue({ clientId: 'svc' }, publish(n));
+    for (const n of [1, 2, 3, 4]) await store.outgoingEnqueue({ clientId: 'svc:ingest' }, publish(n));
     expect(await queued(store)).toEqual([
       ['t/1', undefined],
       ['t/2', undefined],
@@ -58,7 +58,7 @@ describe('indexed session store', () => {
 
   it('keeps sessions apart and stays fast with many held messages', async () => {
     const store = createSessionStore() as unknown as Store;
-    await store.outgoingEnqueueCombi([{ clientId: 'svc' }, { clientId: 'other' }], publish(1));
+    await store.outgoingEnqueueCombi([{ clientId: 'svc:ingest' }, { clientId: 'other' }], publish(1));
     await store.outgoingUpdate(client, { ...publish(1), messageId: 1 });
     await store.outgoingClearMessageId(client, { messageId: 1 });
     expect(await queued(store)).toEqual([]);
@@ -68,7 +68,7 @@ describe('indexed session store', () => {
 
     const n = 50_000;
     const t0 = performance.now();
-    for (let i = 1; i <= n; i++) await store.outgoingEnqueue({ clientId: 'svc' }, publish(i));
+    for (let i = 1; i <= n; i++) await store.outgoingEnqueue({ clientId: 'svc:ingest' }, publish(i));
     for (let i = 1; i <= n; i++) await store.outgoingUpdate(client, { ...publish(i), messageId: i });
     for (let i = n; i >= 1; i--) await store.outgoingClearMessageId(client, { messageId: i });
     // The library's scans take minutes here (n² / 2 comparisons per step).
@@ -79,7 +79,7 @@ describe('indexed session store', () => {
   it('shares one packet between sessions, each replayed with its own packet id', async () => {
     const store = createSessionStore() as unknown as Store;
     const packet = publish(5);
-    await store.outgoingEnqueueCombi([{ clientId: 'svc' }, { clientId: 'other' }], packet);
+    await store.outgoingEnqueueCombi([{ clientId: 'svc:ingest' }, { clientId: 'other' }], packet);
     await store.outgoingUpdate(client, { ...publish(5), messageId: 11 });
     await store.outgoingUpdate({ id: 'other' }, { ...publish(5), messageId: 22 });
     expect(packet).not.toHaveProperty('messageId', 11);
@@ -92,5 +92,25 @@ describe('indexed session store', () => {
     expect(await queued(store)).toEqual([]);
     expect(await store.outgoingClearMessageId({ id: 'other' }, { messageId: 11 })).toBeUndefined();
     expect((await store.outgoingClearMessageId({ id: 'other' }, { messageId: 22 }))?.topic).toBe('t/5');
+  });
+
+  it("keeps at most maxQueuedPerDevice messages of a device's session, dropping the oldest; services unbounded", async () => {
+    const store = createSessionStore({ maxQueuedPerDevice: 3 }) as unknown as Store;
+    for (const n of [1, 2, 3, 4, 5]) {
+      await store.outgoingEnqueue({ clientId: 'car-1' }, publish(n));
+      await store.outgoingEnqueue({ clientId: 'svc:api/x' }, publish(n));
+    }
+    const topicsOf = async (id: string) => {
+      const out: unknown[] = [];
+      for await (const p of store.outgoingStream({ id })) out.push(p.topic);
+      return out;
+    };
+    expect(await topicsOf('car-1')).toEqual(['t/3', 't/4', 't/5']);
+    expect(await topicsOf('svc:api/x')).toHaveLength(5);
+    // the count follows acknowledgements
+    await store.outgoingUpdate({ id: 'car-1' }, { ...publish(3), messageId: 7 });
+    expect((await store.outgoingClearMessageId({ id: 'car-1' }, { messageId: 7 }))?.topic).toBe('t/3');
+    await store.outgoingEnqueue({ clientId: 'car-1' }, publish(6));
+    expect(await topicsOf('car-1')).toEqual(['t/4', 't/5', 't/6']);
   });
 });

@@ -53,6 +53,7 @@ interface Queue {
   foreign: Map<string, Map<number, Slot>>;
   /** packet id → entry, for numbered entries: a PUBACK finds what it acknowledges. */
   byMessageId: Map<number, Slot>;
+  size: number;
 }
 interface ClientRef {
   id: string;
@@ -96,6 +97,13 @@ const Base = MemoryPersistence as unknown as new (
 
 class IndexedMemoryPersistence extends Base {
   readonly #queues = new Map<string, Queue>();
+  /** Unacknowledged or queued messages kept for one device's session; the oldest go first past it. */
+  readonly #maxPerDevice: number;
+
+  constructor(opts: { maxQueuedPerDevice?: number } = {}) {
+    super(opts);
+    this.#maxPerDevice = opts.maxQueuedPerDevice ?? 100;
+  }
   /** Persistent sessions matching a topic, asked for every QoS 1 message (match-cache.ts). */
   readonly #matches = new MatchCache<Promise<unknown[]>>();
 
@@ -142,6 +150,7 @@ class IndexedMemoryPersistence extends Base {
       own: new Map(),
       foreign: new Map(),
       byMessageId: new Map(),
+      size: 0,
     };
     this.#queues.set(clientId, created);
     return created;
@@ -193,9 +202,18 @@ class IndexedMemoryPersistence extends Base {
     else q.head = e;
     q.tail = e;
     this.#index(q, e);
+    // A device's session (client ids of services start with `svc:`, CONTRACT §1) holds a bounded number:
+    // a car that never acknowledges its commands cannot grow the broker's memory. Services are bounded by
+    // their own settings (ingest's INGEST_MAX_HELD_MESSAGES).
+    if (++q.size > this.#maxPerDevice && !clientId.startsWith('svc:')) {
+      const oldest = q.head!;
+      this.#unlink(q, oldest);
+      this.#unindex(q, oldest);
+    }
   }
 
   #unlink(q: Queue, e: Entry) {
+    q.size--;
     if (e.prev) e.prev.next = e.next;
     else q.head = e.next;
     if (e.next) e.next.prev = e.prev;
@@ -302,6 +320,6 @@ class IndexedMemoryPersistence extends Base {
 }
 
 /** An aedes `persistence` option: the in-memory store with indexed outgoing queues. */
-export function createSessionStore(opts: object = {}) {
+export function createSessionStore(opts: { maxQueuedPerDevice?: number } = {}) {
   return new CallBackPersistence((o) => new IndexedMemoryPersistence(o), opts);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addressKey, createLoginThrottle, type LoginThrottleOptions } from './throttle.ts';
+import { addressKey, createLoginThrottle, type LoginThrottleOptions, throttleBucket } from './throttle.ts';
 
 /** A clock the test moves by hand; sleeps resolve when it passes their time. */
 function fakeClock() {
@@ -21,111 +21,121 @@ function fakeClock() {
 
 function setup(options: Partial<LoginThrottleOptions> = {}) {
   const clock = fakeClock();
-  return { clock, throttle: createLoginThrottle(options, clock) };
+  const throttle = createLoginThrottle(options, clock);
+  /** `times` attempts of `bucket` that fail, one after the other, the clock moved past each wait. */
+  const fail = async (bucket: string, times: number) => {
+    for (let i = 0; i < times; i++) {
+      const wait = throttle.delayFor(bucket);
+      const admitted = throttle.admit(bucket);
+      await new Promise((r) => setImmediate(r));
+      await clock.advance(wait);
+      (await admitted)!.end('failed');
+    }
+  };
+  return { clock, throttle, fail };
 }
 
-const fail = (t: ReturnType<typeof createLoginThrottle>, address: string, times: number) => {
-  for (let i = 0; i < times; i++) t.failed(address);
-};
-
 describe('login slow-down', () => {
-  it('lets the first three failures through at once, then doubles from 500 ms up to 30 s', () => {
-    const { throttle } = setup();
+  it('lets the first three failures through at once, then doubles from 500 ms up to 30 s', async () => {
+    const { throttle, fail } = setup();
     const delays: number[] = [];
     for (let i = 0; i < 12; i++) {
-      delays.push(throttle.delayFor('10.0.0.1'));
-      throttle.failed('10.0.0.1');
+      delays.push(throttle.delayFor('a'));
+      await fail('a', 1);
     }
     expect(delays).toEqual([0, 0, 0, 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
   });
 
-  it('keeps addresses apart', () => {
+  it('counts attempts still in flight: a parallel burst is checked three at a time, the rest queued or refused', async () => {
+    const { throttle } = setup({ maxWaiting: 4 });
+    const admitted = Array.from({ length: 100 }, () => throttle.admit('a'));
+    let settled = 0;
+    for (const a of admitted) void a.then(() => settled++);
+    await new Promise((r) => setImmediate(r));
+    const answers = await Promise.all(admitted.map((a) => Promise.race([a, Promise.resolve('waiting')])));
+    expect(answers.filter((a) => a !== 'waiting' && a !== undefined)).toHaveLength(3);
+    expect(answers.filter((a) => a === 'waiting')).toHaveLength(4);
+    expect(answers.filter((a) => a === undefined)).toHaveLength(93);
+    // the refused ones count for nothing: 7 in flight, as if failed
+    expect(throttle.delayFor('a')).toBe(8000);
+  });
+
+  it('lets many secret logins of one address run at once (freeInFlight), counting only their failures', async () => {
     const { throttle } = setup();
-    fail(throttle, '10.0.0.1', 5);
-    expect(throttle.delayFor('10.0.0.1')).toBe(2000);
-    expect(throttle.delayFor('10.0.0.2')).toBe(0);
+    const admitted = await Promise.all(Array.from({ length: 100 }, () => throttle.admit('s', 256)));
+    expect(admitted.every((a) => a?.waitedMs === 0)).toBe(true);
+    for (const a of admitted.slice(0, 4)) a!.end('failed');
+    expect(throttle.delayFor('s', 256)).toBe(1000);
   });
 
-  it('answers an unthrottled address without waiting', async () => {
-    const { throttle } = setup();
-    fail(throttle, '10.0.0.1', 2);
-    expect(await throttle.admit('10.0.0.1')).toEqual({ go: true, waitedMs: 0 });
+  it('keeps buckets apart', async () => {
+    const { throttle, fail } = setup();
+    await fail(throttleBucket('token', '10.0.0.1'), 5);
+    expect(throttle.delayFor(throttleBucket('token', '10.0.0.1'))).toBe(2000);
+    expect(throttle.delayFor(throttleBucket('token', '10.0.0.2'))).toBe(0);
+    expect(throttle.delayFor(throttleBucket('secret', '10.0.0.1'))).toBe(0);
   });
 
-  it('makes a throttled attempt wait its delay', async () => {
-    const { clock, throttle } = setup();
-    fail(throttle, '10.0.0.1', 3);
-    let answer: unknown;
-    void throttle.admit('10.0.0.1').then((a) => {
-      answer = a;
-    });
-    await clock.advance(499);
-    expect(answer).toBeUndefined();
-    await clock.advance(1);
-    expect(answer).toEqual({ go: true, waitedMs: 500 });
-  });
-
-  it('answers parallel attempts from one address one after the other', async () => {
-    const { clock, throttle } = setup();
-    fail(throttle, '10.0.0.1', 3);
+  it('answers parallel throttled attempts one after the other', async () => {
+    const { clock, throttle, fail } = setup();
+    await fail('a', 3);
     const answered: number[] = [];
-    for (let i = 0; i < 3; i++) void throttle.admit('10.0.0.1').then(() => answered.push(clock.now()));
     const start = clock.now();
-    for (let i = 0; i < 3; i++) await clock.advance(500);
-    expect(answered.map((t) => t - start)).toEqual([500, 1000, 1500]);
+    for (let i = 0; i < 3; i++)
+      void throttle.admit('a').then((t) => {
+        answered.push(clock.now());
+        t?.end('abandoned');
+      });
+    await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 8; i++) await clock.advance(500);
+    // 500, then +1000 (4 counted), then +2000 (5 counted)
+    expect(answered.map((t) => t - start)).toEqual([500, 1500, 3500]);
   });
 
-  it('refuses at once past the queue limit', async () => {
-    const { throttle } = setup({ maxWaiting: 2 });
-    fail(throttle, '10.0.0.1', 3);
-    void throttle.admit('10.0.0.1');
-    void throttle.admit('10.0.0.1');
-    expect(await throttle.admit('10.0.0.1')).toEqual({ go: false });
+  it('is reset by a success', async () => {
+    const { clock, throttle, fail } = setup();
+    await fail('a', 6);
+    const ok = throttle.admit('a');
+    await new Promise((r) => setImmediate(r));
+    await clock.advance(8000);
+    (await ok)!.end('succeeded');
+    expect(throttle.delayFor('a')).toBe(0);
   });
 
-  it('is reset by a success', () => {
-    const { throttle } = setup();
-    fail(throttle, '10.0.0.1', 6);
-    throttle.succeeded('10.0.0.1');
-    expect(throttle.delayFor('10.0.0.1')).toBe(0);
-    expect(throttle.size).toBe(0);
+  it('is not reset by a success once the bucket failed 20 times', async () => {
+    const { clock, throttle, fail } = setup();
+    await fail('a', 20);
+    const ok = throttle.admit('a');
+    await new Promise((r) => setImmediate(r));
+    await clock.advance(30_000);
+    (await ok)!.end('succeeded');
+    expect(throttle.delayFor('a')).toBe(30000);
   });
 
-  it('is not reset by a success once the address failed 20 times', () => {
-    const { throttle } = setup();
-    fail(throttle, '10.0.0.1', 20);
-    throttle.succeeded('10.0.0.1');
-    expect(throttle.delayFor('10.0.0.1')).toBe(30000);
-  });
-
-  it('forgets an address ten minutes after its last failure', async () => {
-    const { clock, throttle } = setup();
-    fail(throttle, '10.0.0.1', 4);
+  it('forgets a bucket ten minutes after its last attempt', async () => {
+    const { clock, throttle, fail } = setup();
+    await fail('a', 4);
     await clock.advance(10 * 60_000);
-    expect(throttle.delayFor('10.0.0.1')).toBe(1000);
+    expect(throttle.delayFor('a')).toBe(1000);
     await clock.advance(1);
-    expect(throttle.delayFor('10.0.0.1')).toBe(0);
-    fail(throttle, '10.0.0.2', 1);
+    expect(throttle.delayFor('a')).toBe(0);
+    await fail('b', 1);
     await clock.advance(10 * 60_000 + 1);
     throttle.sweep();
     expect(throttle.size).toBe(0);
   });
 
-  it('holds at most maxEntries addresses, dropping the oldest', () => {
-    const { throttle } = setup({ maxEntries: 3 });
-    for (const a of ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4']) fail(throttle, a, 3);
+  it('holds at most maxEntries buckets, dropping the oldest', async () => {
+    const { throttle, fail } = setup({ maxEntries: 3 });
+    for (const a of ['a', 'b', 'c', 'd']) await fail(a, 3);
     expect(throttle.size).toBe(3);
-    expect(throttle.delayFor('10.0.0.1')).toBe(0);
-    expect(throttle.delayFor('10.0.0.4')).toBe(500);
+    expect(throttle.delayFor('a')).toBe(0);
+    expect(throttle.delayFor('d')).toBe(500);
   });
 
   it('counts an IPv6 /64 as one address', () => {
-    const { throttle } = setup();
-    throttle.failed('2001:db8:1:2::1');
-    throttle.failed('2001:db8:1:2:ffff::9');
-    throttle.failed('2001:0db8:0001:0002:aaaa:bbbb:cccc:dddd');
-    expect(throttle.delayFor('2001:db8:1:2::77')).toBe(500);
-    expect(throttle.delayFor('2001:db8:1:3::1')).toBe(0);
+    expect(throttleBucket('token', '2001:db8:1:2::1')).toBe(throttleBucket('token', '2001:db8:1:2:ffff::9'));
+    expect(throttleBucket('token', '2001:db8:1:2::1')).not.toBe(throttleBucket('token', '2001:db8:1:3::1'));
   });
 });
 

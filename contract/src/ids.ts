@@ -24,3 +24,45 @@ export const isSckToken = (s: string): boolean => SCK_TOKEN_PATTERN.test(s);
 
 /** Largest MQTT payload the broker accepts (CONTRACT §1). */
 export const MAX_PAYLOAD_BYTES = 64 * 1024;
+
+/**
+ * The client-id rule (CONTRACT §1): a client id names the identity that logs in with it, so no
+ * connection can displace, or inherit the session of, another identity's client.
+ * - a device (native, airrohr, vehicle): its id, or its id + `/` + a suffix of its choosing
+ *   (`car-7`, `kit-42/backup`);
+ * - a Smart Citizen kit: exactly its token, as the stock firmware sends it;
+ * - a service account: its name, or its name + `/` + a suffix (`svc:ingest/main`).
+ * `/` can occur in none of ids, tokens and account names, and `:` in no id or token, so the part before
+ * the first `/` is the identity, and two identities can never claim the same client id. An empty client
+ * id with a clean session gets one made by the broker, which names nobody.
+ */
+export const CLIENT_ID_SEPARATOR = '/';
+/** Longest client id accepted: a 64-character id, the separator and a 63-character suffix. */
+export const MAX_CLIENT_ID_LENGTH = 128;
+
+/** The identity name a client id claims (before the separator), and whether it carries a suffix. */
+export function clientIdOwner(clientId: string): { owner: string; suffixed: boolean } {
+  const at = clientId.indexOf(CLIENT_ID_SEPARATOR);
+  return at < 0 ? { owner: clientId, suffixed: false } : { owner: clientId.slice(0, at), suffixed: true };
+}
+
+/**
+ * Whether `clientId` may be used by the identity named `owner` (a device id, a service account). An SCK
+ * kit's client id is its token alone: `mayUseClientId(token, token, false)`.
+ */
+export function mayUseClientId(clientId: string, owner: string, suffixAllowed = true): boolean {
+  if (clientId.length === 0 || clientId.length > MAX_CLIENT_ID_LENGTH) return false;
+  const claimed = clientIdOwner(clientId);
+  if (claimed.owner !== owner) return false;
+  if (!claimed.suffixed) return true;
+  // a suffix of printable characters, not empty: `kit-1/` names nothing
+  return suffixAllowed && /^[\x21-\x7e]+$/.test(clientId.slice(owner.length + 1));
+}
+
+/** The client id a service process connects with: `svc:ingest/main`, `svc:api/host-1234`. */
+export const serviceClientId = (account: ServiceAccount, suffix: string): string =>
+  `${account}${CLIENT_ID_SEPARATOR}${suffix.replace(/[^\x21-\x7e]/g, '-').slice(0, 100)}`;
+
+/** Environment variable holding one service account's MQTT password (`svc:ingest` → MQTT_SECRET_INGEST). */
+export const serviceSecretVar = (account: ServiceAccount): string =>
+  `MQTT_SECRET_${account.slice('svc:'.length).toUpperCase()}`;

@@ -32,6 +32,8 @@ export const simEnvSchema = z.object({
   MQTT_PORT: sharedEnv.MQTT_PORT,
   MQTT_URL: sharedEnv.MQTT_URL,
   MQTT_SERVICE_SECRET: sharedEnv.MQTT_SERVICE_SECRET,
+  /** Password of svc:sim (the load gateway); unset, derived from MQTT_SERVICE_SECRET or read under DATA_DIR. */
+  MQTT_SECRET_SIM: sharedEnv.MQTT_SERVICE_SECRET,
   API_PORT: port(8080),
   API_URL: optionalString.pipe(z.url().optional()),
   BOOTSTRAP_ADMIN_TOKEN: optionalString,
@@ -124,7 +126,8 @@ export interface SimConfig {
   stateFile: string;
   autoTrips: boolean;
   logLevel: z.infer<typeof logLevel>;
-  serviceSecret: string | undefined;
+  /** The svc:sim password's sources: its own variable, the older shared one (load.ts readServiceSecret). */
+  simSecret: { own: string | undefined; shared: string | undefined };
   dataDir: string;
   load: boolean;
   loadSettings: LoadSettings;
@@ -189,7 +192,7 @@ export function loadSimConfig(argv: readonly string[] = [], env: NodeJS.ProcessE
     stateFile: e.SIM_STATE_FILE ? fromInvocationDir(e.SIM_STATE_FILE) : join(e.DATA_DIR, 'sim-devices.json'),
     autoTrips: e.SIM_AUTO_TRIPS,
     logLevel: e.LOG_LEVEL,
-    serviceSecret: e.MQTT_SERVICE_SECRET,
+    simSecret: { own: e.MQTT_SECRET_SIM, shared: e.MQTT_SERVICE_SECRET },
     dataDir: e.DATA_DIR,
     load: e.SIM_LOAD,
     loadSettings: {

@@ -1,7 +1,8 @@
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { type NativeReading, topics } from '@citytel/contract';
+import { type NativeReading, serviceClientId, topics } from '@citytel/contract';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Credentials } from './provision.ts';
@@ -60,17 +61,25 @@ export interface LoadResult {
 
 export const loadDeviceId = (prefix: string, i: number) => `${prefix}-load-${String(i + 1).padStart(5, '0')}`;
 
-/** The service secret: the variable, else the file the platform made under DATA_DIR (never created here). */
-export function readServiceSecret(dataDir: string, fromEnv: string | undefined): string {
-  if (fromEnv) return fromEnv;
-  const file = join(dataDir, 'service.secret');
+/**
+ * The `svc:sim` password, found as the store's resolveServiceSecret finds it: MQTT_SECRET_SIM, else derived
+ * from the older shared MQTT_SERVICE_SECRET (HMAC-SHA256 of the account name), else the file the platform
+ * made under DATA_DIR (never created here).
+ */
+export function readServiceSecret(
+  dataDir: string,
+  env: { own?: string | undefined; shared?: string | undefined },
+): string {
+  if (env.own) return env.own;
+  if (env.shared) return createHmac('sha256', env.shared).update('svc:sim').digest('base64url');
+  const file = join(dataDir, 'service-secrets', 'sim.secret');
   try {
     const s = readFileSync(file, 'utf8').trim();
     if (s) return s;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  throw new Error(`no service secret: set MQTT_SERVICE_SECRET or start the broker first (it writes ${file})`);
+  throw new Error(`no svc:sim secret: set MQTT_SECRET_SIM or start the broker first (it writes ${file})`);
 }
 
 export function summarize(samples: number[]): LatencySummary | null {
@@ -145,12 +154,12 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
           ? {
               username: opts.auth.username,
               password: opts.auth.password,
-              clientId: `${opts.prefix}-load-gw-${i}-${process.pid}`,
+              clientId: serviceClientId('svc:sim', `${opts.prefix}-load-gw-${i}-${process.pid}`),
             }
           : {
               username: opts.auth.credentials[i]!.id,
               password: opts.auth.credentials[i]!.secret ?? '',
-              clientId: `${opts.auth.credentials[i]!.id}-load`,
+              clientId: `${opts.auth.credentials[i]!.id}/load`,
             };
       return mqtt.connectAsync(opts.mqttUrl, {
         ...auth,

@@ -38,13 +38,13 @@ async function load(config: SimConfig, log: Logger): Promise<void> {
       : {
           mode: 'gateway',
           username: 'svc:sim',
-          password: readServiceSecret(config.dataDir, config.serviceSecret),
+          password: readServiceSecret(config.dataDir, config.simSecret),
         };
   } else {
     auth = {
       mode: 'gateway',
       username: 'svc:sim',
-      password: readServiceSecret(config.dataDir, config.serviceSecret),
+      password: readServiceSecret(config.dataDir, config.simSecret),
     };
   }
   const result = await runLoad({

@@ -19,7 +19,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stamp, streamEntryFields, topics } from '@citytel/contract';
-import { resolveServiceSecret } from '@citytel/store';
+import { deriveServiceSecret, resolveServiceSecret } from '@citytel/store';
 import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startInfluxd } from '../../scripts/influxd.ts';
@@ -66,7 +66,7 @@ async function main() {
     );
     const devices = benchDevices(DEVICES);
     await provision(storeDir, devices);
-    const serviceSecret = resolveServiceSecret(storeDir);
+    const serviceSecret = resolveServiceSecret(storeDir, 'svc:api');
     const influx = await startInfluxd({
       dir: join(scratch, 'influx'),
       httpPort: await freePort(),
@@ -126,7 +126,14 @@ async function main() {
           const port = await freePort();
           const broker = spawnNode(
             'broker/src/main.ts',
-            { ...shared, MQTT_PORT: String(port), MQTT_HOST: '127.0.0.1', BROKER_ID: `bench-${b}` },
+            {
+              ...shared,
+              MQTT_PORT: String(port),
+              MQTT_HOST: '127.0.0.1',
+              BROKER_ID: `bench-${b}`,
+              // the load is published through the svc:sim gateway
+              MQTT_ALLOW_SIM: 'true',
+            },
             { name: `broker-${b}` },
           );
           procs.push(broker);
@@ -281,8 +288,8 @@ async function publishThrough(
     Array.from({ length: CONNECTIONS + 1 }, (_, i) =>
       mqtt.connectAsync(urls[i % urls.length]!, {
         username: 'svc:sim',
-        password: serviceSecret,
-        clientId: `bench-cluster-pub-${i}`,
+        password: deriveServiceSecret(serviceSecret, 'svc:sim'),
+        clientId: `svc:sim/bench-cluster-pub-${i}`,
         reconnectPeriod: 0,
       }),
     ),

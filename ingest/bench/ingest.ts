@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { STATS_SUBSCRIPTION, statsTopic, topics } from '@citytel/contract';
-import { resolveServiceSecret } from '@citytel/store';
+import { deriveServiceSecret, resolveServiceSecret } from '@citytel/store';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startInfluxd } from '../../scripts/influxd.ts';
 import { freePort } from '../../test/helpers/ports.ts';
@@ -93,7 +93,7 @@ async function main() {
     );
     const devices = benchDevices(DEVICES);
     await provision(storeDir, devices);
-    const serviceSecret = resolveServiceSecret(storeDir);
+    const serviceSecret = resolveServiceSecret(storeDir, 'svc:api');
 
     const influx = await startInfluxd({
       dir: influxDir,
@@ -170,16 +170,16 @@ async function main() {
         kind: PUBLISHER,
         url: mqttUrl,
         connections: CONNECTIONS,
-        clientIdPrefix: 'bench-pub-',
+        clientIdPrefix: 'svc:sim/bench-pub-',
         username: 'svc:sim',
-        password: serviceSecret,
+        password: deriveServiceSecret(serviceSecret, 'svc:sim'),
         window: WINDOW,
       });
       cleanups.unshift(() => publishers.end());
       const probe = await mqtt.connectAsync(mqttUrl, {
         username: 'svc:sim',
-        password: serviceSecret,
-        clientId: 'bench-probe',
+        password: deriveServiceSecret(serviceSecret, 'svc:sim'),
+        clientId: 'svc:sim/bench-probe',
         reconnectPeriod: 0,
       });
       cleanups.unshift(() => probe.endAsync(true));
@@ -465,9 +465,9 @@ async function baseline(mqttUrl: string, serviceSecret: string, w: Workload): Pr
     kind: PUBLISHER,
     url: mqttUrl,
     connections: w.perConnection.length,
-    clientIdPrefix: 'bench-base-',
+    clientIdPrefix: 'svc:sim/bench-base-',
     username: 'svc:sim',
-    password: serviceSecret,
+    password: deriveServiceSecret(serviceSecret, 'svc:sim'),
     window: WINDOW,
   });
   const messages = w.perConnection.reduce((n, list) => n + list.length, 0);
@@ -476,8 +476,8 @@ async function baseline(mqttUrl: string, serviceSecret: string, w: Workload): Pr
     const sub = withSubscriber
       ? await mqtt.connectAsync(mqttUrl, {
           username: 'svc:api',
-          password: serviceSecret,
-          clientId: 'bench-baseline',
+          password: deriveServiceSecret(serviceSecret, 'svc:api'),
+          clientId: 'svc:api/bench-baseline',
           reconnectPeriod: 0,
         })
       : undefined;
@@ -586,7 +586,8 @@ async function ceiling(
 async function watchStats(mqttUrl: string, serviceSecret: string) {
   const client = await mqtt.connectAsync(mqttUrl, {
     username: 'svc:api',
-    password: serviceSecret,
+    password: deriveServiceSecret(serviceSecret, 'svc:api'),
+    clientId: 'svc:api/bench-stats',
     reconnectPeriod: 0,
   });
   let latest: IngestStats | undefined;

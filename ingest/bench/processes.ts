@@ -50,6 +50,8 @@ export async function spawnBroker(opts: {
       MQTT_HOST: '127.0.0.1',
       DATA_DIR: opts.storeDir,
       MQTT_SERVICE_SECRET: opts.serviceSecret,
+      // the benches publish as the svc:sim gateway
+      MQTT_ALLOW_SIM: 'true',
       BROKER_ID: 'bench',
       LOG_LEVEL: 'info',
       ...opts.env,

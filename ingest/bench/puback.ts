@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { topics } from '@citytel/contract';
+import { deriveServiceSecret } from '@citytel/store';
 import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { freePort } from '../../test/helpers/ports.ts';
@@ -32,7 +33,8 @@ export async function measurePuback(serviceSecret: string, storeDir: string): Pr
     const url = `mqtt://127.0.0.1:${port}`;
     const publisher = await mqtt.connectAsync(url, {
       username: 'svc:sim',
-      password: serviceSecret,
+      password: deriveServiceSecret(serviceSecret, 'svc:sim'),
+      clientId: 'svc:sim/bench-puback-pub',
       reconnectPeriod: 0,
     });
     const results: PubackResult[] = [];
@@ -42,7 +44,8 @@ export async function measurePuback(serviceSecret: string, storeDir: string): Pr
       let acked = 0;
       const sub = await mqtt.connectAsync(url, {
         username: 'svc:api',
-        password: serviceSecret,
+        password: deriveServiceSecret(serviceSecret, 'svc:api'),
+        clientId: 'svc:api/bench-puback-hold',
         reconnectPeriod: 0,
         clean: true,
       });
@@ -61,9 +64,9 @@ export async function measurePuback(serviceSecret: string, storeDir: string): Pr
     {
       const source = createMqttSource({
         url,
-        clientId: 'bench-puback',
+        clientId: 'svc:api/bench-puback',
         username: 'svc:api',
-        password: serviceSecret,
+        password: deriveServiceSecret(serviceSecret, 'svc:api'),
         subscriptions: ['sensors/+/readings'],
         keepaliveS: 60,
         log: pino({ level: 'silent' }),

@@ -1,4 +1,4 @@
-import { INGEST_SUBSCRIPTIONS, statsTopic } from '@citytel/contract';
+import { INGEST_SUBSCRIPTIONS, serviceClientId, statsTopic } from '@citytel/contract';
 import type { Store } from '@citytel/store';
 import type { Logger } from 'pino';
 import type { IngestConfig } from './config.ts';
@@ -110,7 +110,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     stream ??
     createMqttSource({
       url: config.mqttUrl,
-      clientId: `citytel-ingest-${config.INGEST_ID}`,
+      clientId: serviceClientId('svc:ingest', config.INGEST_ID),
       username: 'svc:ingest',
       password: deps.serviceSecret ?? '',
       subscriptions: INGEST_SUBSCRIPTIONS,
@@ -123,7 +123,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     stream && deps.serviceSecret !== undefined
       ? createStatsPublisher({
           url: config.mqttUrl,
-          clientId: `citytel-ingest-${config.INGEST_ID}-stats`,
+          clientId: serviceClientId('svc:ingest', `${config.INGEST_ID}-stats`),
           username: 'svc:ingest',
           password: deps.serviceSecret,
           keepaliveS: config.MQTT_KEEPALIVE_S,

@@ -25,7 +25,7 @@ async function main() {
   const { createIngest } = await import('./index.ts');
   const log = createLogger('ingest', config.LOG_LEVEL);
   const store = await openStore({ dataDir: config.DATA_DIR, databaseUrl: config.DATABASE_URL, log });
-  const serviceSecret = resolveServiceSecret(config.DATA_DIR, config.MQTT_SERVICE_SECRET);
+  const serviceSecret = resolveServiceSecret(config.DATA_DIR, 'svc:ingest');
   const ingest = createIngest({ config, store, log, serviceSecret });
   const metrics =
     config.METRICS_PORT === undefined

@@ -4,6 +4,11 @@ export { type OpenStoreOptions, openStore } from './open.ts';
 export { quietDisabledDebug } from './quiet-debug.ts';
 export { NO_ANSWER } from './repos/commands.ts';
 export { BOOTSTRAP_ADMIN_ID } from './repos/operators.ts';
-export { createLogger, resolveServiceSecret } from './runtime.ts';
+export {
+  createLogger,
+  deriveServiceSecret,
+  resolveServiceSecret,
+  resolveServiceSecrets,
+} from './runtime.ts';
 export * from './types.ts';
 export { newPrefixedId, newUlid } from './ulid.ts';

@@ -1,7 +1,7 @@
 import type { DeviceKind } from '@citytel/contract';
 import type { Selectable } from 'kysely';
-import type { DevicesTable, OperatorsTable, RejectionsTable } from './schema.ts';
-import type { Device, Operator, Rejection } from './types.ts';
+import type { AuditTable, DevicesTable, OperatorsTable, RejectionsTable } from './schema.ts';
+import type { AuditAction, AuditEntry, Device, Operator, Rejection } from './types.ts';
 
 /** The one write-side conversion of times: ISO-8601, which sorts as text and parses as timestamptz. */
 export const iso = (d: Date): string => d.toISOString();
@@ -24,11 +24,18 @@ export function toDevice(row: Selectable<DevicesTable>): Device {
     createdAt: toDate(row.created_at),
     lastSeenAt: toDateOrNull(row.last_seen_at),
     firmware: row.firmware,
+    disabled: Boolean(row.disabled),
   };
 }
 
 export function toOperator(row: Selectable<OperatorsTable>): Operator {
-  return { id: row.id, name: row.name, admin: Boolean(row.admin), createdAt: toDate(row.created_at) };
+  return {
+    id: row.id,
+    name: row.name,
+    admin: Boolean(row.admin),
+    createdAt: toDate(row.created_at),
+    revokedAt: toDateOrNull(row.revoked_at),
+  };
 }
 
 export function toRejection(row: Selectable<RejectionsTable>): Rejection {
@@ -39,5 +46,16 @@ export function toRejection(row: Selectable<RejectionsTable>): Rejection {
     reason: row.reason,
     detail: row.detail,
     sample: row.sample,
+  };
+}
+
+export function toAuditEntry(row: Selectable<AuditTable>): AuditEntry {
+  return {
+    id: Number(row.id),
+    at: toDate(row.at),
+    actor: row.actor,
+    action: row.action as AuditAction,
+    target: row.target,
+    detail: row.detail,
   };
 }

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { connect } from './dialect.ts';
 import { migrate } from './migrate.ts';
+import { createAuditRepo } from './repos/audit.ts';
 import { createBookingRepo } from './repos/bookings.ts';
 import { createCommandRepo } from './repos/commands.ts';
 import { createDeviceRepo } from './repos/devices.ts';
@@ -37,6 +38,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     rejections: createRejectionRepo(db),
     bookings: createBookingRepo(db),
     commands: createCommandRepo(db),
+    audit: createAuditRepo(db),
     touchMany,
     async ping() {
       await sql`select 1`.execute(db);

@@ -24,6 +24,7 @@ export interface DevicesTable {
   created_at: Time;
   last_seen_at: NullableTime;
   firmware: string | null;
+  disabled: ColumnType<boolean | number, number | undefined, number>;
 }
 
 export interface OperatorsTable {
@@ -32,6 +33,7 @@ export interface OperatorsTable {
   admin: Bool;
   token_hash: string;
   created_at: Time;
+  revoked_at: NullableTime;
 }
 
 export interface RejectionsTable {
@@ -85,6 +87,15 @@ export interface CommandEventsTable {
   reason: string | null;
 }
 
+export interface AuditTable {
+  id: ColumnType<number | string, never, never>;
+  at: Time;
+  actor: string;
+  action: string;
+  target: string;
+  detail: string | null;
+}
+
 export interface Database {
   devices: DevicesTable;
   operators: OperatorsTable;
@@ -93,4 +104,5 @@ export interface Database {
   bookings: BookingsTable;
   commands: CommandsTable;
   command_events: CommandEventsTable;
+  audit: AuditTable;
 }

@@ -66,6 +66,7 @@ export function storeSuite(name: string, makeBackend: () => Promise<Backend>): v
           createdAt: expect.any(Date),
           lastSeenAt: null,
           firmware: null,
+          disabled: false,
         });
         expect(device.createdAt.getTime()).toBeGreaterThanOrEqual(before);
         expect(await store.devices.get('kit-1')).toEqual(device);
@@ -184,6 +185,68 @@ export function storeSuite(name: string, makeBackend: () => Promise<Backend>): v
       });
     });
 
+    describe('revocation', () => {
+      it('disables a device, rotates its secret or token: the old one is refused at once', async () => {
+        const { secret } = await store.devices.create({ id: 'kit-r', kind: 'native' });
+        const tag = await store.devices.loginTag('kit-r');
+        expect(tag).toBeTruthy();
+        expect((await store.devices.setDisabled('kit-r', true))?.disabled).toBe(true);
+        expect(await store.devices.verifySecret('kit-r', secret!)).toBeUndefined();
+        expect(await store.devices.loginTag('kit-r')).toBeUndefined();
+        await store.devices.setDisabled('kit-r', false);
+        const rotated = await store.devices.rotateCredentials('kit-r');
+        expect(rotated?.secret).toMatch(/^[A-Za-z0-9]{32}$/);
+        expect(await store.devices.verifySecret('kit-r', secret!)).toBeUndefined();
+        expect((await store.devices.verifySecret('kit-r', rotated!.secret!))?.id).toBe('kit-r');
+        expect(await store.devices.loginTag('kit-r')).not.toBe(tag);
+
+        const { token } = await store.devices.create({ id: 'sck-r', kind: 'sck' });
+        const newToken = (await store.devices.rotateCredentials('sck-r'))?.token;
+        expect(newToken).toMatch(/^[a-z0-9]{6}$/);
+        expect(await store.devices.findBySckToken(token!)).toBeUndefined();
+        expect((await store.devices.findBySckToken(newToken!))?.id).toBe('sck-r');
+        expect(await store.devices.rotateCredentials('nobody')).toBeUndefined();
+      });
+
+      it('refuses a device id that is a registered kit token (they would share a client id)', async () => {
+        const { token } = await store.devices.create({ id: 'sck-t', kind: 'sck' });
+        await expect(store.devices.create({ id: token!, kind: 'native' })).rejects.toBeInstanceOf(
+          StoreConflictError,
+        );
+      });
+
+      it('rotates and revokes operator tokens; a revoked bootstrap token is not restored by the same variable', async () => {
+        const { token } = await store.operators.create({ id: 'coop', name: 'Coop' });
+        const rotated = await store.operators.rotateToken('coop');
+        expect(await store.operators.verifyToken(token)).toBeUndefined();
+        expect((await store.operators.verifyToken(rotated!.token))?.id).toBe('coop');
+        expect((await store.operators.revokeToken('coop'))?.revokedAt).toBeInstanceOf(Date);
+        expect(await store.operators.verifyToken(rotated!.token)).toBeUndefined();
+
+        await store.operators.ensureBootstrapAdmin('bootstrap-secret');
+        await store.operators.revokeToken('admin');
+        expect(await store.operators.ensureBootstrapAdmin('bootstrap-secret')).toBeUndefined();
+        expect(await store.operators.verifyToken('bootstrap-secret')).toBeUndefined();
+        // a new value is the recovery key
+        expect((await store.operators.ensureBootstrapAdmin('new-bootstrap'))?.id).toBe('admin');
+      });
+
+      it('keeps an audit trail, newest first for admins and oldest first for the brokers', async () => {
+        expect(await store.audit.latestId()).toBe(0);
+        const a = await store.audit.add({ actor: 'coop', action: 'device.disable', target: 'kit-1' });
+        const b = await store.audit.add({
+          actor: 'cli',
+          action: 'device.delete',
+          target: 'kit-2',
+          detail: 'x',
+        });
+        expect(await store.audit.latestId()).toBe(b.id);
+        expect((await store.audit.list()).map((e) => e.target)).toEqual(['kit-2', 'kit-1']);
+        expect((await store.audit.list({ target: 'kit-1' }))[0]).toEqual(a);
+        expect((await store.audit.after(a.id)).map((e) => e.id)).toEqual([b.id]);
+      });
+    });
+
     describe('operators', () => {
       it('creates an operator with a random token and finds it by that token only', async () => {
         const { operator, token } = await store.operators.create({ id: 'coop', name: 'Coop Mobilité' });
@@ -193,6 +256,7 @@ export function storeSuite(name: string, makeBackend: () => Promise<Backend>): v
           name: 'Coop Mobilité',
           admin: false,
           createdAt: expect.any(Date),
+          revokedAt: null,
         });
         expect(await store.operators.get('coop')).toEqual(operator);
         expect(await store.operators.verifyToken(token)).toEqual(operator);
@@ -217,6 +281,7 @@ export function storeSuite(name: string, makeBackend: () => Promise<Backend>): v
           name: 'Administrator',
           admin: true,
           createdAt: expect.any(Date),
+          revokedAt: null,
         });
         expect(await store.operators.ensureBootstrapAdmin('bootstrap-secret')).toEqual(first);
         const second = await open();

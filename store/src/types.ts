@@ -22,6 +22,8 @@ export interface Device {
   lastSeenAt: Date | null;
   /** Last `hello` / `info` of an SCK kit, or the airrohr software version. */
   firmware: string | null;
+  /** Disabled by its operator: every login refused, record and history kept. */
+  disabled?: boolean;
 }
 
 export interface NewDevice {
@@ -49,6 +51,8 @@ export interface Operator {
   name: string;
   admin: boolean;
   createdAt: Date;
+  /** When its token was revoked: no token works until one is issued again (rotation). */
+  revokedAt?: Date | null;
 }
 
 export interface DeviceRepo {
@@ -63,6 +67,18 @@ export interface DeviceRepo {
   /** Records that a device was heard from; `firmware` when it said which. */
   touch(id: string, at: Date, firmware?: string): Promise<void>;
   remove(id: string): Promise<boolean>;
+  /** Disables or enables a device; undefined when there is none. */
+  setDisabled(id: string, disabled: boolean): Promise<Device | undefined>;
+  /**
+   * A new secret (or, for an `sck` kit, a new token) replaces the old one, which no login accepts from
+   * then on; returned this once, as at creation. Undefined when there is no such device.
+   */
+  rotateCredentials(id: string): Promise<ProvisionedDevice | undefined>;
+  /**
+   * A short tag of the device's current credential, or undefined when it is gone or disabled: a cache of
+   * verified logins compares it (one indexed read, no hashing) to learn that a credential was revoked.
+   */
+  loginTag(id: string): Promise<string | undefined>;
 }
 
 export interface OperatorRepo {
@@ -76,8 +92,60 @@ export interface OperatorRepo {
   get(id: string): Promise<Operator | undefined>;
   /** The operator owning this bearer token, or undefined. */
   verifyToken(token: string): Promise<Operator | undefined>;
-  /** BOOTSTRAP_ADMIN_TOKEN: creates the `admin` operator with this token unless a token already matches. */
-  ensureBootstrapAdmin(token: string): Promise<Operator>;
+  /**
+   * BOOTSTRAP_ADMIN_TOKEN: creates the `admin` operator with this token unless a token already matches. A
+   * changed variable replaces the admin's token (the installation's recovery key); the same value after its
+   * token was rotated or revoked through the api does not bring it back (undefined, with a warning).
+   */
+  ensureBootstrapAdmin(token: string): Promise<Operator | undefined>;
+  /** A new token for the operator, the old one refused from now on; undefined when there is no such operator. */
+  rotateToken(id: string): Promise<{ operator: Operator; token: string } | undefined>;
+  /** Revokes the operator's token: none works until rotateToken issues one. */
+  revokeToken(id: string): Promise<Operator | undefined>;
+  list(): Promise<Operator[]>;
+}
+
+/** Audit actions on credentials; those in REVOKING_ACTIONS end a device's logins and connections. */
+export const AUDIT_ACTIONS = [
+  'device.create',
+  'device.delete',
+  'device.disable',
+  'device.enable',
+  'device.rotate_secret',
+  'operator.create',
+  'operator.rotate_token',
+  'operator.revoke_token',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+export const REVOKING_ACTIONS: ReadonlySet<AuditAction> = new Set([
+  'device.delete',
+  'device.disable',
+  'device.rotate_secret',
+]);
+
+/** One audited act: who (an operator id, or `cli` for the provisioning CLI), what, on which id. */
+export interface AuditEntry {
+  id: number;
+  at: Date;
+  actor: string;
+  action: AuditAction;
+  target: string;
+  detail: string | null;
+}
+
+export interface AuditRepo {
+  add(entry: {
+    actor: string;
+    action: AuditAction;
+    target: string;
+    detail?: string | null;
+  }): Promise<AuditEntry>;
+  /** Newest first; `before` is an entry id (cursor). */
+  list(filter?: { target?: string; actor?: string; before?: number; limit?: number }): Promise<AuditEntry[]>;
+  /** Oldest first: entries after `id`, for the brokers' revocation watch. */
+  after(id: number, limit?: number): Promise<AuditEntry[]>;
+  /** The newest entry's id, 0 when there is none. */
+  latestId(): Promise<number>;
 }
 
 /** A message (or field) that ingest refused, kept for `GET /api/v1/devices/{id}/rejections`. */
@@ -241,6 +309,7 @@ export interface Store {
   rejections: RejectionRepo;
   bookings: BookingRepo;
   commands: CommandRepo;
+  audit: AuditRepo;
   /** Coalesced last-seen updates: one statement for many devices. */
   touchMany(seen: Array<{ id: string; at: Date; firmware?: string }>): Promise<void>;
   /** A cheap round trip, for /readyz. */

@@ -1,5 +1,5 @@
 import { geohash, MEASUREMENTS, type MetricValues, READING_TAGS } from '@citytel/contract';
-import { type NewDevice, openStore, type Store } from '@citytel/store';
+import { deriveServiceSecret, type NewDevice, openStore, type Store } from '@citytel/store';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { type ApiMqtt, buildApp, connectApiMqtt, loadApiConfig } from '../../api/src/index.ts';
@@ -95,7 +95,9 @@ export async function startReadStack(
     ...(opts.license ? { OPEN_DATA_LICENSE: opts.license } : {}),
   });
   const broker = opts.broker ? await startTestBroker({ store }) : undefined;
-  const mqtt = broker ? connectApiMqtt({ url: broker.url, password: broker.serviceSecret, log }) : undefined;
+  const mqtt = broker
+    ? connectApiMqtt({ url: broker.url, password: deriveServiceSecret(broker.serviceSecret, 'svc:api'), log })
+    : undefined;
   await mqtt?.waitConnected(10_000);
   const app = await buildApp({
     config,

@@ -2,7 +2,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ApiMqtt, buildApp, connectApiMqtt, createInfluxClient, loadApiConfig } from '@citytel/api';
 import { createBroker } from '@citytel/broker';
-import { openStore, resolveServiceSecret, type Store } from '@citytel/store';
+import {
+  deriveServiceSecret,
+  openStore,
+  resolveServiceSecret,
+  resolveServiceSecrets,
+  type Store,
+} from '@citytel/store';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { startTestInflux } from './influx.ts';
@@ -37,12 +43,18 @@ export async function startApiStack(): Promise<ApiStack> {
   const tmp = tempDir('citytel-api-');
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const store = await openStore({ dataDir: tmp.dir, log });
-  const serviceSecret = resolveServiceSecret(tmp.dir);
+  const serviceSecret = resolveServiceSecret(tmp.dir, 'svc:api');
   const brokerId = 'test-broker';
   const broker = createBroker({
-    config: { MQTT_PORT: 0, MQTT_HOST: '127.0.0.1', STATS_INTERVAL_MS: 200, BROKER_ID: brokerId },
+    config: {
+      MQTT_ALLOW_SIM: true,
+      MQTT_PORT: 0,
+      MQTT_HOST: '127.0.0.1',
+      STATS_INTERVAL_MS: 200,
+      BROKER_ID: brokerId,
+    },
     store,
-    serviceSecret,
+    serviceSecrets: resolveServiceSecrets('', { MQTT_SERVICE_SECRET: serviceSecret }),
     log,
   });
   const { port } = await broker.listen();
@@ -60,7 +72,7 @@ export async function startApiStack(): Promise<ApiStack> {
     DASHBOARD_DIR: dashboard,
     LOG_LEVEL: 'silent',
   });
-  const mqtt = connectApiMqtt({ url: mqttUrl, password: serviceSecret, log });
+  const mqtt = connectApiMqtt({ url: mqttUrl, password: deriveServiceSecret(serviceSecret, 'svc:api'), log });
   await mqtt.waitConnected(10_000);
   const app = await buildApp({ config, store, mqtt, influx: createInfluxClient(config), log });
   await app.listen({ port: 0, host: '127.0.0.1' });

@@ -1,5 +1,5 @@
 import { type Broker, createBroker, type LoginThrottleOptions } from '@citytel/broker';
-import { openStore, type Store } from '@citytel/store';
+import { openStore, resolveServiceSecrets, type Store } from '@citytel/store';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { tempDir } from './tmp.ts';
@@ -34,6 +34,11 @@ export async function startTestBroker(
     /** As behind a load balancer: a PROXY protocol listener, and X-Forwarded-For believed on WebSocket. */
     behindProxy?: boolean;
     store?: Store;
+    /** svc:sim may log in (the default here, as the demo and the older tests have it). */
+    allowSim?: boolean;
+    maxConnectionsPerDevice?: number;
+    revocationPollMs?: number;
+    redisUrl?: string;
   } = {},
 ): Promise<TestBroker> {
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -52,9 +57,13 @@ export async function startTestBroker(
       MQTT_WS_TRUST_PROXY: options.behindProxy ?? false,
       STATS_INTERVAL_MS: options.statsIntervalMs ?? 5000,
       BROKER_ID: options.brokerId ?? `test-${process.pid}`,
+      MQTT_ALLOW_SIM: options.allowSim ?? true,
+      MQTT_MAX_CONNECTIONS_PER_DEVICE: options.maxConnectionsPerDevice,
+      REVOCATION_POLL_MS: options.revocationPollMs,
+      REDIS_URL: options.redisUrl,
     },
     store,
-    serviceSecret,
+    serviceSecrets: resolveServiceSecrets('', { MQTT_SERVICE_SECRET: serviceSecret }),
     log,
     ...(options.throttle ? { throttle: options.throttle } : {}),
   });
@@ -79,15 +88,24 @@ export async function startTestBroker(
 
 const quiet: IClientOptions = { reconnectPeriod: 0, connectTimeout: 10_000 };
 
+/**
+ * The options with a client id that follows the client-id rule (CONTRACT §1) when none is given: the
+ * username and a random suffix, as a device running several connections would choose.
+ */
+export function withOwnClientId(opts: IClientOptions): IClientOptions {
+  if (opts.clientId !== undefined || !opts.username) return opts;
+  return { ...opts, clientId: `${opts.username}/t-${Math.random().toString(36).slice(2, 10)}` };
+}
+
 /** A connected MQTT client that does not reconnect by itself. */
 export function brokerClient(url: string, opts: IClientOptions = {}): Promise<MqttClient> {
-  return mqtt.connectAsync(url, { ...quiet, ...opts }, false);
+  return mqtt.connectAsync(url, { ...quiet, ...withOwnClientId(opts) }, false);
 }
 
 /** The CONNACK return code the broker answers these options with (0 = accepted; the client is closed). */
 export function connackCode(url: string, opts: IClientOptions = {}): Promise<number> {
   return new Promise((resolve, reject) => {
-    const client = mqtt.connect(url, { ...quiet, ...opts });
+    const client = mqtt.connect(url, { ...quiet, ...withOwnClientId(opts) });
     client.once('connect', () => {
       client.end(true);
       resolve(0);

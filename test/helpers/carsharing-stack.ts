@@ -1,7 +1,13 @@
 import { join } from 'node:path';
 import { type ApiConfig, type ApiMqtt, buildApp, connectApiMqtt, loadApiConfig } from '@citytel/api';
 import { createBroker } from '@citytel/broker';
-import { openStore, resolveServiceSecret, type Store } from '@citytel/store';
+import {
+  deriveServiceSecret,
+  openStore,
+  resolveServiceSecret,
+  resolveServiceSecrets,
+  type Store,
+} from '@citytel/store';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { createSimulator, type Simulator, simConfig } from '../../firmware-sim/src/index.ts';
@@ -60,11 +66,17 @@ export async function startCarsharingStack(opts: CarsharingStackOptions): Promis
   const tmp = tempDir('citytel-carsharing-');
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const store = await openStore({ dataDir: tmp.dir, log });
-  const serviceSecret = resolveServiceSecret(tmp.dir);
+  const serviceSecret = resolveServiceSecret(tmp.dir, 'svc:api');
   const broker = createBroker({
-    config: { MQTT_PORT: 0, MQTT_HOST: '127.0.0.1', STATS_INTERVAL_MS: 5000, BROKER_ID: 'carsharing-test' },
+    config: {
+      MQTT_ALLOW_SIM: true,
+      MQTT_PORT: 0,
+      MQTT_HOST: '127.0.0.1',
+      STATS_INTERVAL_MS: 5000,
+      BROKER_ID: 'carsharing-test',
+    },
     store,
-    serviceSecret,
+    serviceSecrets: resolveServiceSecrets('', { MQTT_SERVICE_SECRET: serviceSecret }),
     log,
   });
   const { port } = await broker.listen();
@@ -77,7 +89,7 @@ export async function startCarsharingStack(opts: CarsharingStackOptions): Promis
     RATE_LIMIT_PER_MIN: '1000000',
     ...opts.env,
   });
-  const mqtt = connectApiMqtt({ url: mqttUrl, password: serviceSecret, log });
+  const mqtt = connectApiMqtt({ url: mqttUrl, password: deriveServiceSecret(serviceSecret, 'svc:api'), log });
   await mqtt.waitConnected(10_000);
   const app = await buildApp({ config, store, mqtt: opts.wrapMqtt ? opts.wrapMqtt(mqtt) : mqtt, log });
   await app.listen({ port: 0, host: '127.0.0.1' });

@@ -4,7 +4,13 @@ import { join, resolve } from 'node:path';
 import { type ApiMqtt, buildApp, connectApiMqtt, createInfluxClient, loadApiConfig } from '@citytel/api';
 import { createBroker } from '@citytel/broker';
 import { createIngest, type Ingest, loadIngestConfig } from '@citytel/ingest';
-import { openStore, resolveServiceSecret, type Store } from '@citytel/store';
+import {
+  deriveServiceSecret,
+  openStore,
+  resolveServiceSecret,
+  resolveServiceSecrets,
+  type Store,
+} from '@citytel/store';
 import type { FastifyInstance } from 'fastify';
 import mqtt, { type MqttClient } from 'mqtt';
 import pino, { type Logger } from 'pino';
@@ -72,11 +78,17 @@ export async function startWholeSystem(opts: {
   const tmp = tempDir('citytel-e2e-');
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const store = await openStore({ dataDir: tmp.dir, log });
-  const serviceSecret = resolveServiceSecret(tmp.dir);
+  const serviceSecret = resolveServiceSecret(tmp.dir, 'svc:api');
   const broker = createBroker({
-    config: { MQTT_PORT: 0, MQTT_HOST: '127.0.0.1', STATS_INTERVAL_MS: 1000, BROKER_ID: 'e2e-broker' },
+    config: {
+      MQTT_ALLOW_SIM: true,
+      MQTT_PORT: 0,
+      MQTT_HOST: '127.0.0.1',
+      STATS_INTERVAL_MS: 1000,
+      BROKER_ID: 'e2e-broker',
+    },
     store,
-    serviceSecret,
+    serviceSecrets: resolveServiceSecrets('', { MQTT_SERVICE_SECRET: serviceSecret }),
     log,
   });
   const { port } = await broker.listen();
@@ -93,7 +105,12 @@ export async function startWholeSystem(opts: {
     INGEST_FLUSH_MS: '50',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
   });
-  const ingest = createIngest({ config: ingestConfig, store, log, serviceSecret });
+  const ingest = createIngest({
+    config: ingestConfig,
+    store,
+    log,
+    serviceSecret: deriveServiceSecret(serviceSecret, 'svc:ingest'),
+  });
   await ingest.start();
 
   const config = loadApiConfig({
@@ -105,7 +122,11 @@ export async function startWholeSystem(opts: {
     RATE_LIMIT_PER_MIN: '100000',
     LOG_LEVEL: 'silent',
   });
-  const apiMqtt = connectApiMqtt({ url: mqttUrl, password: serviceSecret, log });
+  const apiMqtt = connectApiMqtt({
+    url: mqttUrl,
+    password: deriveServiceSecret(serviceSecret, 'svc:api'),
+    log,
+  });
   await apiMqtt.waitConnected(10_000);
   const app = await buildApp({
     config,
@@ -163,7 +184,7 @@ export async function startWholeSystem(opts: {
       const client = await mqtt.connectAsync(mqttUrl, {
         username: id,
         password: p.secret!,
-        clientId: `${id}-e2e`,
+        clientId: `${id}/e2e`,
         reconnectPeriod: 0,
         connectTimeout: 10_000,
       });

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createIngest, type Ingest, type IngestConfig, loadIngestConfig } from '@citytel/ingest';
 import type { NewDevice } from '@citytel/store';
+import { deriveServiceSecret } from '@citytel/store';
 import type { MqttClient } from 'mqtt';
 import pino from 'pino';
 import { brokerClient, startTestBroker, type TestBroker } from './broker.ts';
@@ -63,7 +64,12 @@ export async function startIngestStack(
   const ingest =
     opts.inProcess === false
       ? undefined
-      : createIngest({ config, store: tb.store, log, serviceSecret: tb.serviceSecret });
+      : createIngest({
+          config,
+          store: tb.store,
+          log,
+          serviceSecret: deriveServiceSecret(tb.serviceSecret, 'svc:ingest'),
+        });
   await ingest?.start();
   const clients: MqttClient[] = [];
   return {
@@ -77,7 +83,7 @@ export async function startIngestStack(
         tb.url,
         p.token
           ? { clientId: p.token }
-          : { username: d.id, password: p.secret!, clientId: `${d.id}-${clients.length}` },
+          : { username: d.id, password: p.secret!, clientId: `${d.id}/${clients.length}` },
       );
       clients.push(client);
       return client;

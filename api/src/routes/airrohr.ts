@@ -24,7 +24,9 @@ const AIRROHR_KINDS: ReadonlySet<string> = new Set(['airrohr', 'native']);
  * failed posts again; decoding, range checks and storage happen in ingest, as for MQTT gateways.
  */
 export const airrohrRoutes: FastifyPluginAsyncZod = async (app) => {
-  const cache = new CredentialCache<Pick<Device, 'id' | 'kind'>>();
+  // With the tag of the credential it was verified against (store's loginTag): a revoked or rotated
+  // secret is refused at once, cache or not.
+  const cache = new CredentialCache<Pick<Device, 'id' | 'kind'> & { tag: string | undefined }>();
   app.decorateRequest('rawBody', undefined);
   app.decorateRequest('airrohrDevice', undefined);
 
@@ -54,10 +56,11 @@ export const airrohrRoutes: FastifyPluginAsyncZod = async (app) => {
       throw apiError('unauthorized', 'Basic auth with the device id and secret is required', challenge);
     const key = CredentialCache.key(cred.user, cred.password);
     let device = cache.get(key);
+    if (device && (await app.store.devices.loginTag(device.id)) !== device.tag) device = undefined;
     if (!device) {
       const found = await app.store.devices.verifySecret(cred.user, cred.password);
       if (!found) throw apiError('unauthorized', 'unknown device or wrong secret', challenge);
-      device = { id: found.id, kind: found.kind };
+      device = { id: found.id, kind: found.kind, tag: await app.store.devices.loginTag(found.id) };
       cache.set(key, device);
     }
     if (!AIRROHR_KINDS.has(device.kind)) {

@@ -64,6 +64,7 @@ export const devicesAdminRoutes: FastifyPluginAsyncZod = async (app) => {
           indoor: b.indoor ?? false,
         });
         request.log.info({ device: b.id, kind: b.kind, operator: request.operator!.id }, 'device registered');
+        await app.store.audit.add({ actor: request.operator!.id, action: 'device.create', target: b.id });
         return reply.code(201).header('Cache-Control', 'no-store').send(provisionedView(created));
       } catch (err) {
         if (err instanceof StoreConflictError)
@@ -119,6 +120,87 @@ export const devicesAdminRoutes: FastifyPluginAsyncZod = async (app) => {
           sample: r.sample,
         })),
       };
+    },
+  );
+
+  app.delete(
+    '/api/v1/devices/:id',
+    {
+      onRequest: app.requireOperator,
+      schema: {
+        tags: ['provisioning'],
+        summary: 'Delete a device',
+        description:
+          'For its operator or an admin. Its logins are refused at once and every broker drops its live ' +
+          'MQTT connection within seconds; audited.',
+        security: auth,
+        params: idParams,
+        response: { 204: z.null(), ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const device = await managedDevice(request.params.id, request.operator);
+      await app.store.devices.remove(device.id);
+      await app.store.audit.add({ actor: request.operator!.id, action: 'device.delete', target: device.id });
+      request.log.info({ device: device.id, operator: request.operator!.id }, 'device deleted');
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.patch(
+    '/api/v1/devices/:id',
+    {
+      onRequest: app.requireOperator,
+      schema: {
+        tags: ['provisioning'],
+        summary: 'Disable or enable a device',
+        description:
+          '`{"disabled":true}`: every login refused and the live connection dropped within seconds, the ' +
+          'record and its history kept; `false` lets it log in again. Audited.',
+        security: auth,
+        params: idParams,
+        body: z.object({ disabled: z.boolean() }).strict(),
+        response: { 200: deviceSchema, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const device = await managedDevice(request.params.id, request.operator);
+      const changed = await app.store.devices.setDisabled(device.id, request.body.disabled);
+      if (!changed) throw apiError('device_not_found', `no device ${device.id}`);
+      await app.store.audit.add({
+        actor: request.operator!.id,
+        action: request.body.disabled ? 'device.disable' : 'device.enable',
+        target: device.id,
+      });
+      return deviceView(changed);
+    },
+  );
+
+  app.post(
+    '/api/v1/devices/:id/secret',
+    {
+      onRequest: app.requireOperator,
+      schema: {
+        tags: ['provisioning'],
+        summary: "Rotate a device's secret (an SCK kit's token)",
+        description:
+          'A new secret (for `sck`: a new token) is answered this once; the old one is refused from now ' +
+          'on and the device dropped from every broker within seconds. Audited.',
+        security: auth,
+        params: idParams,
+        response: { 200: provisionedDeviceSchema, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const device = await managedDevice(request.params.id, request.operator);
+      const rotated = await app.store.devices.rotateCredentials(device.id);
+      if (!rotated) throw apiError('device_not_found', `no device ${device.id}`);
+      await app.store.audit.add({
+        actor: request.operator!.id,
+        action: 'device.rotate_secret',
+        target: device.id,
+      });
+      return reply.header('Cache-Control', 'no-store').send(provisionedView(rotated));
     },
   );
 };

@@ -4,6 +4,8 @@ import * as m002 from './002_operators.ts';
 import * as m003 from './003_rejections.ts';
 import * as m004 from './004_bookings.ts';
 import * as m005 from './005_commands.ts';
+import * as m006 from './006_revocation.ts';
+import * as m007 from './007_audit.ts';
 import { type ColumnTypes, columnTypes, type MigrationDb } from './column-types.ts';
 
 type Step = { up(db: MigrationDb, t: ColumnTypes): Promise<void> };
@@ -15,6 +17,8 @@ const STEPS: Record<string, Step> = {
   '003_rejections': m003,
   '004_bookings': m004,
   '005_commands': m005,
+  '006_revocation': m006,
+  '007_audit': m007,
 };
 
 /** In-code provider: no file-system scanning, so it works the same under tsx, vitest and a bundle. */

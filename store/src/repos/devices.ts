@@ -70,10 +70,27 @@ export function createDeviceRepo(db: Kysely<Database>, touch: Toucher): DeviceRe
     return toDevice(row);
   }
 
-  async function createSck(input: NewDevice): Promise<ProvisionedDevice> {
+  /** A fresh token that is nobody's client id: no device is named like it (CONTRACT §1's client-id rule). */
+  async function drawToken(): Promise<{ token: string; token_hash: string }> {
     for (let attempt = 1; ; attempt++) {
       const token = newSckToken();
-      const token_hash = await hashSckToken(token, await installSalt());
+      if (!(await get(token)) || attempt >= TOKEN_ATTEMPTS)
+        return { token, token_hash: await hashSckToken(token, await installSalt()) };
+    }
+  }
+
+  /** The `sck` row holding this token, disabled or not. */
+  const rowBySckToken = async (token: string) =>
+    db
+      .selectFrom('devices')
+      .selectAll()
+      .where('token_hash', '=', await hashSckToken(token, await installSalt()))
+      .where('kind', '=', 'sck')
+      .executeTakeFirst();
+
+  async function createSck(input: NewDevice): Promise<ProvisionedDevice> {
+    for (let attempt = 1; ; attempt++) {
+      const { token, token_hash } = await drawToken();
       try {
         return { device: await insert(input, { secret_hash: null, token_hash }), token };
       } catch (err) {
@@ -91,6 +108,9 @@ export function createDeviceRepo(db: Kysely<Database>, touch: Toucher): DeviceRe
       // Cheap early answer for the common case; the insert below still catches a concurrent twin.
       if (await get(input.id)) throw conflict(input.id);
       if (input.kind === 'sck') return createSck(input);
+      // A device named like a kit's token would share its client id (CONTRACT §1).
+      if (isSckToken(input.id) && (await rowBySckToken(input.id)))
+        throw new StoreConflictError(`device id ${input.id} is taken`);
       const secret = newDeviceSecret();
       const secret_hash = await hashSecret(secret);
       try {
@@ -110,22 +130,67 @@ export function createDeviceRepo(db: Kysely<Database>, touch: Toucher): DeviceRe
     async verifySecret(id, secret) {
       const row = await db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirst();
       const ok = await verifySecretHash(secret, row?.secret_hash ?? (await dummySecretHash()));
-      return ok && row?.secret_hash ? toDevice(row) : undefined;
+      // a disabled device is refused like a wrong secret, by every caller (broker, airrohr bridge)
+      return ok && row?.secret_hash && !row.disabled ? toDevice(row) : undefined;
     },
 
     async findBySckToken(token) {
       if (!isSckToken(token)) return undefined;
-      const token_hash = await hashSckToken(token, await installSalt());
+      const row = await rowBySckToken(token);
+      return row && !row.disabled ? toDevice(row) : undefined;
+    },
+
+    touch: (id, at, firmware) => touch([{ id, at, firmware }]),
+
+    async setDisabled(id, disabled) {
       const row = await db
-        .selectFrom('devices')
-        .selectAll()
-        .where('token_hash', '=', token_hash)
-        .where('kind', '=', 'sck')
+        .updateTable('devices')
+        .set({ disabled: bit(disabled) })
+        .where('id', '=', id)
+        .returningAll()
         .executeTakeFirst();
       return row && toDevice(row);
     },
 
-    touch: (id, at, firmware) => touch([{ id, at, firmware }]),
+    async rotateCredentials(id) {
+      const device = await get(id);
+      if (!device) return undefined;
+      if (device.kind === 'sck') {
+        for (let attempt = 1; ; attempt++) {
+          const { token, token_hash } = await drawToken();
+          try {
+            const row = await db
+              .updateTable('devices')
+              .set({ token_hash })
+              .where('id', '=', id)
+              .returningAll()
+              .executeTakeFirst();
+            return row && { device: toDevice(row), token };
+          } catch (err) {
+            if (!isUniqueViolation(err) || attempt >= TOKEN_ATTEMPTS) throw err;
+          }
+        }
+      }
+      const secret = newDeviceSecret();
+      const row = await db
+        .updateTable('devices')
+        .set({ secret_hash: await hashSecret(secret) })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst();
+      return row && { device: toDevice(row), secret };
+    },
+
+    async loginTag(id) {
+      const row = await db
+        .selectFrom('devices')
+        .select(['secret_hash', 'token_hash', 'disabled'])
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!row || row.disabled) return undefined;
+      // the end of the hash: salted and random, so it changes with every new secret or token
+      return (row.secret_hash ?? row.token_hash ?? '').slice(-16) || undefined;
+    },
 
     async remove(id) {
       const res = await db.deleteFrom('devices').where('id', '=', id).executeTakeFirst();

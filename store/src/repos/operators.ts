@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { isUniqueViolation } from '../errors.ts';
@@ -19,8 +20,16 @@ export function createOperatorRepo(db: Kysely<Database>, log?: Logger): Operator
       .selectFrom('operators')
       .selectAll()
       .where('token_hash', '=', hashOperatorToken(token))
+      .where('revoked_at', 'is', null)
       .executeTakeFirst();
     return row && toOperator(row);
+  };
+
+  /** The bootstrap token last applied, so that the same variable never undoes a rotation or revocation. */
+  const BOOTSTRAP_META = 'bootstrap_admin_token_hash';
+  const setMeta = async (key: string, value: string) => {
+    const updated = await db.updateTable('meta').set({ value }).where('key', '=', key).executeTakeFirst();
+    if (updated.numUpdatedRows === 0n) await db.insertInto('meta').values({ key, value }).execute();
   };
 
   const create: OperatorRepo['create'] = async (input) => {
@@ -53,25 +62,72 @@ export function createOperatorRepo(db: Kysely<Database>, log?: Logger): Operator
     async ensureBootstrapAdmin(token) {
       const owner = await verifyToken(token);
       if (owner) return owner;
+      const hash = hashOperatorToken(token);
       try {
-        return (await create({ id: BOOTSTRAP_ADMIN_ID, name: 'Administrator', admin: true, token })).operator;
+        const { operator } = await create({
+          id: BOOTSTRAP_ADMIN_ID,
+          name: 'Administrator',
+          admin: true,
+          token,
+        });
+        await setMeta(BOOTSTRAP_META, hash);
+        return operator;
       } catch (err) {
         if (!(err instanceof StoreConflictError)) throw err;
       }
       // Another process bootstrapped at the same moment with the same token...
       const raced = await verifyToken(token);
       if (raced) return raced;
+      const applied = await db
+        .selectFrom('meta')
+        .select('value')
+        .where('key', '=', BOOTSTRAP_META)
+        .executeTakeFirst();
+      if (applied?.value === hash) {
+        log?.warn(
+          { operator: BOOTSTRAP_ADMIN_ID },
+          'BOOTSTRAP_ADMIN_TOKEN was rotated or revoked since it was applied: not restored (set a new value to recover)',
+        );
+        return undefined;
+      }
       // ...or BOOTSTRAP_ADMIN_TOKEN was changed since the first start: the variable is the installation's
       // recovery key, so the admin account takes the new token (the old one stops working).
       await db
         .updateTable('operators')
-        .set({ token_hash: hashOperatorToken(token), admin: 1 })
+        .set({ token_hash: hash, admin: 1, revoked_at: null })
         .where('id', '=', BOOTSTRAP_ADMIN_ID)
         .execute();
+      await setMeta(BOOTSTRAP_META, hash);
       log?.warn({ operator: BOOTSTRAP_ADMIN_ID }, 'BOOTSTRAP_ADMIN_TOKEN changed: admin token replaced');
       const admin = await verifyToken(token);
       if (!admin) throw new Error('could not set the bootstrap admin token');
       return admin;
+    },
+
+    async rotateToken(id) {
+      const token = newOperatorToken();
+      const row = await db
+        .updateTable('operators')
+        .set({ token_hash: hashOperatorToken(token), revoked_at: null })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst();
+      return row && { operator: toOperator(row), token };
+    },
+
+    async revokeToken(id) {
+      const row = await db
+        .updateTable('operators')
+        // unique and never a SHA-256 hex digest: no token matches it
+        .set({ token_hash: `revoked:${randomBytes(16).toString('hex')}`, revoked_at: iso(new Date()) })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst();
+      return row && toOperator(row);
+    },
+
+    async list() {
+      return (await db.selectFrom('operators').selectAll().orderBy('id').execute()).map(toOperator);
     },
   };
 }
