@@ -62,6 +62,7 @@ export const devicesAdminRoutes: FastifyPluginAsyncZod = async (app) => {
           lon: b.lon ?? null,
           mobile: b.mobile ?? false,
           indoor: b.indoor ?? false,
+          publicTrack: b.publicTrack ?? false,
         });
         request.log.info({ device: b.id, kind: b.kind, operator: request.operator!.id }, 'device registered');
         return reply.code(201).header('Cache-Control', 'no-store').send(provisionedView(created));

@@ -4,6 +4,7 @@ import * as m002 from './002_operators.ts';
 import * as m003 from './003_rejections.ts';
 import * as m004 from './004_bookings.ts';
 import * as m005 from './005_commands.ts';
+import * as m017 from './017_device_public_track.ts';
 import { type ColumnTypes, columnTypes, type MigrationDb } from './column-types.ts';
 
 type Step = { up(db: MigrationDb, t: ColumnTypes): Promise<void> };
@@ -15,6 +16,7 @@ const STEPS: Record<string, Step> = {
   '003_rejections': m003,
   '004_bookings': m004,
   '005_commands': m005,
+  '017_device_public_track': m017,
 };
 
 /** In-code provider: no file-system scanning, so it works the same under tsx, vitest and a bundle. */
