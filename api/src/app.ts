@@ -123,7 +123,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new QuietLogController(),
-    trustProxy: config.TRUST_PROXY,
+    // A fixed number of hops (the proxies we run): never every X-Forwarded-For entry, which the client writes.
+    trustProxy:
+      config.TRUST_PROXY_HOPS > 0 ? (_address: string, hop: number) => hop < config.TRUST_PROXY_HOPS : false,
     // Bodies are small JSON (provisioning, commands); routes that take more say so.
     bodyLimit: 256 * 1024,
     return503OnClosing: true,
@@ -177,8 +179,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(devicesPublicRoutes, { influx, store: deps.store, cacheTtlMs });
     await app.register(seriesRoutes, { influx, store: deps.store, rollups, cacheTtlMs });
     await app.register(mapRoutes, { influx, rollups, cacheTtlMs });
-    await app.register(exportRoutes, { influx, license: config.OPEN_DATA_LICENSE });
+    await app.register(exportRoutes, {
+      influx,
+      store: deps.store,
+      license: config.OPEN_DATA_LICENSE,
+      maxConcurrent: config.EXPORT_MAX_CONCURRENT,
+      maxRows: config.EXPORT_MAX_ROWS,
+    });
   }
-  if (deps.mqtt) await app.register(streamRoutes, { ...deps.stream, mqtt: deps.mqtt, store: deps.store });
+  if (deps.mqtt) {
+    await app.register(streamRoutes, {
+      maxClients: config.STREAM_MAX_CLIENTS,
+      maxClientsPerAddress: config.STREAM_MAX_PER_ADDRESS,
+      ...deps.stream,
+      mqtt: deps.mqtt,
+      store: deps.store,
+    });
+  }
   return app;
 }
