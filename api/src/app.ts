@@ -26,6 +26,7 @@ import { registerDashboard } from './plugins/dashboard.ts';
 import { registerDocs } from './plugins/docs.ts';
 import { errorHandlerPlugin } from './plugins/error-handler.ts';
 import { metricsRegistryPlugin } from './plugins/metrics-registry.ts';
+import { registerSecurityHeaders } from './plugins/security-headers.ts';
 import { airrohrRoutes } from './routes/airrohr.ts';
 import { bookingRoutes } from './routes/bookings.ts';
 import { commandRoutes } from './routes/commands.ts';
@@ -141,6 +142,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(contextPlugin, { config, store: deps.store, mqtt: deps.mqtt, influx: deps.influx });
+  await registerSecurityHeaders(app, { mapOrigins: config.CSP_MAP_ORIGINS });
   const notFoundFallback = await registerDashboard(app, config.DASHBOARD_DIR);
   await app.register(errorHandlerPlugin, notFoundFallback ? { notFoundFallback } : {});
   await app.register(metricsRegistryPlugin);

@@ -53,6 +53,18 @@ export const apiEnvSchema = z.object({
   BOOTSTRAP_ADMIN_TOKEN: optionalString
     .pipe(z.string().min(16, 'must be at least 16 characters').optional())
     .describe('at first start, creates the admin operator with this bearer token'),
+  CSP_MAP_ORIGINS: z
+    .string()
+    .default('https://tile.openstreetmap.org')
+    .transform((v, ctx) => {
+      const list = v.split(/[\s,]+/).filter(Boolean);
+      for (const o of list) {
+        if (!/^https?:\/\/[^/\s]+$/.test(o))
+          ctx.addIssue({ code: 'custom', message: `"${o}" is not an origin like https://tiles.example.org` });
+      }
+      return list;
+    })
+    .describe("origins the dashboard's basemap tiles and style come from (Content-Security-Policy)"),
   CORS_ORIGINS: corsOrigins.describe('origins allowed to call the api from a browser: *, none, or a list'),
   DASHBOARD_DIR: optionalString.describe('built dashboard served at / (default ../dashboard/dist from api/)'),
   OPEN_DATA_LICENSE: z.string().min(1).default('ODbL-1.0').describe('licence of the open data served'),

@@ -3,7 +3,7 @@ import type { Device } from '@citytel/store';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { CredentialCache, parseBasicAuth } from '../basic-auth.ts';
+import { CredentialCache, FailedLoginThrottle, parseBasicAuth } from '../basic-auth.ts';
 import { apiError, errorResponses } from '../errors.ts';
 
 declare module 'fastify' {
@@ -25,6 +25,7 @@ const AIRROHR_KINDS: ReadonlySet<string> = new Set(['airrohr', 'native']);
  */
 export const airrohrRoutes: FastifyPluginAsyncZod = async (app) => {
   const cache = new CredentialCache<Pick<Device, 'id' | 'kind'>>();
+  const throttle = new FailedLoginThrottle({ freeFailures: app.config.AIRROHR_FREE_FAILURES });
   app.decorateRequest('rawBody', undefined);
   app.decorateRequest('airrohrDevice', undefined);
 
@@ -55,7 +56,20 @@ export const airrohrRoutes: FastifyPluginAsyncZod = async (app) => {
     const key = CredentialCache.key(cred.user, cred.password);
     let device = cache.get(key);
     if (!device) {
-      const found = await app.store.devices.verifySecret(cred.user, cred.password);
+      // Decided before the scrypt: a guesser is refused at the price of a map lookup.
+      const turn = throttle.begin(request.ip);
+      if (!turn.ok) {
+        const s = Math.ceil(turn.retryAfterMs / 1000);
+        throw apiError('rate_limited', `too many failed logins from this address; retry in ${s} s`, {
+          'Retry-After': String(s),
+        });
+      }
+      let found: Device | undefined;
+      try {
+        found = await app.store.devices.verifySecret(cred.user, cred.password);
+      } finally {
+        turn.done(found !== undefined);
+      }
       if (!found) throw apiError('unauthorized', 'unknown device or wrong secret', challenge);
       device = { id: found.id, kind: found.kind };
       cache.set(key, device);
@@ -82,7 +96,8 @@ export const airrohrRoutes: FastifyPluginAsyncZod = async (app) => {
         description:
           'Set the firmware\'s "Send to own API" to this server, path `/api/v1/ingest/airrohr`, user = device ' +
           'id, password = device secret. Values are strings; the receive time is used. Answers 200 once the ' +
-          'message broker holds the reading.',
+          'message broker holds the reading. After a few failed logins an address waits (429 with ' +
+          'Retry-After, doubling up to 5 min) before its next credentials are checked.',
         security: [{ basicAuth: [] }],
         headers: z.looseObject({
           'x-sensor': z
@@ -94,7 +109,7 @@ export const airrohrRoutes: FastifyPluginAsyncZod = async (app) => {
         body: airrohrBodySchema,
         response: {
           200: z.object({ status: z.literal('accepted'), device: z.string() }),
-          ...errorResponses(400, 401, 403, 413, 415, 503),
+          ...errorResponses(400, 401, 403, 413, 415, 429, 503),
         },
       },
     },
