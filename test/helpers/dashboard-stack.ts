@@ -66,6 +66,8 @@ export async function startWholeSystem(opts: {
   kits: number;
   vehicles: number;
   intervalS: number;
+  /** More api variables (CSP_MAP_ORIGINS...). */
+  apiEnv?: Record<string, string>;
 }): Promise<WholeSystem> {
   const tmp = tempDir('citytel-e2e-');
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -102,6 +104,7 @@ export async function startWholeSystem(opts: {
     DASHBOARD_DIR: DASHBOARD_DIST,
     RATE_LIMIT_PER_MIN: '100000',
     LOG_LEVEL: 'silent',
+    ...opts.apiEnv,
   });
   const apiMqtt = connectApiMqtt({ url: mqttUrl, password: serviceSecret, log });
   await apiMqtt.waitConnected(10_000);

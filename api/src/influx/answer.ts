@@ -100,9 +100,11 @@ function tagged(
   staleMs: number,
   etag: string,
 ): boolean {
+  // An answer a route marked private (an operator's view) stays out of shared caches.
+  const privately = String(reply.getHeader('Cache-Control') ?? '').startsWith('private');
   reply
     .type('application/json; charset=utf-8')
-    .header('Cache-Control', cacheControl(ttlMs, staleMs))
+    .header('Cache-Control', privately ? 'private, no-cache' : cacheControl(ttlMs, staleMs))
     .header('ETag', etag)
     .header('Vary', 'Accept-Encoding');
   return notModified(request, etag);
