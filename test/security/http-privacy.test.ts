@@ -22,7 +22,8 @@ const WALKER_AT = { lat: 48.117731, lon: -1.688113 };
 const CYCLIST = 'sec-cyclist';
 const CYCLIST_AT = { lat: 48.101234, lon: -1.701234 };
 /** Words of a car's state that no public answer may carry. */
-const STATE_WORDS = /locked|doors_?closed|doorsClosed|ignition|fuel|odometer|speed_kmh|speedKmh|battery_(pct|v)|batteryPct/i;
+const STATE_WORDS =
+  /locked|doors_?closed|doorsClosed|ignition|fuel|odometer|speed_kmh|speedKmh|battery_(pct|v)|batteryPct/i;
 
 let sys: WholeSystem;
 let car: MqttClient;
