@@ -296,6 +296,7 @@ describe('deploy/haproxy.cfg in front of a broker and an api', () => {
       DASHBOARD_DIR: join(dir.dir, 'no-dashboard'),
       LOG_LEVEL: 'silent',
       TRUST_PROXY_HOPS: '1',
+      RATE_LIMIT_PER_MIN: '5',
     });
     apiMqtt = connectApiMqtt({ url: broker.url, password: broker.serviceSecret, log });
     app = await buildApp({ config, store: broker.store, mqtt: apiMqtt, log });
@@ -417,6 +418,17 @@ describe('deploy/haproxy.cfg in front of a broker and an api', () => {
     expect(airrohr.status).not.toBe(301);
     expect(JSON.parse(airrohr.body).error.code).toBeTruthy();
   });
+
+  it('keeps a client in its rate-limit bucket whatever X-Forwarded-For it sends through the proxy', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const r = await get(httpsRequest, ports.https, '/api/v1/vehicles', ca, undefined, {
+        'x-forwarded-for': `198.18.0.${i}`,
+      });
+      statuses.push(r.status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+  });
 });
 
 async function answers(port: number): Promise<boolean> {
@@ -434,6 +446,7 @@ function get(
   path: string,
   ca?: string,
   host?: string,
+  extra: Record<string, string> = {},
 ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
@@ -442,7 +455,7 @@ function get(
         port,
         path,
         method: 'GET',
-        ...(host ? { headers: { host } } : {}),
+        headers: { ...(host ? { host } : {}), ...extra },
         ...(ca ? { ca, servername: 'localhost' } : {}),
       },
       (res) => {
