@@ -218,7 +218,11 @@ describe('a car in an active booking, to someone without an account', () => {
       await kits[0]!.publishAsync(`sensors/${WALKER}/readings`, JSON.stringify({ ...WALKER_AT, pm25: 19 }), {
         qos: 1,
       });
-      await s.next((e) => e.event === 'reading' && e.data.includes(WALKER), 10_000);
+      const walker = await s.next((e) => e.event === 'reading' && e.data.includes(WALKER), 10_000);
+      // A mobile kit without a public track: at its cell's centre here too.
+      const cell = ngeohash.decode(ngeohash.encode(WALKER_AT.lat, WALKER_AT.lon, 7));
+      const r6 = (v: number) => Math.round(v * 1e6) / 1e6;
+      expect(JSON.parse(walker.data)).toMatchObject({ lat: r6(cell.latitude), lon: r6(cell.longitude) });
       await new Promise((r) => setTimeout(r, 4000));
       expect(s.response.status).toBe(200);
       const all = s.events.map((e) => e.data).join('\n');
