@@ -258,6 +258,8 @@ describe('security headers', () => {
     expect(csp).toMatch(/frame-ancestors 'none'/);
     expect(csp).not.toMatch(/upgrade-insecure-requests/);
     expect(r.headers.get('cross-origin-resource-policy')).toBe('cross-origin');
+    // The public list differs from an operator's: shared caches must keep them apart.
+    expect(r.headers.get('vary')).toBe('Authorization, Accept-Encoding');
     // The docs UI gets its own policy (Swagger UI's), without upgrading plain-http requests.
     const docs = await stack.get('/docs/static/index.html');
     expect(docs.status).toBe(200);

@@ -106,6 +106,15 @@ function tagged(
     .type('application/json; charset=utf-8')
     .header('Cache-Control', privately ? 'private, no-cache' : cacheControl(ttlMs, staleMs))
     .header('ETag', etag)
-    .header('Vary', 'Accept-Encoding');
+    // Kept with what the route said it varies on (Authorization where a token shows more).
+    .header('Vary', varyWith(reply.getHeader('Vary'), 'Accept-Encoding'));
   return notModified(request, etag);
+}
+
+function varyWith(current: unknown, name: string): string {
+  const names = String(current ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+  return [...names.filter((n) => n.toLowerCase() !== name.toLowerCase()), name].join(', ');
 }

@@ -166,6 +166,8 @@ export const devicesPublicRoutes: FastifyPluginAsyncZod<DevicesPublicRoutesOptio
           .type('application/json; charset=utf-8')
           .send(answer(operatorFeatures(view, operator).filter(wanted)));
       }
+      // The answer differs with a token: no shared cache may give the public one to an operator.
+      reply.header('Vary', 'Authorization');
       if (!kind && !metric && !bbox) return sendPrepared(request, reply, view.whole, ttl, 6 * ttl);
       const filter = `${kind ?? ''}|${metric ?? ''}|${bbox ? `${bbox.minLon},${bbox.minLat},${bbox.maxLon},${bbox.maxLat}` : ''}`;
       const etag = `W/${etagOf(`${view.whole.etag}|${filter}`)}`;

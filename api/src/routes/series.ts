@@ -129,6 +129,7 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
       if (!device || (device.kind === 'vehicle' && !(operator && canManage(operator, device))))
         throw apiError('device_not_found', `no device ${id}`);
       if (device.kind === 'vehicle') reply.header('Cache-Control', 'private, no-store');
+      reply.header('Vary', 'Authorization');
 
       const key = [
         id,
