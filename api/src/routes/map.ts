@@ -95,6 +95,8 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
   const cache = createResultCache<MapView>({
     ttlMs: baseTtl,
     maxEntries: 100,
+    maxBytes: 256 * 1024 * 1024,
+    sizeOf: (v) => v.whole.json.length + v.whole.gzip.length + v.bounds.byteLength + v.starts.byteLength,
     onRefreshError: (err) => app.log.warn({ err: (err as Error).message }, 'map refresh failed'),
   });
   /** Longer windows change slower: their answers are kept longer (1h: 10 s, 1d: 4 min, 30d: 5 min). */

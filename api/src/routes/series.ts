@@ -77,6 +77,9 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
   const maxPoints = opts.maxPoints ?? 10_000;
   const cache = createResultCache<PreparedAnswer>({
     ttlMs: ttl,
+    // One answer is up to ~0.5 MB (10 000 points, JSON and gzip): distinct valid ranges are countless.
+    maxBytes: 64 * 1024 * 1024,
+    sizeOf: (a) => a.json.length + a.gzip.length,
     // A chart open on a kit asks again and again: past its ttl it is answered at once while refreshed.
     staleMs: ttl > 0 ? STALE_MS : 0,
     onRefreshError: (err) => app.log.warn({ err: (err as Error).message }, 'series refresh failed'),
