@@ -17,6 +17,8 @@ ensureDebianPackages({
   'docker-compose': 'docker-compose',
   haproxy: 'haproxy',
   openssl: 'openssl',
+  // promtool and prometheus: deploy/prometheus.yml checked, the dashboards' PromQL run on real scrapes
+  promtool: 'prometheus',
 });
 ensureDashboardBuilt();
 
@@ -35,6 +37,12 @@ failedSteps += run('type check (tsc)', 'npx', ['tsc', '--noEmit', '-p', '.']) ==
 failedSteps +=
   run('type check the dashboard (tsc, DOM)', 'npx', ['tsc', '--noEmit', '-p', 'dashboard']) === 0 ? 0 : 1;
 failedSteps += run('lint (biome)', 'npx', ['biome', 'check', '.']) === 0 ? 0 : 1;
+failedSteps +=
+  run('manifests (every import declared by its package, nothing declared unused)', 'node', [
+    'scripts/check-manifests.mjs',
+  ]) === 0
+    ? 0
+    : 1;
 
 const artifacts = join(root, 'test-artifacts');
 mkdirSync(artifacts, { recursive: true });

@@ -554,12 +554,13 @@ describe('metrics', () => {
     expect(sample(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
   });
 
-  it("serves the broker's and ingest's stats received over MQTT as gauges", async () => {
+  it("relays the broker's and ingest's stats received over MQTT under their own names", async () => {
     const text = await until(async () => {
       const t = await scrape();
       return t.includes(`instance="${stack.brokerId}"`) ? t : undefined;
     });
     expect(text).toMatch(new RegExp(`^citytel_broker_\\w+\\{instance="${stack.brokerId}"`, 'm'));
+    expect(text).toContain('# TYPE citytel_broker_messages_received_total counter');
 
     const ingest = await mqtt.connectAsync(stack.mqttUrl, {
       username: 'svc:ingest',
@@ -569,19 +570,29 @@ describe('metrics', () => {
     try {
       await ingest.publishAsync(
         statsTopic('ingest', 'ingest-a'),
-        JSON.stringify({ written: 5, rejected: { schema: 2, out_of_range: 1 } }),
+        JSON.stringify({ points_written: 5, rejected_messages: { schema: 2, out_of_range: 1 } }),
         { qos: 1 },
+      );
+      // an ingest of the previous release, on its former topic
+      await ingest.publishAsync(
+        '$SYS/citytel/ingest/ingest-old/stats',
+        JSON.stringify({ points_written: 3 }),
+        {
+          qos: 1,
+        },
       );
     } finally {
       await ingest.endAsync();
     }
     const withIngest = await until(async () => {
       const t = await scrape();
-      return t.includes('citytel_ingest_written') ? t : undefined;
+      return t.includes('instance="ingest-a"') && t.includes('instance="ingest-old"') ? t : undefined;
     });
-    expect(sample(withIngest, 'citytel_ingest_written{instance="ingest-a"}')).toBe(5);
-    expect(sample(withIngest, 'citytel_ingest_rejected{instance="ingest-a",key="schema"}')).toBe(2);
-    expect(sample(withIngest, 'citytel_ingest_rejected{instance="ingest-a",key="out_of_range"}')).toBe(1);
+    expect(sample(withIngest, 'citytel_ingest_points_written_total{instance="ingest-a"}')).toBe(5);
+    expect(sample(withIngest, 'citytel_ingest_points_written_total{instance="ingest-old"}')).toBe(3);
+    const rejected = 'citytel_ingest_messages_rejected_total{instance="ingest-a",reason=';
+    expect(sample(withIngest, `${rejected}"schema"}`)).toBe(2);
+    expect(sample(withIngest, `${rejected}"out_of_range"}`)).toBe(1);
   });
 });
 
@@ -612,11 +623,11 @@ describe('a broker restart', () => {
     });
     try {
       await until(async () => {
-        await ingest.publishAsync(statsTopic('ingest', 'ingest-b'), JSON.stringify({ written: 7 }), {
+        await ingest.publishAsync(statsTopic('ingest', 'ingest-b'), JSON.stringify({ points_written: 7 }), {
           qos: 1,
         });
         const t = await (await fetch(url('/metrics'))).text();
-        return t.includes('citytel_ingest_written{instance="ingest-b"} 7') ? true : undefined;
+        return t.includes('citytel_ingest_points_written_total{instance="ingest-b"} 7') ? true : undefined;
       });
     } finally {
       await ingest.endAsync();

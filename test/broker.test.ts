@@ -4,7 +4,7 @@ import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { MAX_PAYLOAD_BYTES, statsTopic, topics, unstamp } from '@citytel/contract';
+import { MAX_PAYLOAD_BYTES, STATS_SUBSCRIPTIONS, statsTopic, topics, unstamp } from '@citytel/contract';
 import type { MqttClient } from 'mqtt';
 import { generate } from 'mqtt-packet';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -341,7 +341,7 @@ describe('stats', () => {
   it('publishes the figures retained on $SYS/citytel/broker/{id}/stats, the same as stats()', async () => {
     const api = await service('svc:api');
     const log = messageLog(api);
-    await api.subscribeAsync('$SYS/citytel/+/+/stats');
+    await api.subscribeAsync(STATS_SUBSCRIPTIONS);
     const m = await log.next();
     expect(m.topic).toBe(statsTopic('broker', `test-${process.pid}`));
     const published = JSON.parse(m.payload.toString());

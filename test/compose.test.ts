@@ -29,6 +29,8 @@ const SECRETS = {
   INFLUX_ADMIN_PASSWORD: 'compose-test-admin',
   BOOTSTRAP_ADMIN_TOKEN: 'compose-test-admin-token',
   REDIS_PASSWORD: 'composetestredis',
+  GRAFANA_ADMIN_PASSWORD: 'compose-test-grafana',
+  GRAFANA_INFLUX_TOKEN: 'compose-test-grafana-influx-token',
 };
 
 /** `docker-compose -f file config`, from an empty folder so that no .env of the developer's is read. */
@@ -78,10 +80,12 @@ describe('docker-compose.yml (production)', () => {
       'api-2',
       'broker-1',
       'broker-2',
+      'grafana',
       'influxdb',
       'ingest-1',
       'ingest-2',
       'postgres',
+      'prometheus',
       'proxy',
       'redis',
     ]);
@@ -120,9 +124,10 @@ describe('docker-compose.yml (production)', () => {
       ['deploy/ingest.Dockerfile', 'citytel-ingest:latest'],
       ['deploy/api.Dockerfile', 'citytel-api:latest'],
     ]);
-    // Only the proxy is published.
+    // Only the proxy is published, and Grafana on the host's loopback.
     const published = Object.entries(services).filter(([, s]) => s.ports?.length);
-    expect(published.map(([name]) => name)).toEqual(['proxy']);
+    expect(published.map(([name]) => name).sort()).toEqual(['grafana', 'proxy']);
+    expect(services.grafana!.ports).toEqual(['127.0.0.1:3000:3000/tcp']);
     const ports = services.proxy!.ports!.map((p) =>
       typeof p === 'string' ? p : `${p.published}:${p.target}`,
     );
@@ -131,6 +136,46 @@ describe('docker-compose.yml (production)', () => {
       postgres: { condition: 'service_healthy' },
       redis: { condition: 'service_healthy' },
     });
+  });
+
+  it('runs Prometheus on deploy/prometheus.yml, scraping the METRICS_PORT of every broker and worker', () => {
+    const { services } = resolved(composeConfig('docker-compose.yml', SECRETS).stdout);
+    const config = resolved(readFileSync(join(root, 'deploy/prometheus.yml'), 'utf8')) as unknown as {
+      scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;
+    };
+    const targets = Object.fromEntries(
+      config.scrape_configs.map((j) => [j.job_name, j.static_configs.flatMap((c) => c.targets).sort()]),
+    );
+    const port = (name: string, variable: string) => `${name}:${services[name]!.environment![variable]}`;
+    expect(targets).toEqual({
+      broker: [port('broker-1', 'METRICS_PORT'), port('broker-2', 'METRICS_PORT')],
+      ingest: [port('ingest-1', 'METRICS_PORT'), port('ingest-2', 'METRICS_PORT')],
+      api: [port('api-1', 'API_PORT'), port('api-2', 'API_PORT')],
+    });
+    const mounts = (name: string) =>
+      services[name]!.volumes!.map((v) =>
+        typeof v === 'string' ? v.replace(/:(ro|rw)$/, '') : `${v.source}:${v.target}`,
+      );
+    expect(mounts('prometheus')).toContain(
+      `${join(root, 'deploy/prometheus.yml')}:/etc/prometheus/prometheus.yml`,
+    );
+    expect(mounts('grafana')).toEqual(
+      expect.arrayContaining([
+        `${join(root, 'deploy/grafana/provisioning')}:/etc/grafana/provisioning`,
+        `${join(root, 'deploy/grafana/dashboards')}:/etc/grafana/dashboards/citytel`,
+      ]),
+    );
+    expect(services.grafana!.environment).toMatchObject({
+      GF_SECURITY_ADMIN_PASSWORD: SECRETS.GRAFANA_ADMIN_PASSWORD,
+      GF_AUTH_ANONYMOUS_ENABLED: 'false',
+      GRAFANA_INFLUX_TOKEN: SECRETS.GRAFANA_INFLUX_TOKEN,
+      INFLUX_BUCKET: 'telemetry',
+    });
+    const r = spawnSync('promtool', ['check', 'config', join(root, 'deploy/prometheus.yml')], {
+      encoding: 'utf8',
+    });
+    expect(r.stdout + r.stderr).toMatch(/SUCCESS/);
+    expect(r.status).toBe(0);
   });
 
   it('refuses to resolve without any one of its secrets, naming it', () => {

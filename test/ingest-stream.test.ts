@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Broker, createBroker } from '@citytel/broker';
-import { STATS_SUBSCRIPTION, stamp, statsTopic, streamEntryFields, topics } from '@citytel/contract';
+import { STATS_SUBSCRIPTIONS, stamp, statsTopic, streamEntryFields, topics } from '@citytel/contract';
 import { createIngest, type Ingest, type IngestStats, loadIngestConfig } from '@citytel/ingest';
 import { openStore, type Store } from '@citytel/store';
 import { Redis } from 'ioredis';
@@ -122,7 +122,7 @@ afterAll(async () => {
 });
 
 /**
- * One behaviour, two sources (STYLE §6): the direct subscription to one broker, and the stream that two
+ * One behaviour, two sources (conventions: backends): the direct subscription to one broker, and the stream that two
  * clustered brokers append to. Devices publish through the brokers alike; only ingest's source differs.
  */
 const sources = [
@@ -178,7 +178,7 @@ describe.each(sources)('ingest reading $name', ({ prefix, env, via }) => {
         if (topic === statsTopic('ingest', `shared-${prefix}`))
           seen.push({ retain: packet.retain, stats: JSON.parse(payload.toString()) });
       });
-      await api.subscribeAsync(STATS_SUBSCRIPTION, { qos: 0 });
+      await api.subscribeAsync(STATS_SUBSCRIPTIONS, { qos: 0 });
       // The retained copy first, then fresh figures every INGEST_STATS_MS, the first test's included.
       const stats = await eventually(
         'figures after the first test',

@@ -3,7 +3,7 @@ import {
   encodeSckJson,
   encodeSckRaw,
   geohash,
-  STATS_SUBSCRIPTION,
+  STATS_SUBSCRIPTIONS,
   statsTopic,
   topics,
 } from '@citytel/contract';
@@ -240,13 +240,16 @@ describe('ingest, end to end through the broker into InfluxDB', () => {
             resolve(JSON.parse(payload.toString()));
         }),
       );
-      await api.subscribeAsync(STATS_SUBSCRIPTION, { qos: 0 });
+      await api.subscribeAsync(STATS_SUBSCRIPTIONS, { qos: 0 });
       const stats = await got;
       expect(stats.id).toBe(stack.config.INGEST_ID);
       expect(stats.received).toBeGreaterThan(5);
       expect(stats.points_written).toBeGreaterThan(5);
       expect(stats.mqtt_connected).toBe(1);
       expect(stats.write_ms.p50).toBeGreaterThan(0);
+      // cumulative buckets since start, for the histogram of its /metrics
+      expect(stats.write_ms.buckets.at(-1)).toBeLessThanOrEqual(stats.write_ms.count);
+      expect(stats.write_ms.le.length).toBe(stats.write_ms.buckets.length);
     } finally {
       await api.endAsync(true);
     }

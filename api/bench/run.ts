@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { num } from '../../ingest/bench/common.ts';
 import { startInfluxd } from '../../scripts/influxd.ts';
 import { freePort } from '../../test/helpers/ports.ts';
 import { createInfluxQuery } from '../src/influx/client.ts';
@@ -37,9 +38,9 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '0' },
   },
 });
-const scale = Number(args.scale);
-const duration = Number(args.duration);
-const connections = Number(args.connections);
+const scale = num('scale', args.scale);
+const duration = num('duration', args.duration);
+const connections = num('connections', args.connections);
 const shape: CityShape = {
   ...DEFAULT_SHAPE,
   fixed: Math.max(20, Math.round(DEFAULT_SHAPE.fixed * scale)),
@@ -201,7 +202,7 @@ async function measure(base: string, influx: ReturnType<typeof createInfluxQuery
     await sleep(2000);
     // 200 requests of the line, which every client sends in turn.
     const paths = Array.from({ length: 200 }, line.path);
-    const r = await load(base, paths, connections, duration, line.headers, Number(args.workers));
+    const r = await load(base, paths, connections, duration, line.headers, num('workers', args.workers));
     results.push({ name: line.name, ...r });
     say(`  ${line.name}: p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.rps} req/s`);
   }
@@ -219,7 +220,7 @@ async function measure(base: string, influx: ReturnType<typeof createInfluxQuery
       connections,
       duration,
       {},
-      Number(args.workers),
+      num('workers', args.workers),
     );
   } finally {
     ceilingServer.child.kill('SIGTERM');

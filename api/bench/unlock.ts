@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { percentiles } from '../../ingest/bench/common.ts';
 
 const CARS = Number(process.env.BENCH_CARS ?? 100);
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 1000);
@@ -76,17 +77,11 @@ async function api(
   return { status: r.status, body: (await r.json()) as any };
 }
 
-const quantile = (sorted: number[], q: number) =>
-  sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! : Number.NaN;
 const summary = (values: number[]) => {
-  const s = [...values].sort((a, b) => a - b);
-  const r = (v: number) => Math.round(v * 10) / 10;
-  return {
-    p50: r(quantile(s, 0.5)),
-    p90: r(quantile(s, 0.9)),
-    p99: r(quantile(s, 0.99)),
-    max: r(s.at(-1) ?? Number.NaN),
-  };
+  const [p50, p90, p99] = percentiles(values, [0.5, 0.9, 0.99]);
+  const r = (v: number | null | undefined) =>
+    v === null || v === undefined ? Number.NaN : Math.round(v * 10) / 10;
+  return { p50: r(p50), p90: r(p90), p99: r(p99), max: r(values.length ? Math.max(...values) : null) };
 };
 
 interface Sample {

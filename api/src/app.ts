@@ -97,7 +97,7 @@ const version = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
-/** Request lines at debug: at info, every kit's post every 145 s would drown the log (STYLE §9). */
+/** Request lines at debug: at info, every kit's post every 145 s would drown the log (conventions: logs). */
 class QuietLogController extends LogController {
   override incomingRequest(): void {}
   override requestCompleted(

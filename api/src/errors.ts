@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Every error the api answers, in one registry (STYLE §8, after Fastify's lib/errors.js): a stable code, its
+ * Every error the api answers, in one registry (conventions: errors, after Fastify's own registry): a stable code, its
  * HTTP status and a default message. Clients branch on the code, never on the message. The OpenAPI document
  * lists them all (components.schemas.Error), and a test checks that it does.
  */

@@ -1,34 +1,71 @@
-import { promName, renderFamily, type Sample } from './prom.ts';
+import {
+  type LabelledFigures,
+  type PromMetric,
+  parseStatsTopic,
+  STATS_FAMILIES,
+  statsMetrics,
+} from '@citytel/contract';
 
 /**
- * The latest figures each process publishes on `$SYS/citytel/{process}/{instance}/stats`: a JSON object of
- * numbers and of `{name: count}` maps. They are rendered generically as gauges
- * `citytel_{process}_{key}{instance="..."}` (a map adds a `key` label), so a process can publish a new
- * figure without a change here. An instance silent for `staleMs` is dropped: it was stopped or restarted
- * under another name.
+ * The latest figures each process publishes on its stats topic (statsTopic: the broker's
+ * `$SYS/citytel/broker/{id}/stats`, ingest's `citytel/ingest/{id}/stats` and, for one release, its former
+ * `$SYS/citytel/ingest/{id}/stats`), relayed on the api's /metrics under the same names and types as the
+ * process's own /metrics (the contract's family table), with an `instance` label. Where Prometheus
+ * scrapes broker and ingest directly, it drops these (deploy/prometheus.yml); they serve setups where the
+ * api is the one endpoint. An instance silent for `staleMs` is dropped: it was stopped or renamed.
  */
 export interface StatsBoard {
   /** Takes one stats message; returns false when the topic or the payload is not stats. */
   update(topic: string, payload: Buffer | string, now?: number): boolean;
-  render(now?: number): string;
+  /** Metrics for prom-client's Registry.registerMetric, read on each scrape. */
+  metrics(): PromMetric[];
+  /** The figures held now (stale ones dropped), for tests and the age gauge. */
+  entries(now?: number): Entry[];
 }
 
-const STATS_TOPIC = /^\$SYS\/citytel\/([^/]+)\/([^/]+)\/stats$/;
-
-interface Entry {
-  process: string;
+export interface Entry {
+  process: 'broker' | 'ingest';
   instance: string;
+  legacy: boolean;
   at: number;
   figures: Record<string, unknown>;
 }
 
 export function createStatsBoard(staleMs = 5 * 60_000): StatsBoard {
-  const entries = new Map<string, Entry>();
+  const held = new Map<string, Entry>();
+
+  const entries = (now = Date.now()): Entry[] => {
+    const out: Entry[] = [];
+    for (const [k, e] of held) {
+      if (now - e.at > staleMs) held.delete(k);
+      else out.push(e);
+    }
+    return out;
+  };
+  const of = (process: Entry['process']) => (): LabelledFigures[] =>
+    entries()
+      .filter((e) => e.process === process)
+      .map((e) => ({ figures: e.figures, labels: { instance: e.instance } }));
+
+  const age: PromMetric = {
+    name: 'citytel_stats_age_seconds',
+    help: 'Age of the latest stats message of each process instance',
+    type: 'gauge',
+    aggregator: 'sum',
+    async get() {
+      const now = Date.now();
+      const values = entries(now).map((e) => ({
+        labels: { process: e.process, instance: e.instance },
+        value: (now - e.at) / 1000,
+      }));
+      return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+    },
+  };
 
   return {
     update(topic, payload, now = Date.now()) {
-      const m = topic.match(STATS_TOPIC);
-      if (!m) return false;
+      const t = parseStatsTopic(topic);
+      if (!t) return false;
       let figures: unknown;
       try {
         figures = JSON.parse(payload.toString());
@@ -36,55 +73,25 @@ export function createStatsBoard(staleMs = 5 * 60_000): StatsBoard {
         return false;
       }
       if (typeof figures !== 'object' || figures === null || Array.isArray(figures)) return false;
-      entries.set(`${m[1]}/${m[2]}`, {
-        process: m[1]!,
-        instance: m[2]!,
+      const key = `${t.process}/${t.instance}`;
+      // During an upgrade an instance may be heard on both ingest topics (the former one retained): the
+      // current topic wins while it is fresh.
+      const before = held.get(key);
+      if (t.legacy && before && !before.legacy && now - before.at <= staleMs) return true;
+      held.set(key, {
+        process: t.process,
+        instance: t.instance,
+        legacy: t.legacy,
         at: now,
         figures: figures as Record<string, unknown>,
       });
       return true;
     },
-
-    render(now = Date.now()) {
-      const families = new Map<string, Sample[]>();
-      const add = (name: string, s: Sample) => {
-        const list = families.get(name);
-        if (list) list.push(s);
-        else families.set(name, [s]);
-      };
-      const ages: Sample[] = [];
-      for (const [k, e] of entries) {
-        if (now - e.at > staleMs) {
-          entries.delete(k);
-          continue;
-        }
-        const prefix = `citytel_${promName(e.process)}_`;
-        ages.push({ labels: { process: e.process, instance: e.instance }, value: (now - e.at) / 1000 });
-        for (const [key, v] of Object.entries(e.figures)) {
-          const name = prefix + promName(key);
-          if (typeof v === 'number' && Number.isFinite(v))
-            add(name, { labels: { instance: e.instance }, value: v });
-          else if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
-            for (const [sub, n] of Object.entries(v)) {
-              if (typeof n === 'number' && Number.isFinite(n)) {
-                add(name, { labels: { instance: e.instance, key: sub }, value: n });
-              }
-            }
-          }
-        }
-      }
-      let out = '';
-      for (const [name, samples] of [...families].sort(([a], [b]) => (a < b ? -1 : 1))) {
-        out += renderFamily(
-          name,
-          'gauge',
-          `figure published by the process on $SYS/citytel/.../stats`,
-          samples,
-        );
-      }
-      if (ages.length)
-        out += renderFamily('citytel_stats_age_seconds', 'gauge', 'age of the latest stats message', ages);
-      return out;
-    },
+    metrics: () => [
+      ...statsMetrics(STATS_FAMILIES.broker, of('broker')),
+      ...statsMetrics(STATS_FAMILIES.ingest, of('ingest')),
+      age,
+    ],
+    entries,
   };
 }

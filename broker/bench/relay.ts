@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { INGEST_SUBSCRIPTIONS } from '@citytel/contract';
 import { resolveServiceSecret } from '@citytel/store';
-import { arg, ownCpu } from '../../ingest/bench/common.ts';
+import { benchArgs, num, ownCpu } from '../../ingest/bench/common.ts';
 import { startMosquitto as startMosquittoProcess } from '../../ingest/bench/peers.ts';
 import { type NodeProcess, spawnBroker } from '../../ingest/bench/processes.ts';
 import { mainThreadProfile, summarizeProfile } from '../../ingest/bench/profile.ts';
@@ -26,14 +26,30 @@ import { encodeConnect, openPublishers, remainingLength, utf8Field } from '../..
 import { benchDevices, workload } from '../../ingest/bench/workload.ts';
 import { freePort } from '../../test/helpers/ports.ts';
 
-const MESSAGES = Number(arg('messages', '200000'));
-const CONNECTIONS = Number(arg('connections', '20'));
-const WINDOW = Number(arg('window', '200'));
-const ROUNDS = Number(arg('rounds', '3'));
-const ONLY = new Set(arg('only', 'citytel,mosquitto').split(','));
-const PROFILE = process.argv.includes('--profile');
-const HOLD = Number(arg('hold', '0'));
-const HOLD_MS = Number(arg('hold-ms', '100'));
+const args = benchArgs(
+  'npm run bench:broker -- [--messages=200000] [--connections=20] [--window=200] [--rounds=3] ' +
+    '[--only=citytel,mosquitto] [--profile] [--top=16] [--hold=0] [--hold-ms=100]',
+  {
+    messages: { type: 'string', default: '200000' },
+    connections: { type: 'string', default: '20' },
+    window: { type: 'string', default: '200' },
+    rounds: { type: 'string', default: '3' },
+    only: { type: 'string', default: 'citytel,mosquitto' },
+    profile: { type: 'boolean', default: false },
+    top: { type: 'string', default: '16' },
+    hold: { type: 'string', default: '0' },
+    'hold-ms': { type: 'string', default: '100' },
+  },
+);
+const MESSAGES = num('messages', args.messages);
+const CONNECTIONS = num('connections', args.connections);
+const WINDOW = num('window', args.window);
+const ROUNDS = num('rounds', args.rounds);
+const ONLY = new Set(String(args.only).split(','));
+const PROFILE = args.profile === true;
+const HOLD = num('hold', args.hold);
+const HOLD_MS = num('hold-ms', args['hold-ms']);
+const TOP = num('top', args.top);
 
 /** SUBSCRIBE, packet id 1, every filter at QoS 1. */
 function subscribePacket(filters: readonly string[]): Buffer {
@@ -279,7 +295,7 @@ async function main() {
     );
   }
   if (profileDir) {
-    const s = summarizeProfile(mainThreadProfile(join(profileDir, 'broker')), Number(arg('top', '16')));
+    const s = summarizeProfile(mainThreadProfile(join(profileDir, 'broker')), TOP);
     console.log(`\nbroker: main thread busy ${s.busyPct}% of ${s.totalMs} ms; busy time by place:`);
     console.table(s.byPlace);
     console.log('broker: functions with the most self time:');

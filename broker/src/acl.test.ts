@@ -1,7 +1,7 @@
 import {
   INGEST_SUBSCRIPTIONS,
   MAX_PAYLOAD_BYTES,
-  STATS_SUBSCRIPTION,
+  STATS_SUBSCRIPTIONS,
   statsTopic,
   topics,
 } from '@citytel/contract';
@@ -38,6 +38,8 @@ const concrete = [
   ...byToken(topics.sckRaw, topics.sckJson, topics.sckHello, topics.sckInfo),
   statsTopic('ingest', 'i1'),
   statsTopic('broker', 'b1'),
+  '$SYS/citytel/ingest/i1/stats',
+  'citytel/broker/b1/stats',
   '$SYS/foo',
   '$SYS/citytel/ingest/i1/stats/x',
   'sensors/kit-1',
@@ -75,10 +77,11 @@ const wildcards = [
   'device/sck/+/hello',
   'device/sck/+/info',
   'device/sck/abc123/#',
-  STATS_SUBSCRIPTION,
+  ...STATS_SUBSCRIPTIONS,
+  'citytel/#',
+  'citytel/+/+/stats',
+  '$SYS/citytel/+/+/stats',
   '$SYS/#',
-  '$SYS/citytel/broker/+/stats',
-  '$SYS/citytel/ingest/+/stats',
   '$SYS/citytel/+/+/+',
   '$SYS/citytel/#',
 ];
@@ -111,8 +114,8 @@ describe('publish', () => {
     ]);
   });
 
-  it('ingest publishes only its own stats under $SYS', () => {
-    expect(allowedPublish(ingest)).toEqual(['$SYS/citytel/ingest/i1/stats']);
+  it('ingest publishes only its own stats, and for one release under their former $SYS/ topic', () => {
+    expect(allowedPublish(ingest)).toEqual(['citytel/ingest/i1/stats', '$SYS/citytel/ingest/i1/stats']);
   });
 
   it('the api publishes commands to any car and airrohr bodies for any kit', () => {
@@ -169,7 +172,7 @@ describe('publish', () => {
       }),
     );
     expect([...new Set(retained)].sort()).toEqual(
-      [...byOwner(topics.vehicleStatus), statsTopic('ingest', 'i1')].sort(),
+      [...byOwner(topics.vehicleStatus), statsTopic('ingest', 'i1'), '$SYS/citytel/ingest/i1/stats'].sort(),
     );
     expect(checkPublish(car, { topic: 'vehicles/car-1/status', payloadBytes: 10, retain: true })).toEqual({
       ok: true,
@@ -242,6 +245,7 @@ describe('subscribe', () => {
       ...byToken(topics.sckRaw, topics.sckJson),
       statsTopic('ingest', 'i1'),
       statsTopic('broker', 'b1'),
+      '$SYS/citytel/ingest/i1/stats',
       'sensors/+/readings',
       'sensors/+/airrohr',
       'vehicles/+/commands/ack',
@@ -249,9 +253,8 @@ describe('subscribe', () => {
       'vehicles/+/telemetry',
       'device/sck/+/readings/raw',
       'device/sck/+/readings',
-      STATS_SUBSCRIPTION,
-      '$SYS/citytel/broker/+/stats',
-      '$SYS/citytel/ingest/+/stats',
+      ...STATS_SUBSCRIPTIONS,
+      '$SYS/citytel/+/+/stats',
     ]);
   });
 

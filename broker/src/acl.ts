@@ -1,10 +1,11 @@
 import {
   INGEST_SUBSCRIPTIONS,
   MAX_PAYLOAD_BYTES,
+  parseStatsTopic,
   parseTopic,
   type ServiceAccount,
   STAMPED_TOPIC_KINDS,
-  STATS_SUBSCRIPTION,
+  STATS_SUBSCRIPTIONS,
   type TopicKind,
   topics,
 } from '@citytel/contract';
@@ -48,8 +49,11 @@ const SERVICE_PUBLISH: Record<ServiceAccount, ReadonlySet<TopicKind>> = {
   'svc:sim': new Set(['native', 'airrohr', 'vehicle-telemetry', 'vehicle-status']),
 };
 
-/** The one `$SYS/` topic a client may publish: ingest's own figures, `statsTopic('ingest', instance)`. */
-const INGEST_STATS = /^\$SYS\/citytel\/ingest\/[^/+#]+\/stats$/;
+/**
+ * Ingest's own figures, `statsTopic('ingest', instance)`, and for one release their former `$SYS/` topic (an
+ * older ingest during a rolling upgrade): the one `$SYS/` topic a client may publish.
+ */
+const isIngestStats = (topic: string) => parseStatsTopic(topic)?.process === 'ingest';
 
 /** Subscription patterns of each service; a filter is granted only when one of them covers it. */
 const SERVICE_SUBSCRIBE: Record<ServiceAccount, readonly string[]> = {
@@ -62,14 +66,16 @@ const SERVICE_SUBSCRIBE: Record<ServiceAccount, readonly string[]> = {
     'sensors/+/airrohr',
     'device/sck/+/readings/raw',
     'device/sck/+/readings',
-    STATS_SUBSCRIPTION,
+    ...STATS_SUBSCRIPTIONS,
+    // the former single stats filter: an api of the previous release, for one release
+    '$SYS/citytel/+/+/stats',
   ],
   'svc:sim': [],
 };
 
 export function checkPublish(identity: Identity, req: PublishRequest): PublishVerdict {
   let kind: TopicKind | undefined;
-  if (identity.type === 'service' && identity.account === 'svc:ingest' && INGEST_STATS.test(req.topic)) {
+  if (identity.type === 'service' && identity.account === 'svc:ingest' && isIngestStats(req.topic)) {
     kind = undefined;
   } else {
     const parsed = parseTopic(req.topic);
@@ -109,10 +115,9 @@ export function checkSubscribe(identity: Identity, filter: string): SubscribeVer
 }
 
 /** A filter without wildcards must name a real topic (a valid id or token where the pattern has `+`). */
-const STATS_TOPIC = /^\$SYS\/citytel\/[^/+#]+\/[^/+#]+\/stats$/;
 function wellFormed(filter: string): boolean {
   if (/[+#]/.test(filter)) return true;
-  return parseTopic(filter) !== undefined || STATS_TOPIC.test(filter);
+  return parseTopic(filter) !== undefined || parseStatsTopic(filter) !== undefined;
 }
 
 /**

@@ -127,7 +127,7 @@ export function createBroker({
 
   // emitted when publishing stale wills fails; an 'error' nobody listens to would crash the process
   (aedes as EventEmitter).on('error', (err: Error) => log.error({ err }, 'broker error'));
-  // Aedes never logs (STYLE §4). Refusals are logged by refusals.ts; these are socket resets, keepalive
+  // Aedes never logs (conventions: hooks). Refusals are logged by refusals.ts; these are socket resets, keepalive
   // timeouts and the errors that close a refused client, so they stay at debug.
   aedes.on('clientError', (client, err) =>
     log.debug({ clientId: client.id, err: err.message }, 'client error'),

@@ -1,6 +1,6 @@
 /**
  * Runs promise code inside one of Aedes' error-first callback hooks. An `async` hook that throws or never
- * resolves would leave the client stalled (STYLE §4); this answers exactly once, with the value or the
+ * resolves would leave the client stalled (conventions: hooks); this answers exactly once, with the value or the
  * error. An exception thrown by `done` itself is not caught here: it is a bug and surfaces as one.
  */
 export function settle<T>(work: () => Promise<T>, done: (error: Error | null, value?: T) => void): void {

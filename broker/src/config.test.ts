@@ -28,3 +28,14 @@ describe('cluster mode settings', () => {
     expect(() => loadBrokerConfig({ REDIS_APPEND_TIMEOUT_MS: '10' })).toThrow(/REDIS_APPEND_TIMEOUT_MS/);
   });
 });
+
+describe('METRICS_PORT', () => {
+  it('is off unless set (empty is unset), 0 picks a free port, anything else stops the start naming it', () => {
+    expect(loadBrokerConfig({}).METRICS_PORT).toBeUndefined();
+    expect(loadBrokerConfig({ METRICS_PORT: '' }).METRICS_PORT).toBeUndefined();
+    expect(loadBrokerConfig({ METRICS_PORT: '0' }).METRICS_PORT).toBe(0);
+    expect(loadBrokerConfig({ METRICS_PORT: '9464' }).METRICS_PORT).toBe(9464);
+    expect(() => loadBrokerConfig({ METRICS_PORT: 'x' })).toThrow(/METRICS_PORT/);
+    expect(() => loadBrokerConfig({ METRICS_PORT: '70000' })).toThrow(/METRICS_PORT/);
+  });
+});

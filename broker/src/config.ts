@@ -40,6 +40,11 @@ export const brokerConfigSchema = z
     MQTT_PROXY_PORT: optionalPortVar,
     /** MQTT over WebSocket behind a reverse proxy: a device's address is the last X-Forwarded-For hop. */
     MQTT_WS_TRUST_PROXY: boolFlag(false),
+    /**
+     * Prometheus endpoint `GET /metrics` of this broker (its figures and Node's process metrics) on its own
+     * HTTP listener; off when unset, 0 picks a free port. Only Prometheus should reach it.
+     */
+    METRICS_PORT: optionalPortVar,
     /** How often the broker publishes its figures on $SYS/citytel/broker/{BROKER_ID}/stats. */
     STATS_INTERVAL_MS: z.coerce.number().int().min(100).default(5000),
     /** This broker's name in stats topics; hostname-pid by default. */

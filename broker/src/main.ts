@@ -1,5 +1,11 @@
-import { ConfigError } from '@citytel/contract';
-import { createLogger, openStore, quietDisabledDebug, resolveServiceSecret } from '@citytel/store';
+import { BROKER_FAMILIES, ConfigError } from '@citytel/contract';
+import {
+  createLogger,
+  createMetricsServer,
+  openStore,
+  quietDisabledDebug,
+  resolveServiceSecret,
+} from '@citytel/store';
 import { loadBrokerConfig } from './config.ts';
 
 /** `npm start -w broker`: the MQTT broker alone, configured by the environment (CONTRACT §5). */
@@ -12,6 +18,15 @@ async function main(): Promise<void> {
   const store = await openStore({ dataDir: config.DATA_DIR, databaseUrl: config.DATABASE_URL, log });
   const serviceSecret = resolveServiceSecret(config.DATA_DIR, config.MQTT_SERVICE_SECRET);
   const broker = createBroker({ config, store, serviceSecret, log });
+  const metrics =
+    config.METRICS_PORT === undefined
+      ? undefined
+      : createMetricsServer({
+          port: config.METRICS_PORT,
+          families: BROKER_FAMILIES,
+          read: () => ({ ...broker.stats() }),
+          log,
+        });
 
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
@@ -19,6 +34,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'stopping');
     try {
+      await metrics?.close();
       await broker.close();
       await store.close();
     } catch (err) {
@@ -32,6 +48,7 @@ async function main(): Promise<void> {
 
   try {
     await broker.listen();
+    await metrics?.listen();
   } catch (err) {
     log.fatal({ err }, 'could not listen');
     await store.close();

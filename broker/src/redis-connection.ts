@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 
-/** While Redis stays unreachable, one warning per connection per this long (STYLE §9). */
+/** While Redis stays unreachable, one warning per connection per this long (conventions: logs). */
 const WARN_EVERY_MS = 60_000;
 /** A connection that does not answer QUIT by then is dropped. */
 const QUIT_WAIT_MS = 2000;

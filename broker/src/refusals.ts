@@ -40,7 +40,7 @@ interface Held {
 }
 
 /**
- * Counts refusals and logs them quietly (STYLE §9): the first refusal of a client id for a reason is
+ * Counts refusals and logs them quietly (conventions: logs): the first refusal of a client id for a reason is
  * logged at once, repeats within the next minute are held and logged as one line with their count. A
  * token guesser changes client id on every try, so each reason also has a budget of new lines per window;
  * past it refusals are only counted, and the overflow is logged as one line.

@@ -5,7 +5,9 @@ import type { RefusalReason, Refusals } from './refusals.ts';
 
 /**
  * The broker's figures, published as retained JSON on `$SYS/citytel/broker/{BROKER_ID}/stats` for the api's
- * /metrics. Counters are totals since the broker started (Prometheus counters); `clients` is a gauge.
+ * /metrics, and served on the broker's own /metrics (METRICS_PORT). Counters are totals since the broker
+ * started; `clients` is a gauge. Their Prometheus names and types are the contract's table (BROKER_FAMILIES in
+ * contract/src/process-stats.ts).
  */
 export interface BrokerStats {
   broker: string;

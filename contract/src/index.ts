@@ -12,6 +12,7 @@ export * from './payloads/command.ts';
 export * from './payloads/native.ts';
 export * from './payloads/sck.ts';
 export * from './payloads/vehicle.ts';
+export * from './process-stats.ts';
 export * from './reading.ts';
 export * from './sck-sensors.ts';
 export * from './stamp.ts';

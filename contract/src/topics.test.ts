@@ -1,7 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isId } from './ids.ts';
-import { parseTopic, topics } from './topics.ts';
+import {
+  LEGACY_INGEST_STATS_SUBSCRIPTION,
+  parseStatsTopic,
+  parseTopic,
+  STATS_SUBSCRIPTIONS,
+  statsTopic,
+  topics,
+} from './topics.ts';
 
 describe('topics', () => {
   it('parses every topic of the contract', () => {
@@ -72,5 +79,40 @@ describe('parseTopic on sensors/…', () => {
       }),
       { numRuns: 20_000 },
     );
+  });
+});
+
+describe('stats topics', () => {
+  it('puts the broker under $SYS/ and ingest, a client, on a platform topic', () => {
+    expect(statsTopic('broker', 'b1')).toBe('$SYS/citytel/broker/b1/stats');
+    expect(statsTopic('ingest', 'i1')).toBe('citytel/ingest/i1/stats');
+  });
+
+  it('parses the topics of STATS_SUBSCRIPTIONS, the former ingest one marked legacy', () => {
+    expect(parseStatsTopic(statsTopic('broker', 'b1'))).toEqual({
+      process: 'broker',
+      instance: 'b1',
+      legacy: false,
+    });
+    expect(parseStatsTopic(statsTopic('ingest', 'i-1'))).toEqual({
+      process: 'ingest',
+      instance: 'i-1',
+      legacy: false,
+    });
+    expect(parseStatsTopic('$SYS/citytel/ingest/i1/stats')).toEqual({
+      process: 'ingest',
+      instance: 'i1',
+      legacy: true,
+    });
+    for (const t of [
+      'citytel/broker/b1/stats',
+      '$SYS/citytel/other/x/stats',
+      'citytel/ingest/+/stats',
+      'citytel/ingest/a/b/stats',
+      '$SYS/citytel/ingest/i1/stats/x',
+      'citytel/ingest//stats',
+    ])
+      expect(parseStatsTopic(t), t).toBeUndefined();
+    expect(STATS_SUBSCRIPTIONS).toContain(LEGACY_INGEST_STATS_SUBSCRIPTION);
   });
 });

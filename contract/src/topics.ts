@@ -96,7 +96,39 @@ export const STAMPED_TOPIC_KINDS: ReadonlySet<TopicKind> = new Set([
   'vehicle-telemetry',
 ]);
 
-/** Where processes publish their own figures for the api's /metrics: `$SYS/citytel/{process}/{instance}/stats`. */
+/**
+ * Where processes publish their own figures, retained JSON (process-stats.ts), for the api's /metrics. The
+ * broker's are the server's own, under `$SYS/` (MQTT reserves `$`-topics for the server, [MQTT-4.7.2-1]);
+ * ingest is a client, so its figures are on a platform topic.
+ */
 export const statsTopic = (process: 'broker' | 'ingest', instance: string) =>
-  `$SYS/citytel/${process}/${instance}/stats`;
-export const STATS_SUBSCRIPTION = '$SYS/citytel/+/+/stats';
+  process === 'broker' ? `$SYS/citytel/broker/${instance}/stats` : `citytel/ingest/${instance}/stats`;
+
+/** Where ingest published its figures before this release; the api still reads it, for one release. */
+export const LEGACY_INGEST_STATS_SUBSCRIPTION = '$SYS/citytel/ingest/+/stats';
+
+/** What a reader of every process's figures subscribes to. */
+export const STATS_SUBSCRIPTIONS: string[] = Object.freeze([
+  '$SYS/citytel/broker/+/stats',
+  'citytel/ingest/+/stats',
+  LEGACY_INGEST_STATS_SUBSCRIPTION,
+]) as string[];
+/** @deprecated the former single filter; the same list as STATS_SUBSCRIPTIONS (MQTT.js takes a list). */
+export const STATS_SUBSCRIPTION = STATS_SUBSCRIPTIONS;
+
+export interface ParsedStatsTopic {
+  process: 'broker' | 'ingest';
+  instance: string;
+  /** Ingest's former `$SYS/citytel/ingest/{id}/stats`. */
+  legacy: boolean;
+}
+
+const STATS_TOPIC = /^(?:(\$SYS\/)citytel\/(broker|ingest)|citytel\/(ingest))\/([^/+#$]+)\/stats$/;
+
+/** A stats topic of STATS_SUBSCRIPTIONS (one level of instance, no wildcard), or undefined. */
+export function parseStatsTopic(topic: string): ParsedStatsTopic | undefined {
+  const m = STATS_TOPIC.exec(topic);
+  if (!m) return undefined;
+  const process = (m[2] ?? m[3]) as 'broker' | 'ingest';
+  return { process, instance: m[4]!, legacy: m[1] !== undefined && process === 'ingest' };
+}

@@ -1,9 +1,40 @@
+import { createHistogram } from 'node:perf_hooks';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { openStore } from '@citytel/store';
 import type { BenchDevice } from './workload.ts';
 
-/** Shared by the ingest, cluster and broker benchmarks: arguments, CPU, percentiles, the store, InfluxDB. */
+/** Shared by the benchmarks: arguments, CPU, percentiles, the store, InfluxDB. */
 
-/** `--name=value` from the command line, or the fallback. */
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * The command line, strictly: an option not in `options` (a typo), a missing value or a stray argument
+ * stops the bench with its usage (node:util parseArgs, strict), instead of a run with the default silently.
+ * Numbers are checked with `num`.
+ */
+export function benchArgs<O extends Options>(usage: string, options: O) {
+  try {
+    return parseArgs({ options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\nusage: ${usage}\n`);
+    process.exit(2);
+  }
+}
+
+/** A numeric option's value; a value that is not a finite number stops the bench, naming the option. */
+export function num(name: string, value: string | boolean | undefined): number {
+  const n = Number(value);
+  if (typeof value !== 'string' || value.trim() === '' || !Number.isFinite(n)) {
+    process.stderr.write(`--${name}: a number is expected, not ${JSON.stringify(value)}\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+/**
+ * `--name=value` from the command line, or the fallback. Not strict: a typo'd option is ignored. For the
+ * benches that have not moved to benchArgs yet (ingest.ts, cluster.ts).
+ */
 export const arg = (name: string, fallback: string): string =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
 
@@ -13,9 +44,26 @@ export const ownCpu = (): number => {
   return (u.user + u.system) / 1e6;
 };
 
-/** The q-quantile of sorted values, rounded; null for none. */
-export const pct = (sorted: number[], q: number): number | null =>
-  sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!) : null;
+/**
+ * The one percentile definition of the benches: node:perf_hooks' RecordableHistogram (HdrHistogram, three
+ * significant digits), the value at or below which `q` of the values fall. Values (ms) are recorded in µs,
+ * as integers of at least 1, so sub-millisecond latencies keep their precision.
+ */
+export function percentiles(values: Iterable<number>, qs: readonly number[]): Array<number | null> {
+  const h = createHistogram();
+  let n = 0;
+  for (const v of values) {
+    h.record(Math.max(1, Math.round(v * 1000)));
+    n++;
+  }
+  return qs.map((q) => (n ? h.percentile(q * 100) / 1000 : null));
+}
+
+/** The q-quantile of the values (any order), rounded to the ms; null for none (percentiles above). */
+export const pct = (values: number[], q: number): number | null => {
+  const [v] = percentiles(values, [q]);
+  return v === null || v === undefined ? null : Math.round(v);
+};
 
 /** The latency probe kit every bench registers beside its devices. */
 export const PROBE = 'bench-probe';

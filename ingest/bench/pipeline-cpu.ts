@@ -18,6 +18,7 @@ import { loadIngestConfig } from '../src/config.ts';
 import { createIngest } from '../src/index.ts';
 import type { SourceHandlers, SourceMessage } from '../src/source/types.ts';
 import { device } from '../src/testing.ts';
+import { num } from './common.ts';
 import { benchDevices, workload } from './workload.ts';
 
 const { values: args } = parseArgs({
@@ -27,9 +28,9 @@ const { values: args } = parseArgs({
     'per-message': { type: 'string', default: '1' },
   },
 });
-const perRound = Number(args.messages);
-const rounds = Number(args.rounds);
-const perMessage = Number(args['per-message']);
+const perRound = num('messages', args.messages);
+const rounds = num('rounds', args.rounds);
+const perMessage = num('per-message', args['per-message']);
 // Warm-up messages: 20 000 one-reading messages, or as many readings in batches.
 const warmup = Math.max(20, Math.ceil(20_000 / perMessage));
 

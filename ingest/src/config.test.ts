@@ -39,3 +39,13 @@ describe('ingest configuration', () => {
     expect(() => loadIngestConfig({ INGEST_CLAIM_IDLE_MS: '10' })).toThrow(/INGEST_CLAIM_IDLE_MS/);
   });
 });
+
+describe('METRICS_PORT', () => {
+  it('is off unless set (empty is unset), 0 picks a free port, anything else stops the start naming it', () => {
+    expect(loadIngestConfig({}).METRICS_PORT).toBeUndefined();
+    expect(loadIngestConfig({ METRICS_PORT: '' }).METRICS_PORT).toBeUndefined();
+    expect(loadIngestConfig({ METRICS_PORT: '0' }).METRICS_PORT).toBe(0);
+    expect(loadIngestConfig({ METRICS_PORT: '9464' }).METRICS_PORT).toBe(9464);
+    expect(() => loadIngestConfig({ METRICS_PORT: 'x' })).toThrow(/METRICS_PORT/);
+  });
+});

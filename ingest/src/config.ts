@@ -47,6 +47,12 @@ export const ingestEnvSchema = z.object({
   INGEST_RETRY_MIN_MS: int(500, 10, 600_000).describe('first delay before a failed write is retried'),
   INGEST_RETRY_MAX_MS: int(5000, 10, 600_000).describe('longest delay between write retries'),
   INGEST_WRITE_TIMEOUT_MS: int(10_000, 100, 600_000).describe('HTTP timeout of one write request'),
+  METRICS_PORT: z
+    .preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).optional())
+    .describe(
+      'Prometheus endpoint `GET /metrics` of this worker (its figures and Node process metrics) on its own ' +
+        'HTTP listener; off when unset, 0 picks a free port; only Prometheus should reach it',
+    ),
   INGEST_STATS_MS: int(5000, 100, 600_000).describe('how often figures are published on the stats topic'),
   INGEST_SEEN_MS: int(5000, 100, 600_000).describe('how often last-seen times are written to the store'),
   INGEST_DEVICE_TTL_MS: int(60_000, 0, 86_400_000).describe('how long a registry lookup is cached'),

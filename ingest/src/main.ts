@@ -1,5 +1,11 @@
-import { ConfigError } from '@citytel/contract';
-import { createLogger, openStore, quietDisabledDebug, resolveServiceSecret } from '@citytel/store';
+import { ConfigError, INGEST_FAMILIES } from '@citytel/contract';
+import {
+  createLogger,
+  createMetricsServer,
+  openStore,
+  quietDisabledDebug,
+  resolveServiceSecret,
+} from '@citytel/store';
 import { loadIngestConfig } from './config.ts';
 
 /** `npm start -w ingest`: reads the environment, builds the worker, stops it cleanly on SIGINT / SIGTERM. */
@@ -21,6 +27,15 @@ async function main() {
   const store = await openStore({ dataDir: config.DATA_DIR, databaseUrl: config.DATABASE_URL, log });
   const serviceSecret = resolveServiceSecret(config.DATA_DIR, config.MQTT_SERVICE_SECRET);
   const ingest = createIngest({ config, store, log, serviceSecret });
+  const metrics =
+    config.METRICS_PORT === undefined
+      ? undefined
+      : createMetricsServer({
+          port: config.METRICS_PORT,
+          families: INGEST_FAMILIES,
+          read: () => ({ ...ingest.stats() }),
+          log,
+        });
 
   let stopping: Promise<void> | undefined;
   const shutdown = (signal: string) => {
@@ -31,6 +46,7 @@ async function main() {
     log.info({ signal }, 'stopping');
     stopping = ingest
       .stop()
+      .then(() => metrics?.close())
       .then(() => store.close())
       .then(
         () => process.exit(0),
@@ -45,6 +61,7 @@ async function main() {
 
   try {
     await ingest.start();
+    await metrics?.listen();
   } catch (err) {
     log.fatal({ err }, 'ingest could not start');
     await store.close();

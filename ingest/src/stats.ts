@@ -5,10 +5,10 @@ import type { SourceStats } from './source/types.ts';
 import type { WriterStats } from './writer.ts';
 
 /**
- * The figures ingest publishes, retained, as JSON on `$SYS/citytel/ingest/{id}/stats` (statsTopic) every
- * INGEST_STATS_MS. Flat on purpose: the api renders every top-level number as a gauge
- * `citytel_ingest_{key}` and every map of numbers with a `key` label (api/src/stats-board.ts). Counters
- * count since the process started.
+ * The figures ingest publishes, retained, as JSON on `citytel/ingest/{id}/stats` (statsTopic) every
+ * INGEST_STATS_MS, and serves on its own /metrics (METRICS_PORT). Their Prometheus names, types and units
+ * are the contract's table (INGEST_FAMILIES in contract/src/process-stats.ts), which the api's relay reads
+ * too. Counters count since the process started; the summaries' `le`/`buckets` are cumulative.
  */
 export interface IngestStats {
   id: string;

@@ -1,7 +1,7 @@
 import { HttpError, InfluxDB, setLogger, type Transport, type WriteApi } from '@influxdata/influxdb-client';
 import type { Logger } from 'pino';
 import { encodeReading, type Line, lineText } from './points.ts';
-import { createSampler, type Summary } from './sampler.ts';
+import { BATCH_BOUNDS, createSampler, MS_BOUNDS, type Summary } from './sampler.ts';
 
 export interface WriterOptions {
   url: string;
@@ -159,9 +159,9 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
   const batches = new Map<string[], Batch>();
   const waiters: Array<{ n: number; resolve: () => void }> = [];
   const timers = new Set<NodeJS.Timeout>();
-  const batchLines = createSampler();
-  const writeMs = createSampler();
-  const queueMs = createSampler();
+  const batchLines = createSampler(2048, BATCH_BOUNDS);
+  const writeMs = createSampler(2048, MS_BOUNDS);
+  const queueMs = createSampler(2048, MS_BOUNDS);
   const s = { pending: 0, written: 0, refused: 0, batches: 0, failedAttempts: 0, requeued: 0 };
   let up = true;
   let lastError: string | null = null;

@@ -1,4 +1,5 @@
 export { isPostgresUrl } from './dialect.ts';
+export { createMetricsServer, type MetricsServer, processRegistry } from './metrics-server.ts';
 export { type OpenStoreOptions, openStore } from './open.ts';
 export { quietDisabledDebug } from './quiet-debug.ts';
 export { NO_ANSWER } from './repos/commands.ts';

@@ -17,7 +17,7 @@ const T0 = new Date('2026-11-22T10:15:00.000Z');
 const later = (s: number) => new Date(T0.getTime() + s * 1000);
 
 /**
- * The store's behaviour, written once and run against every backend (STYLE §6). `makeBackend` gives a
+ * The store's behaviour, written once and run against every backend (conventions: backends). `makeBackend` gives a
  * fresh, empty database for each test.
  */
 export function storeSuite(name: string, makeBackend: () => Promise<Backend>): void {

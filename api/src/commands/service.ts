@@ -36,7 +36,7 @@ export interface CommandServiceDeps {
 }
 
 /**
- * POST /api/v1/vehicles/{id}/commands as named steps (STYLE §4): the key first (a retry returns the first
+ * POST /api/v1/vehicles/{id}/commands as named steps (conventions: hooks): the key first (a retry returns the first
  * answer even when the booking has ended since), then the car, the booking and its rules, then the command
  * is stored `pending` and sent, or failed at once when the car is offline. A refused request stores and
  * publishes nothing; it is logged with who asked.

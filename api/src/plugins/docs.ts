@@ -7,7 +7,7 @@ import { ERROR_CODES, ERRORS, errorCodesMarkdown } from '../errors.ts';
 export const DOCS_PREFIX = '/docs';
 
 /**
- * The OpenAPI 3 document, generated from the same zod schemas that validate and serialize (STYLE §5), served
+ * The OpenAPI 3 document, generated from the same zod schemas that validate and serialize (conventions: plugins), served
  * at /docs (UI) and /docs/json. Registered before the routes so that it sees each of them.
  */
 export async function registerDocs(

@@ -1,15 +1,17 @@
-import { STATS_SUBSCRIPTION } from '@citytel/contract';
+import { STATS_SUBSCRIPTIONS } from '@citytel/contract';
+import { processRegistry } from '@citytel/store';
 import fp from 'fastify-plugin';
-import { Counter, Histogram, renderFamily } from '../prom.ts';
+import { Counter, Histogram, Registry } from 'prom-client';
+import { DEFAULT_BUCKETS } from '../prom.ts';
 import { createStatsBoard, type StatsBoard } from '../stats-board.ts';
 
 export interface MetricsRegistry {
-  httpRequests: Counter;
-  httpDuration: Histogram;
+  httpRequests: Counter<'method' | 'route' | 'status'>;
+  httpDuration: Histogram<'method' | 'route'>;
   stats: StatsBoard;
-  /** Adds a family renderer (a route group's own figures); called on every scrape. */
+  /** Adds a family renderer (a route group's own figures, in exposition text); called on every scrape. */
   addCollector(render: () => string): void;
-  render(): string;
+  render(): Promise<string>;
 }
 
 declare module 'fastify' {
@@ -25,51 +27,38 @@ declare module 'fastify' {
   }
 }
 
-function processFamilies(): string {
-  const m = process.memoryUsage();
-  return [
-    renderFamily('process_resident_memory_bytes', 'gauge', 'resident set size', [
-      { labels: {}, value: m.rss },
-    ]),
-    renderFamily('nodejs_heap_used_bytes', 'gauge', 'V8 heap in use', [{ labels: {}, value: m.heapUsed }]),
-    renderFamily('nodejs_heap_total_bytes', 'gauge', 'V8 heap allocated', [
-      { labels: {}, value: m.heapTotal },
-    ]),
-    renderFamily('nodejs_external_memory_bytes', 'gauge', 'memory held outside the V8 heap', [
-      { labels: {}, value: m.external },
-    ]),
-    renderFamily('process_uptime_seconds', 'gauge', 'seconds since the process started', [
-      { labels: {}, value: Math.round(process.uptime()) },
-    ]),
-  ].join('');
-}
-
 /**
- * What /metrics serves: request counts and durations of every route (a global onResponse hook, so the
- * plugin is not encapsulated), process memory, and the stats other processes publish over MQTT.
+ * What /metrics serves (prom-client): request counts and durations of every route (a global onResponse
+ * hook, so the plugin is not encapsulated), Node's standard process metrics, and the figures the broker and
+ * ingest publish on their stats topics, relayed under their own names (stats-board.ts).
  */
 export const metricsRegistryPlugin = fp(
   async (app) => {
+    const own = new Registry();
     const collectors: Array<() => string> = [];
+    const stats = createStatsBoard();
+    for (const m of stats.metrics())
+      own.registerMetric(m as unknown as Parameters<Registry['registerMetric']>[0]);
     const registry: MetricsRegistry = {
-      httpRequests: new Counter(
-        'citytel_api_http_requests_total',
-        'HTTP requests answered, by route and status',
-      ),
-      httpDuration: new Histogram(
-        'citytel_api_http_request_duration_seconds',
-        'HTTP request duration, by route',
-      ),
-      stats: createStatsBoard(),
+      httpRequests: new Counter({
+        name: 'citytel_api_http_requests_total',
+        help: 'HTTP requests answered, by route and status',
+        labelNames: ['method', 'route', 'status'],
+        registers: [own],
+      }),
+      httpDuration: new Histogram({
+        name: 'citytel_api_http_request_duration_seconds',
+        help: 'HTTP request duration, by route',
+        labelNames: ['method', 'route'],
+        buckets: DEFAULT_BUCKETS,
+        registers: [own],
+      }),
+      stats,
       addCollector: (render) => collectors.push(render),
-      render: () =>
-        [
-          registry.httpRequests.render(),
-          registry.httpDuration.render(),
-          processFamilies(),
-          ...collectors.map((c) => c()),
-          registry.stats.render(),
-        ].join(''),
+      async render() {
+        const text = await Registry.merge([processRegistry(), own]).metrics();
+        return text + collectors.map((c) => c()).join('');
+      },
     };
     app.decorate('metrics', registry);
 
@@ -90,13 +79,18 @@ export const metricsRegistryPlugin = fp(
       }
     });
 
-    let unsubscribe: (() => void) | undefined;
+    const unsubscribe: Array<() => void> = [];
     app.addHook('onReady', async () => {
-      unsubscribe = app.mqtt?.subscribe(STATS_SUBSCRIPTION, (topic, payload) => {
-        registry.stats.update(topic, payload);
-      });
+      for (const filter of STATS_SUBSCRIPTIONS) {
+        const off = app.mqtt?.subscribe(filter, (topic, payload) => {
+          registry.stats.update(topic, payload);
+        });
+        if (off) unsubscribe.push(off);
+      }
     });
-    app.addHook('onClose', async () => unsubscribe?.());
+    app.addHook('onClose', async () => {
+      for (const off of unsubscribe) off();
+    });
   },
   { name: 'citytel-metrics', fastify: '5.x', dependencies: ['citytel-context'] },
 );

@@ -20,7 +20,7 @@ export function connectApiRedis(url: string, parentLog: Logger): Redis {
   return redis;
 }
 
-/** One line per outage and one per recovery, not one per reconnect attempt (STYLE §9). */
+/** One line per outage and one per recovery, not one per reconnect attempt (conventions: logs). */
 export function watchConnection(redis: Redis, log: Logger): void {
   let down = false;
   redis.on('ready', () => {

@@ -11,8 +11,9 @@ export const metricsRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['operations'],
         summary: 'Prometheus metrics',
         description:
-          'HTTP request counts and durations by route and status, process memory, and the figures the broker ' +
-          'and ingest publish on `$SYS/citytel/{process}/{instance}/stats`, as gauges `citytel_{process}_{key}`.',
+          'HTTP request counts and durations by route and status, Node process metrics, and the figures the ' +
+          'broker and ingest publish on their stats topics (`$SYS/citytel/broker/{id}/stats`, ' +
+          '`citytel/ingest/{id}/stats`), under the names their own /metrics give them, with an `instance` label.',
         response: {
           200: {
             description: 'Prometheus text exposition format 0.0.4',
@@ -21,6 +22,6 @@ export const metricsRoutes: FastifyPluginAsyncZod = async (app) => {
         },
       },
     },
-    async (_request, reply) => reply.type(PROM_CONTENT_TYPE).send(app.metrics.render()),
+    async (_request, reply) => reply.type(PROM_CONTENT_TYPE).send(await app.metrics.render()),
   );
 };

@@ -25,7 +25,7 @@ export const VEHICLE_FIELDS = {
   battery_v: { min: 0, max: 1000 },
 } as const;
 export type VehicleNumericField = keyof typeof VEHICLE_FIELDS;
-const VEHICLE_BOOLEANS = ['ignition', 'locked', 'doors_closed'] as const;
+export const VEHICLE_BOOLEANS = ['ignition', 'locked', 'doors_closed'] as const;
 export type VehicleBooleanField = (typeof VEHICLE_BOOLEANS)[number];
 
 const numberField = (f: VehicleNumericField) =>
