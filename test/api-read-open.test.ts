@@ -102,6 +102,7 @@ beforeAll(async () => {
     }),
   });
   await stack.store.touchMany([{ id: 'kit-silent', at: new Date(NOW - 3 * DAY) }]);
+  adminToken = (await stack.store.operators.create({ id: 'admin-op', name: 'Admin', admin: true })).token;
   await stack.write([...recent, ...generated]);
   await stack.write([carLine]);
   await stack.write(bigReadings());
@@ -124,8 +125,9 @@ interface DeviceFeature {
     vehicle?: Record<string, unknown>;
   };
 }
-const devices = async (query = '') => {
-  const r = await stack.get(`/api/v1/devices${query}`);
+let adminToken = '';
+const devices = async (query = '', token?: string) => {
+  const r = await stack.get(`/api/v1/devices${query}`, token ? { authorization: `Bearer ${token}` } : {});
   expect(r.status, await r.clone().text()).toBe(200);
   const body = (await r.json()) as { type: string; features: DeviceFeature[] };
   expect(body.type).toBe('FeatureCollection');
@@ -133,16 +135,9 @@ const devices = async (query = '') => {
 };
 
 describe('devices', () => {
-  it('lists every registered kit and vehicle, a silent one with its last seen and no values', async () => {
+  it('lists every registered kit (no car), a silent one with its last seen and no values', async () => {
     const all = await devices();
-    expect(all.map((f) => f.id).sort()).toEqual([
-      'car-1',
-      'kit-a',
-      'kit-b',
-      'kit-home',
-      'kit-silent',
-      'mob-1',
-    ]);
+    expect(all.map((f) => f.id).sort()).toEqual(['kit-a', 'kit-b', 'kit-home', 'kit-silent', 'mob-1']);
     const silent = all.find((f) => f.id === 'kit-silent')!;
     expect(silent.properties).toMatchObject({ lastSeen: iso(NOW - 3 * DAY), valuesAt: null, values: {} });
     expect(silent.geometry).toEqual({ type: 'Point', coordinates: [-1.7, 48.13] });
@@ -160,12 +155,23 @@ describe('devices', () => {
     expect(a.geometry?.coordinates).toEqual([POS.kitA.lon, POS.kitA.lat]);
   });
 
-  it('places a mobile kit at its last position and a car at its last telemetry', async () => {
+  it('places a mobile kit at the centre of the 7-cell of its last position, with no opt-in', async () => {
     const all = await devices();
-    expect(all.find((f) => f.id === 'mob-1')!.geometry?.coordinates).toEqual([-1.65, 48.105]);
+    const c = ngeohash.decode(ngeohash.encode(48.105, -1.65, 7));
+    expect(all.find((f) => f.id === 'mob-1')!.geometry?.coordinates).toEqual([
+      r6(c.longitude),
+      r6(c.latitude),
+    ]);
+  });
+
+  it('shows an operator a car at its last telemetry, with its state; a wrong token is refused', async () => {
+    const all = await devices('', adminToken);
     const car = all.find((f) => f.id === 'car-1')!;
     expect(car.geometry?.coordinates).toEqual([-1.66, 48.12]);
     expect(car.properties.vehicle).toEqual({ speed_kmh: 32.5, fuel_pct: 62, locked: false, online: true });
+    expect(all.find((f) => f.id === 'mob-1')!.geometry?.coordinates).toEqual([-1.65, 48.105]);
+    const wrong = await stack.get('/api/v1/devices', { authorization: 'Bearer not-a-token-of-anyone' });
+    expect(wrong.status).toBe(401);
   });
 
   it('never serves an indoor kit at its position, only at its 7-cell centre', async () => {
@@ -179,7 +185,8 @@ describe('devices', () => {
   });
 
   it('filters by kind, by metric and by bbox, edges included', async () => {
-    expect((await devices('?kind=vehicle')).map((f) => f.id)).toEqual(['car-1']);
+    expect((await devices('?kind=vehicle')).map((f) => f.id)).toEqual([]);
+    expect((await devices('?kind=vehicle', adminToken)).map((f) => f.id)).toEqual(['car-1']);
     expect((await devices('?metric=noise_laeq')).map((f) => f.id)).toEqual(['kit-a']);
     const { lat, lon } = POS.kitA;
     expect((await devices(`?bbox=${lon},${lat},${lon + 0.001},${lat + 0.001}`)).map((f) => f.id)).toEqual([
@@ -239,7 +246,7 @@ describe('export', () => {
     expect(rows.every((c) => c[1] === 'kit-b' && c[4] === String(POS.kitB.lat))).toBe(true);
   });
 
-  it('exports GeoJSON with a license member, indoor kits at their 7-cell centre', async () => {
+  it('exports GeoJSON with a license member, indoor and mobile kits at their 7-cell centre', async () => {
     const { r, text } = await exportText(`format=geojson&metric=pm25&from=${iso(T0)}&to=${iso(T0 + HOUR)}`);
     expect(r.headers.get('content-type')).toBe('application/geo+json');
     const body = JSON.parse(text) as {
@@ -256,6 +263,13 @@ describe('export', () => {
     const c = publicPos(expected.find((g) => g.device === 'kit-home')!);
     expect(home.length).toBeGreaterThan(0);
     for (const f of home) expect(f.geometry.coordinates).toEqual([r6(c.lon), r6(c.lat)]);
+    const mobile = body.features.filter((f) => f.properties.device === 'mob-1');
+    const spots = expected.filter((g) => g.device === 'mob-1');
+    expect(mobile.length).toBe(spots.length);
+    mobile.forEach((f, i) => {
+      const cell = ngeohash.decode(ngeohash.encode(spots[i]!.lat, spots[i]!.lon, 7));
+      expect(f.geometry.coordinates).toEqual([r6(cell.longitude), r6(cell.latitude)]);
+    });
   });
 
   it('selects by bbox exactly at its edges', async () => {

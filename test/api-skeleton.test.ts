@@ -134,6 +134,7 @@ describe('provisioning', () => {
       lon: -1.68,
       mobile: false,
       indoor: false,
+      publicTrack: false,
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       lastSeenAt: null,
       firmware: null,

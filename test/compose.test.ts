@@ -29,6 +29,7 @@ const SECRETS = {
   INFLUX_TOKEN: 'compose-test-influx-token',
   INFLUX_ADMIN_PASSWORD: 'compose-test-admin',
   BOOTSTRAP_ADMIN_TOKEN: 'compose-test-admin-token',
+  REDIS_PASSWORD: 'composetestredis',
   GRAFANA_ADMIN_PASSWORD: 'compose-test-grafana',
   GRAFANA_INFLUX_TOKEN: 'compose-test-grafana-influx-token',
 };
@@ -99,7 +100,7 @@ describe('docker-compose.yml (production)', () => {
     expect([env('broker-1').BROKER_ID, env('broker-2').BROKER_ID]).toEqual(['broker-1', 'broker-2']);
     expect([env('ingest-1').INGEST_ID, env('ingest-2').INGEST_ID]).toEqual(['ingest-1', 'ingest-2']);
     for (const name of ['broker-1', 'broker-2', 'ingest-1', 'ingest-2', 'api-1', 'api-2']) {
-      expect(env(name).REDIS_URL).toBe('redis://redis:6379');
+      expect(env(name).REDIS_URL).toBe(`redis://:${SECRETS.REDIS_PASSWORD}@redis:6379`);
       expect(env(name).DATABASE_URL).toBe(
         `postgres://citytel:${SECRETS.POSTGRES_PASSWORD}@postgres:5432/citytel`,
       );
@@ -114,7 +115,8 @@ describe('docker-compose.yml (production)', () => {
       });
     }
     expect(env('influxdb').DOCKER_INFLUXDB_INIT_ADMIN_TOKEN).toBe(SECRETS.INFLUX_TOKEN);
-    expect(env('api-1').TRUST_PROXY).toBe('true');
+    expect(env('api-1').TRUST_PROXY_HOPS).toBe('1');
+    expect(env('api-1').TRUST_PROXY).toBeUndefined();
     // Each process has its own image, built from its own Dockerfile.
     expect(
       ['broker-1', 'ingest-1', 'api-1'].map((s) => [services[s]!.build?.dockerfile, services[s]!.image]),
@@ -177,25 +179,74 @@ describe('docker-compose.yml (production)', () => {
     expect(r.status).toBe(0);
   });
 
-  it('refuses to resolve without its secrets, naming the first one missing', () => {
-    const r = composeConfig('docker-compose.yml', {});
-    expect(r.status).not.toBe(0);
-    expect(r.stderr).toMatch(
-      /set (MQTT_SERVICE_SECRET|POSTGRES_PASSWORD|INFLUX_TOKEN|INFLUX_ADMIN_PASSWORD|BOOTSTRAP_ADMIN_TOKEN|GRAFANA_ADMIN_PASSWORD|GRAFANA_INFLUX_TOKEN)/,
+  it('refuses to resolve without any one of its secrets, naming it', () => {
+    for (const name of Object.keys(SECRETS)) {
+      const { [name as keyof typeof SECRETS]: _missing, ...others } = SECRETS;
+      const r = composeConfig('docker-compose.yml', others);
+      expect(r.status, name).not.toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`set ${name}\\b`));
+    }
+  });
+
+  it('gives Redis its password through a file, and the api one trusted proxy hop', () => {
+    const { services } = resolved(composeConfig('docker-compose.yml', SECRETS).stdout);
+    const redis = services.redis as Service & { command: string[] };
+    expect(redis.environment).toMatchObject({
+      REDIS_PASSWORD: SECRETS.REDIS_PASSWORD,
+      REDISCLI_AUTH: SECRETS.REDIS_PASSWORD,
+    });
+    // `config` keeps `$$`, which Compose hands the shell as `$`: the password is read from the environment.
+    expect(redis.command.join(' ')).toMatch(
+      /"\$\$REDIS_PASSWORD" > \/tmp\/auth\.conf && exec redis-server \/tmp\/auth\.conf /,
     );
+    expect(redis.command.join(' ')).not.toContain(SECRETS.REDIS_PASSWORD);
+    for (const api of ['api-1', 'api-2']) expect(services[api]!.environment!.TRUST_PROXY_HOPS).toBe('1');
+  });
+});
+
+/** `${NAME:-default}` and `${NAME-default}` of a variable whose name says it is a credential. */
+const DEFAULTED_SECRET = /\$\{([A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASS|KEY)[A-Z0-9_]*):?-[^}]*\}/g;
+
+describe('no default secret in any compose file or the env example', () => {
+  for (const file of ['docker-compose.yml', 'docker-compose.single.yml']) {
+    it(`${file}: every credential is \${NAME:?...}`, () => {
+      const text = readFileSync(join(root, file), 'utf8');
+      expect([...text.matchAll(DEFAULTED_SECRET)].map((m) => m[0])).toEqual([]);
+      // No literal value for a credential variable either.
+      const literal = /^\s*([A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD)[A-Z0-9_]*):\s*(?!\$\{)(\S.*)$/gm;
+      expect([...text.matchAll(literal)].map((m) => m[0].trim())).toEqual([]);
+    });
+  }
+
+  it('deploy/env.example leaves every secret empty', () => {
+    const text = readFileSync(join(root, 'deploy/env.example'), 'utf8');
+    const set = text
+      .split('\n')
+      .filter((l) => /^[A-Z0-9_]*(SECRET|TOKEN|PASSWORD)[A-Z0-9_]*=/.test(l))
+      .filter((l) => !/=$/.test(l));
+    expect(set).toEqual([]);
   });
 });
 
 describe('docker-compose.single.yml (one machine)', () => {
-  it('is valid as it is, with the one-machine processes', () => {
-    const r = composeConfig('docker-compose.single.yml', {});
+  it('is valid with its admin token, with the one-machine processes', () => {
+    const r = composeConfig('docker-compose.single.yml', {
+      BOOTSTRAP_ADMIN_TOKEN: SECRETS.BOOTSTRAP_ADMIN_TOKEN,
+    });
     expect(r.status).toBe(0);
     const { services } = resolved(r.stdout);
     expect(Object.keys(services).sort()).toEqual(['api', 'broker', 'firmware-sim', 'influxdb', 'ingest']);
     expect(services.api!.environment).toMatchObject({
       INFLUX_URL: 'http://influxdb:8086',
       DATA_DIR: '/data',
+      BOOTSTRAP_ADMIN_TOKEN: SECRETS.BOOTSTRAP_ADMIN_TOKEN,
     });
+  });
+
+  it('refuses to start without BOOTSTRAP_ADMIN_TOKEN, naming it (no known default on a published port)', () => {
+    const r = composeConfig('docker-compose.single.yml', {});
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/set BOOTSTRAP_ADMIN_TOKEN/);
   });
 });
 
@@ -290,7 +341,8 @@ describe('deploy/haproxy.cfg in front of a broker and an api', () => {
       MQTT_SERVICE_SECRET: broker.serviceSecret,
       DASHBOARD_DIR: join(dir.dir, 'no-dashboard'),
       LOG_LEVEL: 'silent',
-      TRUST_PROXY: 'true',
+      TRUST_PROXY_HOPS: '1',
+      RATE_LIMIT_PER_MIN: '5',
     });
     apiMqtt = connectApiMqtt({
       url: broker.url,
@@ -417,6 +469,17 @@ describe('deploy/haproxy.cfg in front of a broker and an api', () => {
     expect(airrohr.status).not.toBe(301);
     expect(JSON.parse(airrohr.body).error.code).toBeTruthy();
   });
+
+  it('keeps a client in its rate-limit bucket whatever X-Forwarded-For it sends through the proxy', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const r = await get(httpsRequest, ports.https, '/api/v1/vehicles', ca, undefined, {
+        'x-forwarded-for': `198.18.0.${i}`,
+      });
+      statuses.push(r.status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+  });
 });
 
 async function answers(port: number): Promise<boolean> {
@@ -434,6 +497,7 @@ function get(
   path: string,
   ca?: string,
   host?: string,
+  extra: Record<string, string> = {},
 ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
@@ -442,7 +506,7 @@ function get(
         port,
         path,
         method: 'GET',
-        ...(host ? { headers: { host } } : {}),
+        headers: { ...(host ? { host } : {}), ...extra },
         ...(ca ? { ca, servername: 'localhost' } : {}),
       },
       (res) => {

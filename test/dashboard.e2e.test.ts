@@ -48,11 +48,25 @@ describe('dashboard: the city map in a browser', () => {
   let browser: Browser;
   let page: Page;
   let errors: string[];
+  // A basemap server that accepts connections and never says a word: the worst a tile server can do. Its
+  // origin is one the api's Content-Security-Policy lets the page reach (CSP_MAP_ORIGINS).
+  const sockets = new Set<Socket>();
+  const silent: Server = createServer((s) => sockets.add(s));
+  let silentPort = 0;
+  let csp = '';
+  const cspRefusals: string[] = [];
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     ensureDashboardBuilt();
-    sys = await startWholeSystem({ kits: 8, vehicles: 3, intervalS: 2 });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    silentPort = (silent.address() as { port: number }).port;
+    sys = await startWholeSystem({
+      kits: 8,
+      vehicles: 3,
+      intervalS: 2,
+      apiEnv: { CSP_MAP_ORIGINS: `https://tile.openstreetmap.org http://127.0.0.1:${silentPort}` },
+    });
     kit = await sys.kit(KIT, KIT_AT, 'Place Hoche');
     const now = Date.now();
     for (const h of HISTORY) {
@@ -84,11 +98,17 @@ describe('dashboard: the city map in a browser', () => {
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 }, locale: 'en-GB' });
     errors = pageErrors(page);
-    await page.goto(`${sys.baseUrl}/?lang=en&metric=pm25&window=1h`);
+    // Chromium reports what the Content-Security-Policy refused as console errors.
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspRefusals.push(m.text());
+    });
+    const opened = await page.goto(`${sys.baseUrl}/?lang=en&metric=pm25&window=1h`);
+    csp = (await opened?.allHeaders())?.['content-security-policy'] ?? '';
     await page.waitForSelector('#map[data-ready="true"][data-cells-count]', { timeout: 30_000 });
   }, 180_000);
 
   afterAll(async () => {
+    silent.close();
     await browser?.close();
     await kit?.endAsync(true);
     await sys?.close();
@@ -102,6 +122,9 @@ describe('dashboard: the city map in a browser', () => {
 
   it('is served by the api at / and draws the map on its WebGL canvas', async () => {
     expect(await page.title()).toBe('citytel — air and noise map');
+    // Under the api's Content-Security-Policy: MapLibre's blob: workers and the Vite build run, nothing refused.
+    expect(csp).toMatch(/worker-src 'self' blob:/);
+    expect(csp).toMatch(/script-src 'self';/);
     expect(await page.locator('canvas.maplibregl-canvas').count()).toBe(1);
     await expect.poll(async () => (await renderedFeatures(page, 'cells-fill')).length).toBeGreaterThan(0);
     const stats = await canvasStats(page, BACKGROUND);
@@ -112,6 +135,7 @@ describe('dashboard: the city map in a browser', () => {
     // And the screen shows it: the map's part between the controls and the right edge is coloured.
     const screen = await screenStats(page, { x: 330, y: 50, width: 880, height: 740 });
     expect(screen.coloured / screen.pixels).toBeGreaterThan(0.005);
+    expect(cspRefusals).toEqual([]);
   });
 
   it('shows the bands of the chosen measure in the legend', async () => {
@@ -347,11 +371,7 @@ describe('dashboard: the city map in a browser', () => {
   });
 
   it('draws the data when the basemap server never answers, then says the street map is off', async () => {
-    // A server that accepts connections and never says a word: the worst a tile server can do.
-    const sockets = new Set<Socket>();
-    const silent: Server = createServer((s) => sockets.add(s));
-    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-    const port = (silent.address() as { port: number }).port;
+    const port = silentPort;
     const offline = await browser.newPage({ viewport: { width: 1024, height: 700 }, locale: 'en-GB' });
     const offlineErrors = pageErrors(offline);
     try {

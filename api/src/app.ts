@@ -26,6 +26,7 @@ import { registerDashboard } from './plugins/dashboard.ts';
 import { registerDocs } from './plugins/docs.ts';
 import { errorHandlerPlugin } from './plugins/error-handler.ts';
 import { metricsRegistryPlugin } from './plugins/metrics-registry.ts';
+import { registerSecurityHeaders } from './plugins/security-headers.ts';
 import { airrohrRoutes } from './routes/airrohr.ts';
 import { bookingRoutes } from './routes/bookings.ts';
 import { commandRoutes } from './routes/commands.ts';
@@ -126,7 +127,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new QuietLogController(),
-    trustProxy: config.TRUST_PROXY,
+    // A fixed number of hops (the proxies we run): never every X-Forwarded-For entry, which the client writes.
+    trustProxy:
+      config.TRUST_PROXY_HOPS > 0 ? (_address: string, hop: number) => hop < config.TRUST_PROXY_HOPS : false,
     // Bodies are small JSON (provisioning, commands); routes that take more say so.
     bodyLimit: 256 * 1024,
     return503OnClosing: true,
@@ -142,6 +145,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(contextPlugin, { config, store: deps.store, mqtt: deps.mqtt, influx: deps.influx });
+  await registerSecurityHeaders(app, { mapOrigins: config.CSP_MAP_ORIGINS });
   const notFoundFallback = await registerDashboard(app, config.DASHBOARD_DIR, {
     license: config.OPEN_DATA_LICENSE,
   });
@@ -182,9 +186,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(devicesPublicRoutes, { influx, store: deps.store, cacheTtlMs });
     await app.register(seriesRoutes, { influx, store: deps.store, rollups, cacheTtlMs });
     await app.register(mapRoutes, { influx, rollups, cacheTtlMs });
-    await app.register(exportRoutes, { influx, license: config.OPEN_DATA_LICENSE });
+    await app.register(exportRoutes, {
+      influx,
+      store: deps.store,
+      license: config.OPEN_DATA_LICENSE,
+      maxConcurrent: config.EXPORT_MAX_CONCURRENT,
+      maxRows: config.EXPORT_MAX_ROWS,
+    });
     await app.register(kitProfileRoutes, { influx, store: deps.store, cacheTtlMs });
   }
-  if (deps.mqtt) await app.register(streamRoutes, { ...deps.stream, mqtt: deps.mqtt, store: deps.store });
+  if (deps.mqtt) {
+    await app.register(streamRoutes, {
+      maxClients: config.STREAM_MAX_CLIENTS,
+      maxClientsPerAddress: config.STREAM_MAX_PER_ADDRESS,
+      ...deps.stream,
+      mqtt: deps.mqtt,
+      store: deps.store,
+    });
+  }
   return app;
 }

@@ -14,7 +14,7 @@ import { deviceView, newDeviceSchema, provisionedView } from './device-view.ts';
  * Secrets and tokens are printed once, as the api's POST /api/v1/devices does.
  */
 const USAGE = `usage:
-  device create --id <id> --kind sck|airrohr|native|vehicle [--lat <deg> --lon <deg>] [--mobile] [--indoor]
+  device create --id <id> --kind sck|airrohr|native|vehicle [--lat <deg> --lon <deg>] [--mobile [--public-track]] [--indoor]
                 [--name <text>] [--operator <operator id>]
   device list [--kind <kind>] [--operator <operator id>]
   device delete|disable|enable|rotate-secret --id <id>
@@ -66,6 +66,7 @@ async function deviceCreate(store: Store, args: string[]) {
       lon: { type: 'string' },
       mobile: { type: 'boolean' },
       indoor: { type: 'boolean' },
+      'public-track': { type: 'boolean' },
       operator: { type: 'string' },
     },
   });
@@ -77,6 +78,7 @@ async function deviceCreate(store: Store, args: string[]) {
     ...(values.lon !== undefined ? { lon: numberFlag('lon', values.lon) } : {}),
     ...(values.mobile ? { mobile: true } : {}),
     ...(values.indoor ? { indoor: true } : {}),
+    ...(values['public-track'] ? { publicTrack: true } : {}),
   });
   if (!parsed.success) {
     throw new UsageError(
@@ -97,6 +99,7 @@ async function deviceCreate(store: Store, args: string[]) {
       lon: d.lon ?? null,
       mobile: d.mobile ?? false,
       indoor: d.indoor ?? false,
+      publicTrack: d.publicTrack ?? false,
     });
     print(provisionedView(created));
   } catch (err) {

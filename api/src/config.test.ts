@@ -15,7 +15,9 @@ describe('api configuration', () => {
       CORS_ORIGINS: true,
       OPEN_DATA_LICENSE: 'ODbL-1.0',
       RATE_LIMIT_PER_MIN: 120,
-      TRUST_PROXY: false,
+      TRUST_PROXY_HOPS: 0,
+      STREAM_MAX_PER_ADDRESS: 4,
+      EXPORT_MAX_CONCURRENT: 4,
       LOG_LEVEL: 'info',
     });
     expect(c.DASHBOARD_DIR.endsWith('/dashboard/dist')).toBe(true);
@@ -52,6 +54,8 @@ describe('api configuration', () => {
     [{ REDIS_URL: 'http://redis:6379' }, 'REDIS_URL'],
     [{ REDIS_KEY_PREFIX: 'two words' }, 'REDIS_KEY_PREFIX'],
     [{ COMMAND_WAIT_POLL_MS: '10' }, 'COMMAND_WAIT_POLL_MS'],
+    [{ TRUST_PROXY: 'true' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY_HOPS: 'all' }, 'TRUST_PROXY_HOPS'],
   ])('stops on %o with a message naming %s', (env, name) => {
     expect(() => loadApiConfig(env)).toThrow(ConfigError);
     expect(() => loadApiConfig(env)).toThrow(new RegExp(`^invalid configuration:\\n  ${name}: `));

@@ -53,6 +53,18 @@ export const apiEnvSchema = z.object({
   BOOTSTRAP_ADMIN_TOKEN: optionalString
     .pipe(z.string().min(16, 'must be at least 16 characters').optional())
     .describe('at first start, creates the admin operator with this bearer token'),
+  CSP_MAP_ORIGINS: z
+    .string()
+    .default('https://tile.openstreetmap.org')
+    .transform((v, ctx) => {
+      const list = v.split(/[\s,]+/).filter(Boolean);
+      for (const o of list) {
+        if (!/^https?:\/\/[^/\s]+$/.test(o))
+          ctx.addIssue({ code: 'custom', message: `"${o}" is not an origin like https://tiles.example.org` });
+      }
+      return list;
+    })
+    .describe("origins the dashboard's basemap tiles and style come from (Content-Security-Policy)"),
   CORS_ORIGINS: corsOrigins.describe('origins allowed to call the api from a browser: *, none, or a list'),
   DASHBOARD_DIR: optionalString.describe('built dashboard served at / (default ../dashboard/dist from api/)'),
   OPEN_DATA_LICENSE: z.string().min(1).default('ODbL-1.0').describe('licence of the open data served'),
@@ -62,11 +74,55 @@ export const apiEnvSchema = z.object({
     .min(1)
     .default(120)
     .describe('requests per minute and client address on each rate-limited public route'),
+  TRUST_PROXY_HOPS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(10)
+    .default(0)
+    .describe(
+      'reverse proxies in front of the api (1 behind the shipped HAProxy): the client address is the one ' +
+        'that many hops back in X-Forwarded-For, so a client cannot choose its own rate-limit key',
+    ),
   TRUST_PROXY: z
-    .enum(['1', '0', 'true', 'false', 'yes', 'no'])
-    .default('false')
-    .transform((v) => v === '1' || v === 'true' || v === 'yes')
-    .describe('behind a reverse proxy: take the client address from X-Forwarded-For'),
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v === '' || ['0', 'false', 'no'].includes(v), {
+      message:
+        'is replaced by TRUST_PROXY_HOPS (the number of proxies in front: 1 behind the shipped HAProxy); ' +
+        'believing every X-Forwarded-For hop let a client pick its own rate-limit key',
+    })
+    .describe('obsolete: TRUST_PROXY_HOPS'),
+  STREAM_MAX_CLIENTS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(1000)
+    .describe('live streams (GET /api/v1/stream) open at once on this instance; past it 429'),
+  STREAM_MAX_PER_ADDRESS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(4)
+    .describe('live streams open at once from one client address; past it 429'),
+  EXPORT_MAX_CONCURRENT: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(4)
+    .describe('open-data exports streamed at once by this instance; past it 429'),
+  EXPORT_MAX_ROWS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(5_000_000)
+    .describe('readings one export may read; past it 413 (a shorter range, a bbox, a device or a metric)'),
+  AIRROHR_FREE_FAILURES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(5)
+    .describe('failed airrohr Basic logins one address may make before it is slowed down'),
   REDIS_URL: optionalString
     .pipe(z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional())
     .describe(

@@ -13,6 +13,7 @@ export const deviceSchema = z
     lon: z.number().nullable(),
     mobile: z.boolean(),
     indoor: z.boolean(),
+    publicTrack: z.boolean().describe('a mobile kit whose exact track is public (opted in by its owner)'),
     createdAt: z.iso.datetime(),
     lastSeenAt: z.iso.datetime().nullable(),
     firmware: z.string().nullable(),
@@ -45,6 +46,7 @@ export const deviceView = (d: Device): DeviceView => ({
   lon: d.lon,
   mobile: d.mobile,
   indoor: d.indoor,
+  publicTrack: d.publicTrack,
   createdAt: d.createdAt.toISOString(),
   lastSeenAt: d.lastSeenAt ? d.lastSeenAt.toISOString() : null,
   firmware: d.firmware,
@@ -93,8 +95,22 @@ export const newDeviceSchema = z
     lon: z.number().min(-180).max(180).optional(),
     mobile: z.boolean().optional().describe('a kit that moves: every reading carries its position'),
     indoor: z.boolean().optional().describe('its exact position is never served publicly'),
+    publicTrack: z
+      .boolean()
+      .optional()
+      .describe(
+        "a mobile kit's owner opts in to its exact track being public; without it every public answer " +
+          'places its readings at the centre of their ~150 m cell. Never for a vehicle.',
+      ),
   })
   .superRefine((d, ctx) => {
+    if (d.publicTrack && (d.kind === 'vehicle' || !d.mobile || d.indoor)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['publicTrack'],
+        message: 'only a mobile, outdoor citizen kit may have a public track (never a vehicle)',
+      });
+    }
     const problem = newDevicePositionProblem(d);
     if (problem) ctx.addIssue({ code: 'custom', path: [problem.field], message: problem.message });
   })

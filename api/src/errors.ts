@@ -19,6 +19,7 @@ export const ERRORS = {
   payload_too_large: { status: 413, message: 'The request body is too large' },
   unsupported_media_type: { status: 415, message: 'Unsupported content type' },
   rate_limited: { status: 429, message: 'Too many requests' },
+  result_too_large: { status: 413, message: 'The answer would read more rows than one request may' },
   internal: { status: 500, message: 'Internal error' },
   mqtt_unavailable: { status: 503, message: 'The message broker is unavailable; retry later' },
   unavailable: { status: 503, message: 'A backing service is unavailable; retry later' },

@@ -13,6 +13,7 @@ export function device(id: string, over: Partial<Device> = {}): Device {
     lon: null,
     mobile: false,
     indoor: false,
+    publicTrack: false,
     createdAt: new Date('2026-01-01T00:00:00Z'),
     lastSeenAt: null,
     firmware: null,

@@ -21,6 +21,7 @@ export function toDevice(row: Selectable<DevicesTable>): Device {
     lon: row.lon,
     mobile: Boolean(row.mobile),
     indoor: Boolean(row.indoor),
+    publicTrack: Boolean(row.public_track),
     createdAt: toDate(row.created_at),
     lastSeenAt: toDateOrNull(row.last_seen_at),
     firmware: row.firmware,

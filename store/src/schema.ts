@@ -19,6 +19,7 @@ export interface DevicesTable {
   lon: number | null;
   mobile: Bool;
   indoor: Bool;
+  public_track: Bool;
   secret_hash: string | null;
   token_hash: string | null;
   created_at: Time;

@@ -63,6 +63,7 @@ export function storeSuite(name: string, makeBackend: () => Promise<Backend>): v
           lon: -1.6808,
           mobile: false,
           indoor: true,
+          publicTrack: false,
           createdAt: expect.any(Date),
           lastSeenAt: null,
           firmware: null,

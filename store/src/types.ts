@@ -18,6 +18,8 @@ export interface Device {
   mobile: boolean;
   /** Home / indoor kits: their exact position is never served publicly. */
   indoor: boolean;
+  /** A mobile kit whose owner opted in to a public exact track; otherwise its readings are shown at their cell. */
+  publicTrack: boolean;
   createdAt: Date;
   lastSeenAt: Date | null;
   /** Last `hello` / `info` of an SCK kit, or the airrohr software version. */
@@ -35,6 +37,7 @@ export interface NewDevice {
   lon?: number | null;
   mobile?: boolean;
   indoor?: boolean;
+  publicTrack?: boolean;
 }
 
 /** Returned once at creation: the only time the clear secret (or SCK token) exists outside the device. */

@@ -125,9 +125,12 @@ export function edgeReadings(): TestReading[] {
   return out;
 }
 
-/** The position the api serves: the centre of the 7-cell for indoor kits. */
+/**
+ * The position the api serves: the centre of the 7-cell for indoor kits, and for mobile readings (the map
+ * places them no finer; the export so places mobile kits without a public track).
+ */
 export function publicPos(r: TestReading): { lat: number; lon: number } {
-  if (r.loc !== 'indoor') return { lat: r.lat, lon: r.lon };
+  if (r.loc !== 'indoor' && r.loc !== 'mobile') return { lat: r.lat, lon: r.lon };
   const c = ngeohash.decode(ngeohash.encode(r.lat, r.lon, 7));
   return { lat: c.latitude, lon: c.longitude };
 }

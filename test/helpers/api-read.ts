@@ -74,6 +74,10 @@ export async function startReadStack(
     wrapInflux?: (q: InfluxQuery) => InfluxQuery;
     /** The routes' answer caches (default 0: off, every request reads InfluxDB). */
     cacheTtlMs?: number;
+    /** More api variables (TRUST_PROXY_HOPS, RATE_LIMIT_PER_MIN...). */
+    env?: Record<string, string>;
+    /** Wraps the store the api is given (to count what it is asked). */
+    wrapStore?: (s: Store) => Store;
   } = {},
 ): Promise<ReadStack> {
   const tmp = tempDir('citytel-read-');
@@ -93,6 +97,7 @@ export async function startReadStack(
     LOG_LEVEL: 'silent',
     RATE_LIMIT_PER_MIN: '100000',
     ...(opts.license ? { OPEN_DATA_LICENSE: opts.license } : {}),
+    ...opts.env,
   });
   const broker = opts.broker ? await startTestBroker({ store }) : undefined;
   const mqtt = broker
@@ -101,7 +106,7 @@ export async function startReadStack(
   await mqtt?.waitConnected(10_000);
   const app = await buildApp({
     config,
-    store,
+    store: opts.wrapStore ? opts.wrapStore(store) : store,
     log,
     mqtt,
     read: {

@@ -74,6 +74,8 @@ export async function startWholeSystem(opts: {
   kits: number;
   vehicles: number;
   intervalS: number;
+  /** More api variables (CSP_MAP_ORIGINS...). */
+  apiEnv?: Record<string, string>;
 }): Promise<WholeSystem> {
   const tmp = tempDir('citytel-e2e-');
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -121,6 +123,7 @@ export async function startWholeSystem(opts: {
     DASHBOARD_DIR: DASHBOARD_DIST,
     RATE_LIMIT_PER_MIN: '100000',
     LOG_LEVEL: 'silent',
+    ...opts.apiEnv,
   });
   const apiMqtt = connectApiMqtt({
     url: mqttUrl,

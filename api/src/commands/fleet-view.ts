@@ -44,15 +44,13 @@ export const operatorVehicleSchema = z.object({
 });
 export type OperatorVehicle = z.infer<typeof operatorVehicleSchema>;
 
-/** One available car as anybody sees it: at its station, like a GBFS vehicle with a station_id. */
+/** One available car as anybody sees it: at its station, like a GBFS vehicle with a station_id, no state. */
 export const publicVehicleSchema = z.object({
   id: z.string(),
   name: z.string().nullable(),
   operatorId: z.string().nullable(),
   lat: z.number().describe("the station's position, never the car's own"),
   lon: z.number(),
-  fuelPct: z.number().nullable(),
-  batteryPct: z.number().nullable(),
 });
 export type PublicVehicle = z.infer<typeof publicVehicleSchema>;
 
@@ -117,14 +115,10 @@ export function operatorVehicle(
   };
 }
 
-export function publicVehicle(d: Device, live: VehicleLive | undefined): PublicVehicle {
-  return {
-    id: d.id,
-    name: d.name,
-    operatorId: d.operatorId,
-    lat: d.lat!,
-    lon: d.lon!,
-    fuelPct: orNull(live?.numbers.fuel_pct),
-    batteryPct: orNull(live?.numbers.battery_pct),
-  };
+/**
+ * Nothing of the car's own state: no live position (a free car stands at its station), and no lock, doors,
+ * ignition, fuel, battery or odometer, which would make a public map of unlocked or idle cars.
+ */
+export function publicVehicle(d: Device): PublicVehicle {
+  return { id: d.id, name: d.name, operatorId: d.operatorId, lat: d.lat!, lon: d.lon! };
 }

@@ -76,6 +76,7 @@ describe('vehicle ownership', () => {
     lon: null,
     mobile: true,
     indoor: false,
+    publicTrack: false,
     createdAt: at(0),
     lastSeenAt: null,
     firmware: null,

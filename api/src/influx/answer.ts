@@ -100,10 +100,21 @@ function tagged(
   staleMs: number,
   etag: string,
 ): boolean {
+  // An answer a route marked private (an operator's view) stays out of shared caches.
+  const privately = String(reply.getHeader('Cache-Control') ?? '').startsWith('private');
   reply
     .type('application/json; charset=utf-8')
-    .header('Cache-Control', cacheControl(ttlMs, staleMs))
+    .header('Cache-Control', privately ? 'private, no-cache' : cacheControl(ttlMs, staleMs))
     .header('ETag', etag)
-    .header('Vary', 'Accept-Encoding');
+    // Kept with what the route said it varies on (Authorization where a token shows more).
+    .header('Vary', varyWith(reply.getHeader('Vary'), 'Accept-Encoding'));
   return notModified(request, etag);
+}
+
+function varyWith(current: unknown, name: string): string {
+  const names = String(current ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+  return [...names.filter((n) => n.toLowerCase() !== name.toLowerCase()), name].join(', ');
 }

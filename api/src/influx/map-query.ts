@@ -148,7 +148,13 @@ export async function aggregateCells(
               const device = s.tags![READING_TAGS.device]!;
               for (const [, v, lat, lon] of s.values as Array<[number, unknown, unknown, unknown]>) {
                 if (typeof v !== 'number' || typeof lat !== 'number' || typeof lon !== 'number') continue;
-                add(geohash({ lat, lon }, q.cell), v, 1, v)?.mobile.add(device);
+                // At most its 7-cell, as from the rollups: a finer cell over a short window would
+                // draw a car's or a citizen's path reading by reading.
+                const cell =
+                  q.cell <= MOBILE_CELL_LENGTH
+                    ? geohash({ lat, lon }, q.cell)
+                    : geohash(geohashCenter(geohash({ lat, lon }, MOBILE_CELL_LENGTH)), q.cell);
+                add(cell, v, 1, v)?.mobile.add(device);
               }
             }
           }

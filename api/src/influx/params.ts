@@ -101,5 +101,25 @@ export const bboxParam = z
 export const inBbox = (b: Bbox, lat: number, lon: number): boolean =>
   lat >= b.minLat && lat <= b.maxLat && lon >= b.minLon && lon <= b.maxLon;
 
+/** `now`, `-24h`, `now-90m`: times resolved when an answer is computed. */
+const RELATIVE_TIME = /^(?:now)?(?:-[1-9][0-9]{0,5}[smhdw])?$/;
+
+/**
+ * The cache-key part of a time parameter that passed validation: a relative time by its text (resolved
+ * when the answer is computed, so every client asking for `-24h` shares it), an absolute one by its
+ * instant (two spellings of one instant share it too). `raw` is the parameter as sent, read only once
+ * the query validated, so no unvalidated text ever becomes a key.
+ */
+export function timeKey(raw: string | null | undefined, ms: number | undefined): string {
+  if (raw === null || raw === undefined || ms === undefined) return '';
+  return RELATIVE_TIME.test(raw) ? raw : String(ms);
+}
+
+/** The raw value of one query parameter (after validation: it is then a single string). */
+export const rawParam = (url: string, name: string): string | null => {
+  const q = url.indexOf('?');
+  return q < 0 ? null : new URLSearchParams(url.slice(q + 1)).get(name);
+};
+
 /** A value quoted back in a message, kept short. */
 const clip = (v: string): string => (v.length > 40 ? `${v.slice(0, 40)}…` : v);

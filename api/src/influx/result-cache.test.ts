@@ -28,6 +28,20 @@ describe('result cache', () => {
     expect(await cache.get('e', async () => 7)).toBe(7);
   });
 
+  it('keeps the answers under maxBytes, dropping the least recently used, and never one too big', async () => {
+    const cache = createResultCache<string>({ ttlMs: 1000, maxBytes: 10, sizeOf: (v) => v.length });
+    await cache.get('a', async () => 'aaaa');
+    await cache.get('b', async () => 'bbbb');
+    expect([cache.size, cache.bytes]).toEqual([2, 8]);
+    await cache.get('a', async () => 'x');
+    await cache.get('c', async () => 'cccc');
+    expect([cache.size, cache.bytes]).toEqual([2, 8]);
+    expect(await cache.get('b', async () => 'recomputed')).toBe('recomputed');
+    await cache.get('huge', async () => 'h'.repeat(11));
+    expect(await cache.get('huge', async () => 'again')).toBe('again');
+    expect(cache.bytes).toBeLessThanOrEqual(10);
+  });
+
   it('keeps at most maxEntries, dropping the least recently used', async () => {
     const cache = createResultCache<string>({ ttlMs: 1000, maxEntries: 2 });
     await cache.get('a', async () => 'a');

@@ -16,22 +16,40 @@ export interface ResultCache<T> {
   get(key: string, compute: () => Promise<T>, ttlMs?: number, staleMs?: number): Promise<T>;
   clear(): void;
   readonly size: number;
+  /** Sum of `sizeOf` over the kept answers (0 without `sizeOf`). */
+  readonly bytes: number;
 }
 
-export interface ResultCacheOptions {
+export interface ResultCacheOptions<T = unknown> {
   ttlMs: number;
   staleMs?: number;
   maxEntries?: number;
+  /**
+   * With `sizeOf`, the kept answers' total stays under this many bytes (least recently used dropped
+   * first): many distinct valid requests (every absolute range of a year of series) cannot grow the cache
+   * past it, whatever their number.
+   */
+  maxBytes?: number;
+  sizeOf?: (value: T) => number;
   now?: () => number;
   /** Told about background refreshes that failed. */
   onRefreshError?: (err: unknown) => void;
 }
 
-export function createResultCache<T>(opts: ResultCacheOptions): ResultCache<T> {
+export function createResultCache<T>(opts: ResultCacheOptions<T>): ResultCache<T> {
   const maxEntries = opts.maxEntries ?? 500;
   const now = opts.now ?? Date.now;
-  const done = new Map<string, { value: T; fresh: number; stale: number }>();
+  const maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
+  const sizeOf = opts.sizeOf ?? (() => 0);
+  const done = new Map<string, { value: T; fresh: number; stale: number; bytes: number }>();
   const inFlight = new Map<string, Promise<T>>();
+  let bytes = 0;
+  const drop = (key: string) => {
+    const e = done.get(key);
+    if (!e) return;
+    bytes -= e.bytes;
+    done.delete(key);
+  };
 
   const run = (key: string, compute: () => Promise<T>, ttlMs: number, staleMs: number): Promise<T> => {
     const pending = inFlight.get(key);
@@ -39,11 +57,13 @@ export function createResultCache<T>(opts: ResultCacheOptions): ResultCache<T> {
     const p = compute().then(
       (value) => {
         inFlight.delete(key);
-        if (ttlMs > 0) {
+        const size = ttlMs > 0 ? sizeOf(value) : 0;
+        if (ttlMs > 0 && size <= maxBytes) {
           const t = now();
-          done.delete(key);
-          done.set(key, { value, fresh: t + ttlMs, stale: t + ttlMs + staleMs });
-          while (done.size > maxEntries) done.delete(done.keys().next().value as string);
+          drop(key);
+          done.set(key, { value, fresh: t + ttlMs, stale: t + ttlMs + staleMs, bytes: size });
+          bytes += size;
+          while (done.size > maxEntries || bytes > maxBytes) drop(done.keys().next().value as string);
         }
         return value;
       },
@@ -72,9 +92,13 @@ export function createResultCache<T>(opts: ResultCacheOptions): ResultCache<T> {
     },
     clear() {
       done.clear();
+      bytes = 0;
     },
     get size() {
       return done.size;
+    },
+    get bytes() {
+      return bytes;
     },
   };
 }

@@ -13,6 +13,11 @@ declare module 'fastify' {
     requireOperator: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
     /** onRequest hook: an admin operator, else 401 / 403. */
     requireAdmin: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+    /**
+     * For public routes that show an operator more of its own devices: the operator of the bearer token
+     * sent, undefined without one; a wrong token is a 401, never answered with the public view.
+     */
+    optionalOperator: (request: FastifyRequest) => Promise<Operator | undefined>;
   }
 }
 
@@ -48,6 +53,11 @@ export const authPlugin = fp(
       request.operator = operator;
     };
     app.decorate('requireOperator', requireOperator);
+    app.decorate('optionalOperator', async (request: FastifyRequest) => {
+      if (request.headers.authorization === undefined) return undefined;
+      await requireOperator(request);
+      return request.operator ?? undefined;
+    });
     app.decorate('requireAdmin', async (request: FastifyRequest) => {
       await requireOperator(request);
       if (!request.operator?.admin) throw apiError('forbidden', 'an admin operator token is required');

@@ -3,7 +3,7 @@ import type { Device } from '@citytel/store';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { CredentialCache, parseBasicAuth } from '../basic-auth.ts';
+import { CredentialCache, FailedLoginThrottle, parseBasicAuth } from '../basic-auth.ts';
 import { apiError, errorResponses } from '../errors.ts';
 
 declare module 'fastify' {
@@ -27,6 +27,7 @@ export const airrohrRoutes: FastifyPluginAsyncZod = async (app) => {
   // With the tag of the credential it was verified against (store's loginTag): a revoked or rotated
   // secret is refused at once, cache or not.
   const cache = new CredentialCache<Pick<Device, 'id' | 'kind'> & { tag: string | undefined }>();
+  const throttle = new FailedLoginThrottle({ freeFailures: app.config.AIRROHR_FREE_FAILURES });
   app.decorateRequest('rawBody', undefined);
   app.decorateRequest('airrohrDevice', undefined);
 
@@ -58,7 +59,20 @@ export const airrohrRoutes: FastifyPluginAsyncZod = async (app) => {
     let device = cache.get(key);
     if (device && (await app.store.devices.loginTag(device.id)) !== device.tag) device = undefined;
     if (!device) {
-      const found = await app.store.devices.verifySecret(cred.user, cred.password);
+      // Decided before the scrypt: a guesser is refused at the price of a map lookup.
+      const turn = throttle.begin(request.ip);
+      if (!turn.ok) {
+        const s = Math.ceil(turn.retryAfterMs / 1000);
+        throw apiError('rate_limited', `too many failed logins from this address; retry in ${s} s`, {
+          'Retry-After': String(s),
+        });
+      }
+      let found: Device | undefined;
+      try {
+        found = await app.store.devices.verifySecret(cred.user, cred.password);
+      } finally {
+        turn.done(found !== undefined);
+      }
       if (!found) throw apiError('unauthorized', 'unknown device or wrong secret', challenge);
       device = { id: found.id, kind: found.kind, tag: await app.store.devices.loginTag(found.id) };
       cache.set(key, device);
@@ -85,7 +99,8 @@ export const airrohrRoutes: FastifyPluginAsyncZod = async (app) => {
         description:
           'Set the firmware\'s "Send to own API" to this server, path `/api/v1/ingest/airrohr`, user = device ' +
           'id, password = device secret. Values are strings; the receive time is used. Answers 200 once the ' +
-          'message broker holds the reading.',
+          'message broker holds the reading. After a few failed logins an address waits (429 with ' +
+          'Retry-After, doubling up to 5 min) before its next credentials are checked.',
         security: [{ basicAuth: [] }],
         headers: z.looseObject({
           'x-sensor': z
@@ -97,7 +112,7 @@ export const airrohrRoutes: FastifyPluginAsyncZod = async (app) => {
         body: airrohrBodySchema,
         response: {
           200: z.object({ status: z.literal('accepted'), device: z.string() }),
-          ...errorResponses(400, 401, 403, 413, 415, 503),
+          ...errorResponses(400, 401, 403, 413, 415, 429, 503),
         },
       },
     },

@@ -62,6 +62,7 @@ export const devicesAdminRoutes: FastifyPluginAsyncZod = async (app) => {
           lon: b.lon ?? null,
           mobile: b.mobile ?? false,
           indoor: b.indoor ?? false,
+          publicTrack: b.publicTrack ?? false,
         });
         request.log.info({ device: b.id, kind: b.kind, operator: request.operator!.id }, 'device registered');
         await app.store.audit.add({ actor: request.operator!.id, action: 'device.create', target: b.id });

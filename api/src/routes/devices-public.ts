@@ -10,7 +10,8 @@ import {
   TIME_SOURCE_FIELD,
   VEHICLE_TAGS,
 } from '@citytel/contract';
-import type { Device, Store } from '@citytel/store';
+import type { Device, Operator, Store } from '@citytel/store';
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorResponses } from '../errors.ts';
@@ -19,9 +20,10 @@ import type { InfluxQuery, InfluxSeries } from '../influx/client.ts';
 import { influxFailure } from '../influx/http.ts';
 import { ident, select, time } from '../influx/influxql.ts';
 import { type Bbox, bboxParam, inBbox, kindParam, metricParam } from '../influx/params.ts';
-import { publicPosition, round6 } from '../influx/public-position.ts';
+import { type Placement, placed, placementOf, round6 } from '../influx/public-position.ts';
 import { createResultCache } from '../influx/result-cache.ts';
 import { iso, UNIT_MS } from '../influx/time.ts';
+import { canManage } from '../plugins/auth.ts';
 
 export interface DevicesPublicRoutesOptions {
   influx: InfluxQuery;
@@ -56,7 +58,8 @@ export const publicDeviceSchema = z
       .object({ type: z.literal('Point'), coordinates: z.tuple([z.number(), z.number()]) })
       .nullable()
       .describe(
-        'null while a mobile kit or car has reported no position; indoor kits at their 7-cell centre',
+        'null while a mobile kit has reported no position; indoor kits, and mobile kits whose owner did ' +
+          'not opt in to a public track, at their 7-cell centre',
       ),
     properties: z.object({
       id: z.string(),
@@ -71,7 +74,9 @@ export const publicDeviceSchema = z
       vehicle: z
         .record(z.string(), z.union([z.number(), z.boolean()]))
         .optional()
-        .describe('latest telemetry of a vehicle: speed_kmh, fuel_pct, locked, ...'),
+        .describe(
+          "latest telemetry of a vehicle (its operator's view only): speed_kmh, fuel_pct, locked, ...",
+        ),
     }),
   })
   .meta({ id: 'PublicDevice' });
@@ -109,24 +114,30 @@ export const devicesPublicRoutes: FastifyPluginAsyncZod<DevicesPublicRoutesOptio
       config: { rateLimit: {} },
       schema: {
         tags: ['open data'],
-        summary: 'Every kit and vehicle, with latest values and last seen',
+        summary: 'Every kit (and, for its operator, every car), with latest values and last seen',
         description:
-          'A GeoJSON FeatureCollection of all registered devices. A kit stays listed however long it has ' +
+          'A GeoJSON FeatureCollection of the registered kits. A kit stays listed however long it has ' +
           'been silent: `lastSeen` says since when. Latest values are those of the last 24 hours. Indoor ' +
-          '(home) kits are placed at the centre of their geohash cell of length 7 (~150 m), never at their ' +
-          'registered position. Filters: `kind`, `metric` (devices with a latest value of it), `bbox` ' +
-          '(public position inside, edges included). The list is shared by every client and may be as old ' +
-          'as its Cache-Control max-age plus stale-while-revalidate; the live stream has what happened since.',
+          '(home) kits, and mobile kits whose owner did not opt in to a public track, are placed at the ' +
+          'centre of their geohash cell of length 7 (~150 m), never at their own position. Cars are not ' +
+          'in the public answer (their free ones are in /api/v1/vehicles, at their station; their air ' +
+          'readings in the map, anonymously). With an operator token, its own devices (an admin: all) ' +
+          'are listed in full: exact positions, and each car with its latest telemetry. Filters: `kind`, ' +
+          '`metric` (devices with a latest value of it), `bbox` (position inside, edges included). The ' +
+          'public list is shared by every client and may be as old as its Cache-Control max-age plus ' +
+          'stale-while-revalidate; the live stream has what happened since.',
         querystring: z.object({
           kind: kindParam.optional(),
           metric: metricParam.optional(),
           bbox: bboxParam.optional(),
         }),
-        response: { 200: publicDevicesSchema, ...errorResponses(400, 429, 503) },
+        security: [{}, { bearerAuth: [] }],
+        response: { 200: publicDevicesSchema, ...errorResponses(400, 401, 429, 503) },
       },
     },
     async (request, reply) => {
       const { kind, metric, bbox } = request.query;
+      const operator = await app.optionalOperator(request);
       const view = await cache
         .get('all', async () => {
           const since = Date.now() - lookback;
@@ -135,22 +146,47 @@ export const devicesPublicRoutes: FastifyPluginAsyncZod<DevicesPublicRoutesOptio
             latestReadings(opts.influx, since),
             latestVehicles(opts.influx, since),
           ]);
-          const features = devices.map((d) => feature(d, readings.get(d.id), vehicles.get(d.id)));
-          return { features, whole: await prepareAnswer(answer(features)) };
+          const entries = devices.map((d) => ({
+            device: d,
+            full: feature(d, readings.get(d.id), vehicles.get(d.id), 'exact'),
+            public: feature(d, readings.get(d.id), vehicles.get(d.id), placementOf(d)),
+          }));
+          const features = entries.flatMap((e) => (e.public ? [e.public] : []));
+          return { entries, features, whole: await prepareAnswer(answer(features)) };
         })
         .catch((err: unknown) => {
           throw influxFailure(err);
         });
+      const wanted = (f: PublicDevice) => (!kind || f.properties.kind === kind) && keep(f, metric, bbox);
+      if (operator) {
+        // Text already serialized from schema-checked features, as the public answers are.
+        const plain: FastifyReply = reply;
+        return plain
+          .header('Cache-Control', 'private, no-store')
+          .type('application/json; charset=utf-8')
+          .send(answer(operatorFeatures(view, operator).filter(wanted)));
+      }
+      // The answer differs with a token: no shared cache may give the public one to an operator.
+      reply.header('Vary', 'Authorization');
       if (!kind && !metric && !bbox) return sendPrepared(request, reply, view.whole, ttl, 6 * ttl);
-      const etag = `W/${etagOf(`${view.whole.etag}|${request.url}`)}`;
-      return sendJsonText(request, reply, ttl, 6 * ttl, etag, () =>
-        answer(view.features.filter((f) => (!kind || f.properties.kind === kind) && keep(f, metric, bbox))),
-      );
+      const filter = `${kind ?? ''}|${metric ?? ''}|${bbox ? `${bbox.minLon},${bbox.minLat},${bbox.maxLon},${bbox.maxLat}` : ''}`;
+      const etag = `W/${etagOf(`${view.whole.etag}|${filter}`)}`;
+      return sendJsonText(request, reply, ttl, 6 * ttl, etag, () => answer(view.features.filter(wanted)));
     },
   );
 };
 
+/** The operator's own devices in full (an admin's: every one), the others as the public sees them. */
+function operatorFeatures(view: DevicesView, operator: Operator): PublicDevice[] {
+  return view.entries.flatMap((e) => {
+    const f = canManage(operator, e.device) ? e.full : e.public;
+    return f ? [f] : [];
+  });
+}
+
 interface DevicesView {
+  entries: Array<{ device: Device; full: PublicDevice | undefined; public: PublicDevice | undefined }>;
+  /** The public answer's features. */
   features: PublicDevice[];
   whole: PreparedAnswer;
 }
@@ -165,14 +201,22 @@ function keep(f: PublicDevice, metric: Metric | undefined, bbox: Bbox | undefine
   return inBbox(bbox, lat, lon);
 }
 
-function feature(d: Device, latest: Latest | undefined, vehicle: VehicleLatest | undefined): PublicDevice {
+/** The device as shown with `placement`; undefined for a device that is not shown at all (a public car). */
+function feature(
+  d: Device,
+  latest: Latest | undefined,
+  vehicle: VehicleLatest | undefined,
+  placement: Placement,
+): PublicDevice | undefined {
+  if (placement === 'hidden') return undefined;
   // A fixed kit stands where it was registered; a mobile kit or car where it last reported.
   const registered = d.lat !== null && d.lon !== null ? { lat: d.lat, lon: d.lon } : undefined;
   const moving = d.mobile || d.kind === 'vehicle';
   const where = moving
     ? (vehicle?.position ?? latest?.position ?? registered)
     : (registered ?? latest?.position);
-  const pos = where && publicPosition(where, d.indoor ? 'indoor' : latest?.loc);
+  // Readings of a kit once registered indoors (loc tag) stay at their cell even for its operator.
+  const pos = where && placed(where, latest?.loc === 'indoor' && placement === 'exact' ? 'cell' : placement);
   const values = latest?.values ?? {};
   const bands: Record<string, Band> = {};
   for (const [m, v] of Object.entries(values) as Array<[Metric, number]>) {

@@ -7,13 +7,14 @@ import {
   READING_TAGS,
   TIME_SOURCE_FIELD,
 } from '@citytel/contract';
+import type { Store } from '@citytel/store';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { apiError, errorResponses } from '../errors.ts';
 import type { InfluxQuery, InfluxSeries } from '../influx/client.ts';
 import { influxFailure, round3 } from '../influx/http.ts';
-import { and, as, call, ident, oneOf, select, tagEquals, timeRange } from '../influx/influxql.ts';
+import { and, as, call, ident, oneOf, select, str, tagEquals, timeRange } from '../influx/influxql.ts';
 import { prefilterCells } from '../influx/map-query.ts';
 import {
   bboxParam,
@@ -26,11 +27,17 @@ import {
   metricParam,
   timeParam,
 } from '../influx/params.ts';
-import { publicPosition, round6 } from '../influx/public-position.ts';
+import { blurPosition, publicPosition, round6 } from '../influx/public-position.ts';
 import { ceilTo, floorTo, formatDuration, iso, UNIT_MS } from '../influx/time.ts';
 
 export interface ExportRoutesOptions {
   influx: InfluxQuery;
+  /** Which mobile kits have a public track (the others are placed at their cell). */
+  store: Pick<Store, 'devices'>;
+  /** Exports streamed at once by this process (default 4); past it a new one is answered 429. */
+  maxConcurrent?: number;
+  /** Most readings one export may read from InfluxDB (default 5 000 000); past it 413. */
+  maxRows?: number;
   /** SPDX id of the open-data licence (OPEN_DATA_LICENSE), written into every export. */
   license: string;
   /** Time slice per InfluxDB query (default 6 h): each slice is also read in chunks. */
@@ -72,6 +79,9 @@ interface Row {
 /** GET /api/v1/export: open data, streamed. */
 export const exportRoutes: FastifyPluginAsyncZod<ExportRoutesOptions> = async (app, opts) => {
   const maxRange = opts.maxRangeMs ?? 366 * UNIT_MS.d;
+  const maxConcurrent = opts.maxConcurrent ?? 4;
+  const maxRows = opts.maxRows ?? 5_000_000;
+  let running = 0;
 
   app.get(
     '/api/v1/export',
@@ -85,12 +95,16 @@ export const exportRoutes: FastifyPluginAsyncZod<ExportRoutesOptions> = async (a
           'the mean of the bucket). Rows are streamed as InfluxDB is read in time slices and chunks, so any ' +
           'range costs the api the same memory. CSV starts with a `# license:` line; GeoJSON carries a ' +
           '`license` member. Indoor kits are placed at the centre of their 7-cell, and `bbox` selects by ' +
-          'that public position. Within each time slice, bucketed rows are grouped by device.',
+          "that public position; so are mobile kits whose owner did not opt in to a public track. Cars' " +
+          'readings are not exported (they reach the public only in the map, anonymously). Within each ' +
+          'time slice, bucketed rows are grouped by device. One export reads at most a set number of ' +
+          'readings (413 past it: a shorter range, a bbox, a device or a metric) and a few run at once ' +
+          '(429 past them).',
         querystring: querySchema,
         produces: ['text/csv', 'application/geo+json'],
         response: {
           200: z.string().describe('CSV (text/csv) or a GeoJSON FeatureCollection (application/geo+json)'),
-          ...errorResponses(400, 429, 503),
+          ...errorResponses(400, 413, 429, 503),
         },
       },
     },
@@ -106,14 +120,47 @@ export const exportRoutes: FastifyPluginAsyncZod<ExportRoutesOptions> = async (a
         );
       }
       const metrics = q.metric ? [q.metric] : METRIC_NAMES;
+      if (running >= maxConcurrent) {
+        throw apiError('rate_limited', `${running} exports are running, the most at once; retry later`, {
+          'Retry-After': '10',
+        });
+      }
+      running++;
+      let released = false;
+      const release = () => {
+        if (!released) running--;
+        released = true;
+      };
       const abort = new AbortController();
       // The response's close: a client that goes away stops the InfluxDB reads behind it.
-      reply.raw.once('close', () => abort.abort());
-      const rows = exportRows(opts, q, metrics, from, to, abort.signal);
-      // The first slice is read before answering, so that InfluxDB down is a 503, not a cut-off 200.
-      const first = await rows.next().catch((err: unknown) => {
-        throw influxFailure(err);
+      reply.raw.once('close', () => {
+        release();
+        abort.abort();
       });
+      let first: IteratorResult<Row[], void>;
+      let rows: Rows;
+      try {
+        const scanned = await countReadings(opts.influx, q, from, to).catch((err: unknown) => {
+          throw influxFailure(err);
+        });
+        if (scanned > maxRows) {
+          throw apiError(
+            'result_too_large',
+            `${scanned} readings match, at most ${maxRows} per export: shorten the range, or add a bbox, a device or a metric`,
+          );
+        }
+        const publicTracks = new Set(
+          (await opts.store.devices.list()).filter((d) => d.publicTrack && !d.indoor).map((d) => d.id),
+        );
+        rows = exportRows(opts, q, metrics, from, to, publicTracks, abort.signal);
+        // The first slice is read before answering, so that InfluxDB down is a 503, not a cut-off 200.
+        first = await rows.next().catch((err: unknown) => {
+          throw influxFailure(err);
+        });
+      } catch (err) {
+        release();
+        throw err;
+      }
       // One batch buffered ahead at most: the rest waits in InfluxDB until the client reads on.
       const body = Readable.from(
         (q.format === 'csv' ? csv : geojson)(opts.license, q, metrics, from, to, first, rows, request.log),
@@ -225,16 +272,10 @@ async function* exportRows(
   metrics: readonly Metric[],
   from: number,
   to: number,
+  publicTracks: ReadonlySet<string>,
   signal: AbortSignal,
 ): Rows {
-  const prefilter = q.bbox ? prefilterCells(q.bbox, 6) : undefined;
-  const where = (a: number, b: number) =>
-    and(
-      timeRange(a, b),
-      q.device && tagEquals(READING_TAGS.device, q.device),
-      q.kind && tagEquals(READING_TAGS.kind, q.kind),
-      prefilter && `${ident(READING_TAGS.geohash)} =~ ${oneOf(prefilter, true)}`,
-    );
+  const where = (a: number, b: number) => exportWhere(q, a, b);
   // Slices of whole buckets, so that no bucket is split between two queries.
   const slice = q.every
     ? Math.max(q.every, floorTo(opts.sliceMs ?? 6 * UNIT_MS.h, q.every))
@@ -247,11 +288,42 @@ async function* exportRows(
       chunkSize: opts.chunkSize ?? 5000,
       timeoutMs: 300_000,
     })) {
-      const rows = chunk.flatMap((s) => (q.every ? bucketRows(s, metrics, q.fn) : rawRows(s, metrics)));
+      const rows = chunk.flatMap((s) =>
+        q.every ? bucketRows(s, metrics, q.fn, publicTracks) : rawRows(s, metrics, publicTracks),
+      );
       yield rows.filter((r) => !q.bbox || inBbox(q.bbox, r.lat, r.lon));
     }
     a = b;
   }
+}
+
+/**
+ * The readings an export may read: never a car's (its air readings with its id would be its track), and
+ * the filters asked for.
+ */
+function exportWhere(q: ExportQuery, a: number, b: number): string {
+  const prefilter = q.bbox ? prefilterCells(q.bbox, 6) : undefined;
+  return and(
+    timeRange(a, b),
+    `${ident(READING_TAGS.kind)} != ${str('vehicle')}`,
+    q.device && tagEquals(READING_TAGS.device, q.device),
+    q.kind && tagEquals(READING_TAGS.kind, q.kind),
+    prefilter && `${ident(READING_TAGS.geohash)} =~ ${oneOf(prefilter, true)}`,
+  );
+}
+
+/** How many readings the export would read: one count over the range, before a byte is sent. */
+async function countReadings(influx: InfluxQuery, q: ExportQuery, from: number, to: number): Promise<number> {
+  const series = await influx.query(
+    select({
+      fields: [call('count', TIME_SOURCE_FIELD)],
+      from: MEASUREMENTS.readings,
+      where: exportWhere(q, from, to),
+    }),
+  );
+  let n = 0;
+  for (const s of series) for (const v of s.values) if (typeof v[1] === 'number') n += v[1];
+  return n;
 }
 
 function rawQuery(metrics: readonly Metric[], where: string): string {
@@ -300,29 +372,37 @@ const numberAt = (v: unknown[], i: number): number | null =>
 const textAt = (v: unknown[], i: number): string | undefined =>
   i >= 0 && typeof v[i] === 'string' ? (v[i] as string) : undefined;
 
-function rawRows(s: InfluxSeries, metrics: readonly Metric[]): Row[] {
+function rawRows(s: InfluxSeries, metrics: readonly Metric[], publicTracks: ReadonlySet<string>): Row[] {
   const c = columns(s, metrics);
   const [device, kind, loc] = [READING_TAGS.device, READING_TAGS.kind, READING_TAGS.loc].map(c.at);
   const out: Row[] = [];
   for (const v of s.values) {
     const values = c.metrics.map((i) => numberAt(v, i));
     if (values.every((x) => x === null)) continue;
-    const row = placed({
-      t: v[0] as number,
-      device: textAt(v, device!) ?? '',
-      kind: textAt(v, kind!) ?? '',
-      loc: textAt(v, loc!) ?? '',
-      lat: numberAt(v, c.lat) ?? Number.NaN,
-      lon: numberAt(v, c.lon) ?? Number.NaN,
-      values,
-    });
+    const row = placed(
+      {
+        t: v[0] as number,
+        device: textAt(v, device!) ?? '',
+        kind: textAt(v, kind!) ?? '',
+        loc: textAt(v, loc!) ?? '',
+        lat: numberAt(v, c.lat) ?? Number.NaN,
+        lon: numberAt(v, c.lon) ?? Number.NaN,
+        values,
+      },
+      publicTracks,
+    );
     const tsrc = textAt(v, c.tsrc);
     if (row) out.push(tsrc ? { ...row, tsrc } : row);
   }
   return out;
 }
 
-function bucketRows(s: InfluxSeries, metrics: readonly Metric[], fn: Fn): Row[] {
+function bucketRows(
+  s: InfluxSeries,
+  metrics: readonly Metric[],
+  fn: Fn,
+  publicTracks: ReadonlySet<string>,
+): Row[] {
   const c = columns(s, metrics);
   const out: Row[] = [];
   for (const v of s.values) {
@@ -332,23 +412,31 @@ function bucketRows(s: InfluxSeries, metrics: readonly Metric[], fn: Fn): Row[] 
       return x === null || (fn === 'count' && x === 0) ? null : round3(x);
     });
     if (values.every((x) => x === null)) continue;
-    const row = placed({
-      t: v[0] as number,
-      device: c.tags[READING_TAGS.device] ?? '',
-      kind: c.tags[READING_TAGS.kind] ?? '',
-      loc: c.tags[READING_TAGS.loc] ?? '',
-      lat: numberAt(v, c.lat) ?? Number.NaN,
-      lon: numberAt(v, c.lon) ?? Number.NaN,
-      values,
-    });
+    const row = placed(
+      {
+        t: v[0] as number,
+        device: c.tags[READING_TAGS.device] ?? '',
+        kind: c.tags[READING_TAGS.kind] ?? '',
+        loc: c.tags[READING_TAGS.loc] ?? '',
+        lat: numberAt(v, c.lat) ?? Number.NaN,
+        lon: numberAt(v, c.lon) ?? Number.NaN,
+        values,
+      },
+      publicTracks,
+    );
     if (row) out.push(row);
   }
   return out;
 }
 
-/** The row at its public position, rounded; undefined without a position. */
-function placed(r: Row): Row | undefined {
-  if (!Number.isFinite(r.lat) || !Number.isFinite(r.lon)) return undefined;
-  const p = publicPosition({ lat: r.lat, lon: r.lon }, r.loc);
+/**
+ * The row at its public position, rounded: indoor kits, and mobile kits without a public track, at their
+ * cell's centre. Undefined without a position, and for a car's row (the query already leaves them out).
+ */
+function placed(r: Row, publicTracks: ReadonlySet<string>): Row | undefined {
+  if (!Number.isFinite(r.lat) || !Number.isFinite(r.lon) || r.kind === 'vehicle') return undefined;
+  const exact = { lat: r.lat, lon: r.lon };
+  const p =
+    r.loc === 'mobile' && !publicTracks.has(r.device) ? blurPosition(exact) : publicPosition(exact, r.loc);
   return { ...r, lat: round6(p.lat), lon: round6(p.lon) };
 }

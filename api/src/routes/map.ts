@@ -7,7 +7,7 @@ import { etagOf, type PreparedAnswer, prepareAnswer, sendJsonText, sendPrepared 
 import type { InfluxQuery } from '../influx/client.ts';
 import { influxFailure, mean3, round3 } from '../influx/http.ts';
 import { aggregateCells, type CellAggregate } from '../influx/map-query.ts';
-import { bboxParam, durationParam, metricParam, timeParam } from '../influx/params.ts';
+import { bboxParam, durationParam, metricParam, rawParam, timeKey, timeParam } from '../influx/params.ts';
 import type { TierCoverage } from '../influx/plan.ts';
 import { round6 } from '../influx/public-position.ts';
 import { createResultCache } from '../influx/result-cache.ts';
@@ -95,6 +95,8 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
   const cache = createResultCache<MapView>({
     ttlMs: baseTtl,
     maxEntries: 100,
+    maxBytes: 256 * 1024 * 1024,
+    sizeOf: (v) => v.whole.json.length + v.whole.gzip.length + v.bounds.byteLength + v.starts.byteLength,
     onRefreshError: (err) => app.log.warn({ err: (err as Error).message }, 'map refresh failed'),
   });
   /** Longer windows change slower: their answers are kept longer (1h: 10 s, 1d: 4 min, 30d: 5 min). */
@@ -168,12 +170,12 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
       const window = q.window ?? UNIT_MS.h;
       // A relative or absent `to` is resolved when the answer is computed, so that a background refresh
       // is as current as a new request.
-      const toText = new URLSearchParams(request.url.split('?')[1] ?? '').get('to') ?? 'now';
+      const toText = rawParam(request.url, 'to') ?? 'now';
       const ttl = ttlFor(window);
       const stale = staleFor(ttl);
       const view = await cache
         .get(
-          `${q.metric}|${window}|${toText}|${q.cell}`,
+          `${q.metric}|${window}|${timeKey(toText, q.to ?? Date.now())}|${q.cell}`,
           compute(q.metric, window, toText, q.cell),
           ttl,
           stale,

@@ -7,11 +7,21 @@ import { type PreparedAnswer, prepareAnswer, sendPrepared } from '../influx/answ
 import type { InfluxQuery } from '../influx/client.ts';
 import { influxFailure, mean3, round3 } from '../influx/http.ts';
 import { and, as, call, ident, select, tagEquals, timeRange } from '../influx/influxql.ts';
-import { deviceIdParam, durationParam, type Fn, fnParam, metricParam, timeParam } from '../influx/params.ts';
+import {
+  deviceIdParam,
+  durationParam,
+  type Fn,
+  fnParam,
+  metricParam,
+  rawParam,
+  timeKey,
+  timeParam,
+} from '../influx/params.ts';
 import { planSegments, type TierCoverage } from '../influx/plan.ts';
 import { createResultCache } from '../influx/result-cache.ts';
 import { rollupField } from '../influx/rollup.ts';
 import { floorTo, formatDuration, iso, UNIT_MS } from '../influx/time.ts';
+import { canManage } from '../plugins/auth.ts';
 
 export interface SeriesRoutesOptions {
   influx: InfluxQuery;
@@ -67,6 +77,9 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
   const maxPoints = opts.maxPoints ?? 10_000;
   const cache = createResultCache<PreparedAnswer>({
     ttlMs: ttl,
+    // One answer is up to ~0.5 MB (10 000 points, JSON and gzip): distinct valid ranges are countless.
+    maxBytes: 64 * 1024 * 1024,
+    sizeOf: (a) => a.json.length + a.gzip.length,
     // A chart open on a kit asks again and again: past its ttl it is answered at once while refreshed.
     staleMs: ttl > 0 ? STALE_MS : 0,
     onRefreshError: (err) => app.log.warn({ err: (err as Error).message }, 'series refresh failed'),
@@ -84,7 +97,8 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
           'with the chosen aggregate: mean, min, max, count, median or p95 (nearest rank: the value at ' +
           'rank ⌊0.95·n + 0.5⌋ of the sorted bucket). Buckets start at multiples of `every` since the epoch ' +
           '(UTC midnight for 1d). Every bucket of the range is present; an empty one has `v: null`. ' +
-          'Values are rounded to 3 decimals.',
+          "Values are rounded to 3 decimals. A car's series is served to its operator only (with its " +
+          'token): its readings by its id would tell when and where a member drove.',
         params: z.object({ id: deviceIdParam }),
         querystring: z.object({
           metric: metricParam,
@@ -93,7 +107,8 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
           every: durationParam(UNIT_MS.m, UNIT_MS.d, 'bucket width, 1m to 1d (default 1h)').optional(),
           fn: fnParam.default('mean'),
         }),
-        response: { 200: seriesSchema, ...errorResponses(400, 404, 429, 503) },
+        security: [{}, { bearerAuth: [] }],
+        response: { 200: seriesSchema, ...errorResponses(400, 401, 404, 429, 503) },
       },
     },
     async (request, reply) => {
@@ -111,10 +126,24 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
           `querystring.every: ${buckets} buckets asked, at most ${maxPoints}: widen every or shorten the range`,
         );
       }
-      if (!(await opts.store.devices.get(id))) throw apiError('device_not_found', `no device ${id}`);
+      const operator = await app.optionalOperator(request);
+      const device = await opts.store.devices.get(id);
+      // A car is not found for anyone but its operator: the public may not even learn which ids are cars.
+      if (!device || (device.kind === 'vehicle' && !(operator && canManage(operator, device))))
+        throw apiError('device_not_found', `no device ${id}`);
+      if (device.kind === 'vehicle') reply.header('Cache-Control', 'private, no-store');
+      reply.header('Vary', 'Authorization');
 
+      const key = [
+        id,
+        q.metric,
+        q.fn,
+        every,
+        timeKey(rawParam(request.url, 'from'), q.from),
+        timeKey(rawParam(request.url, 'to'), q.to),
+      ].join('|');
       const body = await cache
-        .get(request.url, async () => {
+        .get(key, async () => {
           const values = await bucketValues(
             influx,
             id,

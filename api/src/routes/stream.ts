@@ -2,7 +2,6 @@ import {
   bandFor,
   type DecodedReading,
   decodeSensorMessage,
-  decodeVehicleTelemetry,
   type Metric,
   type MetricValues,
   type Position,
@@ -18,7 +17,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { apiError, errorResponses } from '../errors.ts';
-import { publicPosition, round6 } from '../influx/public-position.ts';
+import { placed, placementOf, round6 } from '../influx/public-position.ts';
 import { iso } from '../influx/time.ts';
 
 /** The MQTT the stream needs: the api's shared connection (mqtt.ts ApiMqtt) fits. */
@@ -35,8 +34,10 @@ export interface StreamRoutesOptions {
   bufferSize?: number;
   /** Comment line sent to idle streams so that proxies keep them open (default 15 s). */
   heartbeatMs?: number;
-  /** Concurrent streams (default 1000); more are answered 503. */
+  /** Concurrent streams in all (default 1000); more are answered 429. */
   maxClients?: number;
+  /** Concurrent streams from one client address (default 4: a few tabs); more are answered 429. */
+  maxClientsPerAddress?: number;
   /** How long a device (or an SCK token's device) is remembered (default 60 s). */
   deviceCacheMs?: number;
 }
@@ -66,6 +67,8 @@ export const streamRoutes: FastifyPluginAsyncZod<StreamRoutesOptions> = async (a
   const clients = new Set<() => void>();
   const heartbeatMs = opts.heartbeatMs ?? 15_000;
   const maxClients = opts.maxClients ?? 1000;
+  const maxPerAddress = opts.maxClientsPerAddress ?? 4;
+  const perAddress = new Map<string, number>();
 
   app.addHook('preClose', async () => {
     for (const end of clients) end();
@@ -81,11 +84,13 @@ export const streamRoutes: FastifyPluginAsyncZod<StreamRoutesOptions> = async (a
         summary: 'Live readings and vehicle changes (server-sent events)',
         description:
           'A `text/event-stream`. Event `reading`: `{device, kind, t, lat, lon, values, bands}` — at most ' +
-          'one per device every few seconds, with the latest values of the interval (indoor kits at their ' +
-          '7-cell centre). Event `vehicle`: `{vehicle, t, lat?, lon?, speed_kmh?, fuel_pct?, locked?, ' +
-          'online?, ...}` on telemetry (throttled likewise) and on every status change. Each event has an ' +
+          'one per kit every few seconds, with the latest values of the interval (indoor kits, and mobile ' +
+          'kits whose owner did not opt in to a public track, at their 7-cell centre). Cars send no ' +
+          'readings here (their air readings reach the map anonymously) and no telemetry: event ' +
+          '`vehicle` is `{vehicle, t, online}` when a car comes online or goes offline. Each event has an ' +
           '`id`; a client reconnecting with `Last-Event-ID` (EventSource does it by itself) first receives ' +
-          'the recent events it missed. A comment line is sent every 15 s.',
+          'the recent events it missed. A comment line is sent every 15 s. Streams are capped per client ' +
+          'address and in all (429 past either).',
         querystring: z.object({
           lastEventId: z.coerce
             .number()
@@ -101,7 +106,21 @@ export const streamRoutes: FastifyPluginAsyncZod<StreamRoutesOptions> = async (a
       },
     },
     async (request, reply) => {
-      if (clients.size >= maxClients) throw apiError('unavailable', 'too many live streams; retry later');
+      const address = request.ip;
+      if (clients.size >= maxClients) {
+        throw apiError('rate_limited', `${maxClients} live streams are open, the most this server serves`, {
+          'Retry-After': '30',
+        });
+      }
+      const mine = perAddress.get(address) ?? 0;
+      if (mine >= maxPerAddress) {
+        throw apiError(
+          'rate_limited',
+          `${mine} live streams are open from this address, at most ${maxPerAddress}; close one first`,
+          { 'Retry-After': '30' },
+        );
+      }
+      perAddress.set(address, mine + 1);
       const since = request.headers['last-event-id'] ?? request.query.lastEventId;
       const res = reply.raw;
       reply.hijack();
@@ -127,6 +146,9 @@ export const streamRoutes: FastifyPluginAsyncZod<StreamRoutesOptions> = async (a
         unsubscribe();
         clearInterval(heartbeat);
         clients.delete(end);
+        const left = (perAddress.get(address) ?? 1) - 1;
+        if (left > 0) perAddress.set(address, left);
+        else perAddress.delete(address);
         res.end();
       };
       clients.add(end);
@@ -159,7 +181,7 @@ function createLiveFeed(opts: StreamRoutesOptions, log: FastifyBaseLogger): Live
   let nextId = Date.now();
   const gates = new Map<string, Gate>();
   const devices = deviceCache(opts.store, opts.deviceCacheMs ?? 60_000);
-  const statuses = new Map<string, string>();
+  const statuses = new Map<string, boolean>();
 
   const emit = (event: LiveEvent['event'], data: object) => {
     const e = { id: nextId++, event, data: JSON.stringify(data) };
@@ -202,9 +224,12 @@ function createLiveFeed(opts: StreamRoutesOptions, log: FastifyBaseLogger): Live
   };
 
   const onReading = (d: Device, r: DecodedReading, receivedAt: Date) => {
+    const placement = placementOf(d);
+    // A car's readings would be its track under its id: they reach the public only in the map's cells.
+    if (placement === 'hidden') return;
     const where: Position | undefined =
       r.position ?? (d.lat !== null && d.lon !== null ? { lat: d.lat, lon: d.lon } : undefined);
-    const pos = where && publicPosition(where, d.indoor ? 'indoor' : undefined);
+    const pos = where && placed(where, placement);
     const bands: Record<string, unknown> = {};
     for (const [m, v] of Object.entries(r.values) as Array<[Metric, number]>) {
       const b = bandFor(m, v);
@@ -231,36 +256,16 @@ function createLiveFeed(opts: StreamRoutesOptions, log: FastifyBaseLogger): Live
       const p = parseJson(payload.toString('utf8'));
       const s = p.ok ? vehicleStatusSchema.safeParse(p.value) : undefined;
       if (!s?.success) return;
-      const status = {
-        online: s.data.online,
-        ...(s.data.locked !== undefined ? { locked: s.data.locked } : {}),
-      };
-      // Retained statuses arrive again at each (re)subscription: only changes are events.
-      const key = JSON.stringify(status);
-      if (statuses.get(parsed.owner) === key) return;
-      statuses.set(parsed.owner, key);
-      emit('vehicle', { vehicle: parsed.owner, t: iso(receivedAt.getTime()), ...status });
+      // Only whether the car is reachable: its lock state is nobody's business but its operator's, and
+      // retained statuses arrive again at each (re)subscription, so only changes are events.
+      const online = s.data.online;
+      if (statuses.get(parsed.owner) === online) return;
+      statuses.set(parsed.owner, online);
+      emit('vehicle', { vehicle: parsed.owner, t: iso(receivedAt.getTime()), online });
       return;
     }
-    if (parsed.kind === 'vehicle-telemetry') {
-      const d = await devices.byId(parsed.owner);
-      const v = decodeVehicleTelemetry(payload.toString('utf8'));
-      if (!d || !v.ok) return;
-      const t = iso(resolveTime(v.vehicle.ts, receivedAt).ts.getTime());
-      const pos = v.vehicle.position && {
-        lat: round6(v.vehicle.position.lat),
-        lon: round6(v.vehicle.position.lon),
-      };
-      throttled(`v:${d.id}`, 'vehicle', {
-        vehicle: d.id,
-        t,
-        ...pos,
-        ...v.vehicle.numbers,
-        ...v.vehicle.flags,
-      });
-      if (v.vehicle.air) onReading(d, v.vehicle.air, receivedAt);
-      return;
-    }
+    // Telemetry is a car's position, speed and state: never public (its operator has GET /vehicles).
+    if (parsed.kind === 'vehicle-telemetry') return;
     const sck = parsed.kind === 'sck-raw' || parsed.kind === 'sck-json';
     const d = sck ? await devices.bySckToken(parsed.owner) : await devices.byId(parsed.owner);
     if (!d) return;

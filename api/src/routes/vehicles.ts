@@ -1,8 +1,6 @@
-import type { Operator } from '@citytel/store';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { fleetSchema, isAvailable, operatorVehicle, publicVehicle } from '../commands/fleet-view.ts';
-import { apiError, errorResponses } from '../errors.ts';
-import { bearerToken } from '../plugins/auth.ts';
+import { errorResponses } from '../errors.ts';
 
 /** A fleet has about a thousand cars; this bounds the bookings read for one answer. */
 const MAX_BOOKINGS = 20_000;
@@ -10,18 +8,6 @@ const MAX_BOOKINGS = 20_000;
 /** GET /api/v1/vehicles: the fleet now, for its operator in full, for anyone as the cars free to book. */
 export const vehicleRoutes: FastifyPluginAsyncZod = async (app) => {
   const { fleet, settings } = app.carsharing;
-
-  /** The operator of a bearer token, if one is sent: a wrong token is refused, not served the public view. */
-  const optionalOperator = async (authorization: string | undefined): Promise<Operator | undefined> => {
-    if (authorization === undefined) return undefined;
-    const token = bearerToken(authorization);
-    const operator = token ? await app.store.operators.verifyToken(token) : undefined;
-    if (!operator)
-      throw apiError('unauthorized', 'unknown or malformed operator token', {
-        'WWW-Authenticate': 'Bearer realm="citytel"',
-      });
-    return operator;
-  };
 
   app.get(
     '/api/v1/vehicles',
@@ -34,13 +20,14 @@ export const vehicleRoutes: FastifyPluginAsyncZod = async (app) => {
           'With an operator token (`view: "operator"`): each of its cars (an admin: every car) with position, ' +
           'online (retained status and last will), lock, ignition, doors, fuel/battery, odometer and the ' +
           'booking running now. Without a token (`view: "public"`): only the cars free to book now, at the ' +
-          'position of their station, GBFS-style; no live position, no booking.',
+          'position of their station, GBFS-style; no live position, no booking, no lock, doors, ignition, ' +
+          'fuel or odometer.',
         security: [{}, { bearerAuth: [] }],
         response: { 200: fleetSchema, ...errorResponses(401) },
       },
     },
     async (request, reply) => {
-      const operator = await optionalOperator(request.headers.authorization);
+      const operator = await app.optionalOperator(request);
       const now = new Date();
       const scope = operator && !operator.admin ? operator.id : undefined;
       const [devices, reservedSoon] = await Promise.all([
@@ -55,12 +42,12 @@ export const vehicleRoutes: FastifyPluginAsyncZod = async (app) => {
       ]);
       const reserved = new Set(reservedSoon.map((b) => b.vehicleId));
       if (!operator) {
-        reply.header('Cache-Control', 'public, max-age=5');
+        reply.header('Cache-Control', 'public, max-age=5').header('Vary', 'Authorization');
         return {
           view: 'public' as const,
           vehicles: devices
             .filter((d) => isAvailable(d, fleet.get(d.id), reserved.has(d.id)))
-            .map((d) => publicVehicle(d, fleet.get(d.id))),
+            .map((d) => publicVehicle(d)),
         };
       }
       const current = new Map(

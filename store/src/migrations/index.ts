@@ -6,6 +6,7 @@ import * as m004 from './004_bookings.ts';
 import * as m005 from './005_commands.ts';
 import * as m006 from './006_revocation.ts';
 import * as m007 from './007_audit.ts';
+import * as m017 from './017_device_public_track.ts';
 import { type ColumnTypes, columnTypes, type MigrationDb } from './column-types.ts';
 
 type Step = { up(db: MigrationDb, t: ColumnTypes): Promise<void> };
@@ -19,6 +20,7 @@ const STEPS: Record<string, Step> = {
   '005_commands': m005,
   '006_revocation': m006,
   '007_audit': m007,
+  '017_device_public_track': m017,
 };
 
 /** In-code provider: no file-system scanning, so it works the same under tsx, vitest and a bundle. */

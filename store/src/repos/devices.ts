@@ -60,6 +60,7 @@ export function createDeviceRepo(db: Kysely<Database>, touch: Toucher): DeviceRe
         lon: input.lon ?? null,
         mobile: bit(input.mobile),
         indoor: bit(input.indoor),
+        public_track: bit(input.publicTrack),
         ...credentials,
         created_at: iso(new Date()),
         last_seen_at: null,
