@@ -39,6 +39,8 @@ export interface BrokerSettings {
   INGEST_STREAM_KEY?: string | undefined;
   /** Cluster mode: longest wait for an append before the device is disconnected; 5 s when unset. */
   REDIS_APPEND_TIMEOUT_MS?: number | undefined;
+  /** With REDIS_URL: `memory` keeps deliveries in this broker (one broker, durable); `redis` when unset. */
+  BROKER_EMITTER?: 'redis' | 'memory' | undefined;
 }
 
 export interface BrokerDeps {
@@ -90,6 +92,7 @@ export function createBroker({
           appendTimeoutMs: config.REDIS_APPEND_TIMEOUT_MS ?? 5000,
           brokerId: config.BROKER_ID,
           concurrency: EMITTER_CONCURRENCY,
+          emitter: config.BROKER_EMITTER ?? 'redis',
         },
         parentLog.child({ component: 'cluster' }),
       )
@@ -100,7 +103,7 @@ export function createBroker({
   const aedes = new Aedes({
     id: config.BROKER_ID,
     ...(cluster
-      ? { mq: cluster.mq, persistence: cluster.persistence }
+      ? { ...(cluster.mq ? { mq: cluster.mq } : {}), persistence: cluster.persistence }
       : // Indexed outgoing queues: a PUBACK costs the same whatever the subscriber holds (session-store.ts).
         { persistence: createSessionStore() }),
     preConnect: auth.preConnect,
