@@ -91,12 +91,16 @@ describe('InfluxDB set-up', () => {
     expect(ready).toMatchObject({ status: 'ok', checks: { influx: 'ok' } });
     const ts = new Date(Date.now() - 60_000).toISOString();
     await publish(JSON.stringify({ readings: [{ ts, pm25: 17.5, noise_dba: 52.1 }] }));
-    const series = await eventually('the reading through the public api', async () => {
-      const r = await fetch(`${base}/api/v1/devices/own-kit/series?metric=pm25&from=-1h&every=1m`);
-      if (r.status !== 200) return undefined;
-      const body = (await r.json()) as { points?: Array<{ value?: number; mean?: number }> };
-      return JSON.stringify(body).includes('17.5') ? body : undefined;
-    }, 30_000);
+    const series = await eventually(
+      'the reading through the public api',
+      async () => {
+        const r = await fetch(`${base}/api/v1/devices/own-kit/series?metric=pm25&from=-1h&every=1m`);
+        if (r.status !== 200) return undefined;
+        const body = (await r.json()) as { points?: Array<{ value?: number; mean?: number }> };
+        return JSON.stringify(body).includes('17.5') ? body : undefined;
+      },
+      30_000,
+    );
     expect(JSON.stringify(series)).toContain('17.5');
     const shown = await fetch(`${influx.url}/query?q=SHOW+DATABASES`).then((r) => r.text());
     expect(shown).toContain(db);
