@@ -101,7 +101,12 @@ export function createBroker({
   const authorization = createAuthorization(refusals, () => stats?.countForward(), cluster?.append);
 
   const aedes = new Aedes({
-    id: config.BROKER_ID,
+    // With the Redis persistence a stored packet is keyed by Aedes' id and its counter, which starts again
+    // at 0 in every process: a broker restarted under the same BROKER_ID would number new packets as the
+    // ones still queued for offline sessions, and those were lost (test/durable.test.ts). One id per boot.
+    id: cluster
+      ? `${config.BROKER_ID}.${Date.now().toString(36)}${process.pid.toString(36)}`
+      : config.BROKER_ID,
     ...(cluster
       ? { ...(cluster.mq ? { mq: cluster.mq } : {}), persistence: cluster.persistence }
       : // Indexed outgoing queues: a PUBACK costs the same whatever the subscriber holds (session-store.ts).
