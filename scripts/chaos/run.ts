@@ -133,9 +133,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     // Each part in turn, in a shuffled order each cycle: all four are killed in a short run too.
     let order: Part[] = [];
     try {
-      while (Date.now() < end) {
+      // Every part is killed at least once, however slow the restarts of a loaded machine make the cycle.
+      const allKilled = () => PARTS.every((p) => kills[p] > 0);
+      while (Date.now() < end || !allKilled()) {
         await sleep(between(calmMin, calmMax));
-        if (Date.now() >= end) break;
+        if (Date.now() >= end && allKilled()) break;
         if (order.length === 0) order = [...PARTS].sort(() => Math.random() - 0.5);
         const part = order.shift()!;
         await s.kill(part);
