@@ -142,7 +142,7 @@ async function ensureV2(url: string, t: InfluxTarget): Promise<InfluxSetup> {
 
 async function ensureV3(url: string, t: InfluxTarget): Promise<InfluxSetup> {
   const database = t.bucket ?? t.db;
-  const headers = { Authorization: `Bearer ${t.token}`, 'Content-Type': 'application/json' };
+  const headers = { Authorization: `Token ${t.token}`, 'Content-Type': 'application/json' };
   const listed = await call(`${url}/api/v3/configure/database?format=json`, { headers });
   if (listed.status === 200) {
     const rows = JSON.parse(listed.text || '[]') as Array<Record<string, string>>;
