@@ -6,6 +6,8 @@
  * - 1.x (no token): `CREATE DATABASE`, idempotent; a non-admin user is refused ("requires admin privilege").
  * - 2.x (token and org): the bucket through /api/v2/buckets, when the token has write access to buckets.
  * - 3.x (token, no org): the database through /api/v3/configure/database.
+ * The messages name the variables and the command to run, never the server's address: the api's /readyz
+ * shows them to anyone.
  */
 export interface InfluxTarget {
   url: string;
@@ -34,7 +36,7 @@ async function call(url: string, init: RequestInit): Promise<{ status: number; t
     r = await fetch(url, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
   } catch (err) {
     const e = err as Error & { cause?: { code?: string } };
-    throw new Unreachable(`InfluxDB at ${new URL(url).origin} unreachable: ${e.cause?.code ?? e.message}`);
+    throw new Unreachable(`InfluxDB unreachable: ${e.cause?.code ?? e.message}`);
   }
   const text = await r.text().catch(() => '');
   if (r.status >= 500) throw new Unreachable(`InfluxDB answered ${r.status}: ${text.slice(0, 200)}`);
@@ -81,7 +83,7 @@ async function ensureV1(url: string, t: InfluxTarget): Promise<InfluxSetup> {
     return {
       state: 'refused',
       message:
-        `InfluxDB at ${url} refused the credentials (${shown.error ?? '401'}): set INFLUX_USERNAME and ` +
+        `InfluxDB refused the credentials (${shown.error ?? '401'}): set INFLUX_USERNAME and ` +
         'INFLUX_PASSWORD to a user of that InfluxDB',
     };
   if (!shown.error && shown.text.includes(`[${JSON.stringify(t.db)}]`))
@@ -91,10 +93,10 @@ async function ensureV1(url: string, t: InfluxTarget): Promise<InfluxSetup> {
   return {
     state: 'refused',
     message:
-      `InfluxDB database "${t.db}" (INFLUX_DB) does not exist on ${url} and ` +
+      `InfluxDB database "${t.db}" (INFLUX_DB) does not exist and ` +
       `${t.username ? `user "${t.username}" (INFLUX_USERNAME)` : 'these credentials'} may not create it ` +
       `(${made.error ?? made.status}). Create it as an InfluxDB admin: ` +
-      `influx -host ${new URL(url).hostname} -port ${new URL(url).port || 8086} -execute 'CREATE DATABASE ${quoteIdent(t.db)}'` +
+      `influx -execute 'CREATE DATABASE ${quoteIdent(t.db)}'` +
       `${t.username ? ` and grant it: GRANT ALL ON ${quoteIdent(t.db)} TO ${quoteIdent(t.username)}` : ''}, ` +
       'or set INFLUX_USERNAME to an admin user',
   };
@@ -108,7 +110,7 @@ async function ensureV2(url: string, t: InfluxTarget): Promise<InfluxSetup> {
     headers,
   });
   if (listed.status === 401)
-    return { state: 'refused', message: `InfluxDB at ${url} refused INFLUX_TOKEN (401): check the token` };
+    return { state: 'refused', message: 'InfluxDB refused INFLUX_TOKEN (401): check the token' };
   if (listed.status === 200) {
     const body = JSON.parse(listed.text) as { buckets?: Array<{ name: string }> };
     if (body.buckets?.some((b) => b.name === bucket)) return { state: 'ready', created: false };
@@ -123,7 +125,7 @@ async function ensureV2(url: string, t: InfluxTarget): Promise<InfluxSetup> {
   if (!orgID)
     return {
       state: 'refused',
-      message: `InfluxDB organisation "${t.org}" (INFLUX_ORG) is not visible to INFLUX_TOKEN on ${url} (${orgs.status}): check both`,
+      message: `InfluxDB organisation "${t.org}" (INFLUX_ORG) is not visible to INFLUX_TOKEN (${orgs.status}): check both`,
     };
   const made = await call(`${url}/api/v2/buckets`, {
     method: 'POST',
@@ -135,7 +137,7 @@ async function ensureV2(url: string, t: InfluxTarget): Promise<InfluxSetup> {
   return {
     state: 'refused',
     message:
-      `InfluxDB bucket "${bucket}" (INFLUX_BUCKET) does not exist on ${url} and INFLUX_TOKEN may not create ` +
+      `InfluxDB bucket "${bucket}" (INFLUX_BUCKET) does not exist and INFLUX_TOKEN may not create ` +
       `it (${made.status} ${made.text.slice(0, 120)}). Create it: ${howTo}, or give the token write access to buckets`,
   };
 }
@@ -158,7 +160,7 @@ async function ensureV3(url: string, t: InfluxTarget): Promise<InfluxSetup> {
   return {
     state: 'refused',
     message:
-      `InfluxDB 3 database "${database}" (INFLUX_BUCKET) does not exist on ${url} and INFLUX_TOKEN may not ` +
+      `InfluxDB 3 database "${database}" (INFLUX_BUCKET) does not exist and INFLUX_TOKEN may not ` +
       `create it (${made.status} ${made.text.slice(0, 120)}). Create it: influxdb3 create database ${database}`,
   };
 }

@@ -32,10 +32,14 @@ export function createInfluxSetup(config: IngestConfig, log: Logger) {
       return;
     }
     if (r.state === 'refused') {
-      log.error({ db: config.INFLUX_BUCKET ?? config.INFLUX_DB }, r.message);
+      log.error({ influx: config.INFLUX_URL, db: config.INFLUX_BUCKET ?? config.INFLUX_DB }, r.message);
       return;
     }
-    if (first) log.warn({ err: r.message }, 'InfluxDB not reachable yet: its database is checked when it is');
+    if (first)
+      log.warn(
+        { influx: config.INFLUX_URL, err: r.message },
+        'InfluxDB not reachable yet: its database is checked when it is',
+      );
     if (!stopped) {
       timer = setTimeout(() => void attempt(), RETRY_MS);
       timer.unref();
