@@ -149,6 +149,7 @@ async function main() {
       // Later rounds and the durable mode repeat (a) only, to set its figure against the peer's of the round.
       const parts = round === 0 && !durable ? ONLY : new Set(['a']);
       let durableEnv: Record<string, string> = {};
+      let redisPid: number | undefined;
       if (durable) {
         const redisDir = mkdtempSync(join(tmpdir(), 'citytel-bench-redis-'));
         const redis = await startRedisServer({
@@ -161,6 +162,7 @@ async function main() {
           rmSync(redisDir, { recursive: true, force: true });
         });
         durableEnv = { REDIS_URL: redis.url };
+        redisPid = redis.process.pid;
       }
       const port = await freePort();
       const broker = await spawnBroker({
@@ -208,6 +210,7 @@ async function main() {
 
       const cpu = () => ({
         broker: broker.cpu(),
+        ...(redisPid ? { 'redis-server': cpuSeconds(redisPid) } : {}),
         ingest: peer.cpu(),
         influxd: cpuSeconds(influx.process.pid),
         publishers: ownCpu(),
