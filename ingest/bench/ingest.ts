@@ -29,6 +29,7 @@ import { type AppendFsync, startRedisServer } from '../../scripts/redis-server.t
 import { freePort } from '../../test/helpers/ports.ts';
 import type { IngestStats } from '../src/stats.ts';
 import { arg, count, influxPost, ownCpu, PROBE, pct, provision, query } from './common.ts';
+import { ensureRedisServer } from './install.ts';
 import { ingestPeer, nodeRedPeer, type Peer } from './peers.ts';
 import { cpuSeconds, spawnBroker } from './processes.ts';
 import { mainThreadProfile, summarizeProfile } from './profile.ts';
@@ -151,6 +152,7 @@ async function main() {
       let durableEnv: Record<string, string> = {};
       let redisPid: number | undefined;
       if (durable) {
+        ensureRedisServer();
         const redisDir = mkdtempSync(join(tmpdir(), 'citytel-bench-redis-'));
         const redis = await startRedisServer({
           dir: redisDir,

@@ -17,3 +17,8 @@ export function ensureMosquitto(): string {
     throw new Error(`${path} missing after installing Debian's mosquitto package: set MOSQUITTO to its path`);
   return path;
 }
+
+/** Debian's redis-server for the cluster and durable runs: installed when missing, or a clear stop. */
+export function ensureRedisServer(): void {
+  ensureDebianPackages({ 'redis-server': 'redis-server' });
+}
