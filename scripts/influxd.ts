@@ -23,6 +23,8 @@ export async function startInfluxd(opts: {
   httpPort: number;
   rpcPort: number;
   database?: string;
+  /** HTTP auth on (`auth-enabled`): the first statement must create an admin user. */
+  auth?: boolean;
   binary?: string;
   onLog?: (line: string) => void;
   /** Own process group, so a terminal's Ctrl-C reaches only the caller, which stops influxd last. */
@@ -52,6 +54,7 @@ bind-address = "127.0.0.1:${opts.rpcPort}"
   bind-address = "127.0.0.1:${opts.httpPort}"
   log-enabled = false
   max-body-size = 0
+  auth-enabled = ${opts.auth ? 'true' : 'false'}
 [logging]
   level = "warn"
 [continuous_queries]

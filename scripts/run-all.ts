@@ -1,6 +1,7 @@
-// The whole system on one machine: influxd (unless INFLUX_URL is set), broker, ingest, api and the
-// firmware simulator, each its own process as in production. Logs go to DATA_DIR/logs; warnings and the
-// simulator's progress reach the console. Ctrl-C stops everything, the simulator first, influxd last.
+// The whole system on one machine: influxd (unless INFLUX_URL is set), redis-server as the durable log
+// (unless REDIS_URL is set, or DURABLE=0), broker, ingest, api and the firmware simulator, each its own
+// process as in production. Logs go to DATA_DIR/logs; warnings and the simulator's progress reach the
+// console. Ctrl-C stops everything, the simulator first, redis-server and influxd last.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { connect, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type InfluxdHandle, startInfluxd } from './influxd.ts';
+import { type AppendFsync, type RedisServerHandle, startRedisServer } from './redis-server.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const env = process.env;
@@ -113,6 +115,7 @@ function startProcess(name: string, childEnv: NodeJS.ProcessEnv, args: string[] 
 }
 
 let influx: InfluxdHandle | undefined;
+let redis: RedisServerHandle | undefined;
 
 async function stopAll(code: number) {
   if (stopping) return;
@@ -129,6 +132,7 @@ async function stopAll(code: number) {
     await done;
     clearTimeout(t);
   }
+  await redis?.stop();
   await influx?.stop();
   process.exit(code);
 }
@@ -138,6 +142,7 @@ async function main() {
   process.on('exit', () => {
     for (const { child } of children) if (child.exitCode === null) child.kill('SIGKILL');
     influx?.process.kill('SIGKILL');
+    redis?.process.kill('SIGKILL');
   });
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
@@ -165,6 +170,26 @@ async function main() {
     influxUrl = influx.url;
   }
 
+  // The durable log: every reading the broker acknowledges is in this Redis (append-only file under
+  // DATA_DIR/redis) before its PUBACK; sessions and retained messages live there too. One broker, so its
+  // deliveries stay in memory (BROKER_EMITTER=memory).
+  let redisUrl = env.REDIS_URL;
+  const durable = env.DURABLE !== '0';
+  if (!redisUrl && durable) {
+    const redisLog = createWriteStream(join(logDir, 'redis-server.log'), { flags: 'a' });
+    const fsync = (env.REDIS_APPENDFSYNC ?? 'always') as AppendFsync;
+    if (fsync !== 'always' && fsync !== 'everysec')
+      throw new Error(`REDIS_APPENDFSYNC must be always or everysec, not ${fsync}`);
+    redis = await startRedisServer({
+      dir: join(dataDir, 'redis'),
+      port: await freePortFrom(Number(env.REDIS_PORT ?? 6379)),
+      appendfsync: fsync,
+      onLog: (l) => redisLog.write(`${l}\n`),
+      detached: true,
+    });
+    redisUrl = redis.url;
+  }
+
   const token = adminToken();
   const common: NodeJS.ProcessEnv = {
     ...env,
@@ -174,6 +199,7 @@ async function main() {
     MQTT_PORT: String(mqttPort),
     BOOTSTRAP_ADMIN_TOKEN: token,
     LOG_PRETTY: '0',
+    ...(redisUrl ? { REDIS_URL: redisUrl, BROKER_EMITTER: env.BROKER_EMITTER ?? 'memory' } : {}),
   };
 
   const broker = startProcess('broker', common);
@@ -195,6 +221,7 @@ async function main() {
       `  API docs:      ${url}docs`,
       `  MQTT broker:   mqtt://localhost:${mqttPort}`,
       `  InfluxDB:      ${influxUrl} (database ${env.INFLUX_DB ?? 'telemetry'})`,
+      `  Durable log:   ${redisUrl ? `${redisUrl}${redis ? ` (append-only file in ${redis.dir}, appendfsync ${env.REDIS_APPENDFSYNC ?? 'always'})` : ''}` : 'none (DURABLE=0: a broker crash loses what ingest has not written)'}`,
       `  Admin token:   ${env.BOOTSTRAP_ADMIN_TOKEN ? '(BOOTSTRAP_ADMIN_TOKEN)' : join(dataDir, 'admin.token')}`,
       `  Logs:          ${logDir}`,
       '  Ctrl-C stops everything.',

@@ -6,6 +6,8 @@ import { checkNode, ensureDashboardBuilt, ensureDebianPackages, ensureNpmDeps, r
 checkNode();
 ensureNpmDeps();
 if (!process.env.INFLUX_URL) ensureDebianPackages({ influxd: 'influxdb' });
+if (!process.env.REDIS_URL && process.env.DURABLE !== '0')
+  ensureDebianPackages({ 'redis-server': 'redis-server' });
 ensureDashboardBuilt();
 
 const child = spawn(

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import { loadApiConfig } from '@citytel/api';
+import { ensureInfluxDatabase } from '@citytel/contract';
 import { createWriter, loadIngestConfig, type WriterOptions } from '@citytel/ingest';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -76,6 +77,13 @@ async function standIn(flavour: Flavour): Promise<{ url: string; requests: Recor
       if (flavour === '2.x' && !r.query.org) return send(400, '{"code":"invalid","message":"org required"}');
       return r.query.bucket ? send(204) : send(400, '{"code":"invalid","message":"bucket required"}');
     }
+    // Set-up (contract/src/influx-setup.ts): no bucket or database yet; creating one succeeds.
+    if (flavour === '2.x' && route === 'GET /api/v2/buckets') return send(200, '{"buckets":[]}');
+    if (flavour === '2.x' && route === 'GET /api/v2/orgs')
+      return send(200, JSON.stringify({ orgs: [{ id: '0a1b2c3d4e5f6a7b', name: r.query.org }] }));
+    if (flavour === '2.x' && route === 'POST /api/v2/buckets') return send(201, r.body);
+    if (flavour === '3.x' && route === 'GET /api/v3/configure/database') return send(200, '[]');
+    if (flavour === '3.x' && route === 'POST /api/v3/configure/database') return send(200);
     const queryMethods = flavour === '3.x' ? ['GET'] : ['GET', 'POST'];
     if (r.path === '/query' && queryMethods.includes(r.method)) {
       const params = r.method === 'GET' ? r.query : Object.fromEntries(new URLSearchParams(r.body));
@@ -269,5 +277,46 @@ describe('InfluxDB 3.x (stand-in)', () => {
       ['GET', '/query', { db: 'telemetry', q: STATEMENT, epoch: 'ms' }, `Token ${TOKEN}`],
       ['POST', '/write', { db: 'telemetry', precision: 'ms' }, `Token ${TOKEN}`],
     ]);
+  });
+});
+
+describe('set-up of a missing bucket or database (stand-ins)', () => {
+  it('2.x: looks the bucket up, finds the organisation, creates the bucket with the token', async () => {
+    const s = await standIn('2.x');
+    const r = await ensureInfluxDatabase({ url: s.url, db: 'telemetry', token: TOKEN, org: 'citytel coop' });
+    expect(r).toEqual({ state: 'ready', created: true });
+    expect(s.requests.map((q) => [q.method, q.path, q.query, q.authorization])).toEqual([
+      ['GET', '/api/v2/buckets', { name: 'telemetry', org: 'citytel coop' }, `Token ${TOKEN}`],
+      ['GET', '/api/v2/orgs', { org: 'citytel coop' }, `Token ${TOKEN}`],
+      ['POST', '/api/v2/buckets', {}, `Token ${TOKEN}`],
+    ]);
+    expect(JSON.parse(s.requests[2]!.body)).toEqual({
+      orgID: '0a1b2c3d4e5f6a7b',
+      name: 'telemetry',
+      retentionRules: [],
+    });
+  });
+
+  it('2.x: a token that may not creates nothing and says what to run', async () => {
+    const s = await standIn('2.x');
+    const r = await ensureInfluxDatabase({
+      url: s.url,
+      db: 'telemetry',
+      token: 'wrong',
+      org: 'citytel coop',
+    });
+    expect(r.state).toBe('refused');
+    expect(r.state === 'refused' && r.message).toContain('INFLUX_TOKEN');
+  });
+
+  it('3.x: lists the databases, creates it with POST /api/v3/configure/database', async () => {
+    const s = await standIn('3.x');
+    const r = await ensureInfluxDatabase({ url: s.url, db: 'x', bucket: 'telemetry', token: TOKEN });
+    expect(r).toEqual({ state: 'ready', created: true });
+    expect(s.requests.map((q) => [q.method, q.path, q.query, q.authorization])).toEqual([
+      ['GET', '/api/v3/configure/database', { format: 'json' }, `Token ${TOKEN}`],
+      ['POST', '/api/v3/configure/database', {}, `Token ${TOKEN}`],
+    ]);
+    expect(JSON.parse(s.requests[1]!.body)).toEqual({ db: 'telemetry' });
   });
 });

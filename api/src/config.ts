@@ -50,6 +50,8 @@ export const apiEnvSchema = z.object({
   INFLUX_TOKEN: optionalString.describe('InfluxDB 2.x/3.x token'),
   INFLUX_ORG: optionalString.describe('InfluxDB 2.x/3.x organisation'),
   INFLUX_BUCKET: optionalString.describe('InfluxDB 2.x/3.x bucket'),
+  INFLUX_USERNAME: optionalString.describe('InfluxDB 1.x user, when its HTTP auth is enabled'),
+  INFLUX_PASSWORD: optionalString.describe('InfluxDB 1.x password'),
   BOOTSTRAP_ADMIN_TOKEN: optionalString
     .pipe(z.string().min(16, 'must be at least 16 characters').optional())
     .describe('at first start, creates the admin operator with this bearer token'),

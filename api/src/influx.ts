@@ -1,3 +1,4 @@
+import { ensureInfluxDatabase } from '@citytel/contract';
 import type { ApiConfig } from './config.ts';
 
 export interface InfluxSeries {
@@ -18,6 +19,11 @@ export interface InfluxClient {
   readonly db: string;
   /** Resolves when `/ping` answers 204; throws otherwise. */
   ping(timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves when InfluxDB answers and holds the database, made here when missing and allowed (contract's
+   * influx-setup.ts); throws with what is wrong and what to run otherwise. Once it holds it, only pings.
+   */
+  ready?(timeoutMs?: number): Promise<void>;
   /** Runs one InfluxQL statement with bound parameters (`$name` in the query) and returns its series. */
   query(
     q: string,
@@ -35,17 +41,31 @@ export class InfluxQueryError extends Error {
   }
 }
 
-type InfluxConfig = Pick<ApiConfig, 'INFLUX_URL' | 'INFLUX_DB' | 'INFLUX_TOKEN' | 'INFLUX_BUCKET'>;
+type InfluxConfig = Pick<ApiConfig, 'INFLUX_URL' | 'INFLUX_DB' | 'INFLUX_TOKEN' | 'INFLUX_BUCKET'> &
+  Partial<Pick<ApiConfig, 'INFLUX_ORG' | 'INFLUX_USERNAME' | 'INFLUX_PASSWORD'>>;
 
 export function createInfluxClient(config: InfluxConfig): InfluxClient {
   const url = config.INFLUX_URL.replace(/\/+$/, '');
   const db = config.INFLUX_BUCKET ?? config.INFLUX_DB;
-  const headers: Record<string, string> = config.INFLUX_TOKEN
-    ? { Authorization: `Token ${config.INFLUX_TOKEN}` }
-    : {};
-  return {
+  const headers = influxAuthHeaders(config.INFLUX_TOKEN, config.INFLUX_USERNAME, config.INFLUX_PASSWORD);
+  let holdsDatabase = false;
+  const client: InfluxClient = {
     url,
     db,
+    async ready(timeoutMs = 2000) {
+      if (holdsDatabase) return client.ping(timeoutMs);
+      const r = await ensureInfluxDatabase({
+        url,
+        db: config.INFLUX_DB,
+        token: config.INFLUX_TOKEN,
+        org: config.INFLUX_ORG,
+        bucket: config.INFLUX_BUCKET,
+        username: config.INFLUX_USERNAME,
+        password: config.INFLUX_PASSWORD,
+      });
+      if (r.state !== 'ready') throw new InfluxQueryError(r.message);
+      holdsDatabase = true;
+    },
     async ping(timeoutMs = 2000) {
       const r = await fetch(`${url}/ping`, { headers, signal: AbortSignal.timeout(timeoutMs) });
       await r.body?.cancel();
@@ -78,4 +98,17 @@ export function createInfluxClient(config: InfluxConfig): InfluxClient {
       return body.results?.[0]?.series ?? [];
     },
   };
+  return client;
+}
+
+/** `Authorization` for InfluxDB: `Token` (2.x/3.x), Basic (1.x with auth enabled), or none. */
+export function influxAuthHeaders(
+  token: string | undefined,
+  username: string | undefined,
+  password: string | undefined,
+): Record<string, string> {
+  if (token) return { Authorization: `Token ${token}` };
+  if (username)
+    return { Authorization: `Basic ${Buffer.from(`${username}:${password ?? ''}`).toString('base64')}` };
+  return {};
 }

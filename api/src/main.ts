@@ -35,6 +35,8 @@ async function main(): Promise<void> {
     url: config.INFLUX_URL,
     db: config.INFLUX_BUCKET ?? config.INFLUX_DB,
     token: config.INFLUX_TOKEN,
+    username: config.INFLUX_USERNAME,
+    password: config.INFLUX_PASSWORD,
   });
   const rollups = createRollups({ influx: query, log: log.child({ component: 'rollups' }) });
   // Cluster mode: shared rate limits and cross-instance command wake-ups. The live stream needs nothing
@@ -71,6 +73,12 @@ async function main(): Promise<void> {
 
   await app.listen({ port: config.API_PORT, host: config.API_HOST });
   rollups.start();
+  // The database is made when missing and allowed; when it cannot be, this says so once and /readyz keeps
+  // saying it, with what to run (contract's influx-setup.ts).
+  influx.ready?.(5000).then(
+    () => undefined,
+    (err: Error) => log.error({ influx: influx.url }, err.message),
+  );
   log.info(
     {
       port: config.API_PORT,

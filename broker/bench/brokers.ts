@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ensureMosquitto } from '../../ingest/bench/install.ts';
 import { freePort } from '../../test/helpers/ports.ts';
 import type { FromBroker, Measured, ToBroker } from './broker-process.ts';
 import { exited, nextMessage, rssOf, spawnBenchNode } from './processes.ts';
@@ -54,13 +55,12 @@ export async function nodeBroker(
   };
 }
 
-const MOSQUITTO = process.env.MOSQUITTO ?? '/usr/sbin/mosquitto';
-
 /**
  * The C peer: Mosquitto 2 with a password file holding the same devices (its own PBKDF2 hashes), no
  * persistence, defaults otherwise. Memory is its resident set, from /proc.
  */
 export async function mosquittoBroker(dir: string, devices: Credentials[]): Promise<BrokerUnderTest> {
+  const MOSQUITTO = ensureMosquitto();
   const passwords = join(dir, 'mosquitto.passwd');
   writeFileSync(passwords, devices.map((d) => `${d.id}:${d.secret}\n`).join(''), { mode: 0o600 });
   execFileSync('mosquitto_passwd', ['-U', passwords]);

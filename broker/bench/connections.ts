@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import mqtt from 'mqtt';
+import { ensureRedisServer } from '../../ingest/bench/install.ts';
 import { startTestRedis } from '../../test/helpers/redis.ts';
 import { type BrokerUnderTest, mosquittoBroker, nodeBroker } from './brokers.ts';
 import type { FromDevices, ToDevices } from './idle-devices.ts';
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
 
 /** The same broker in cluster mode, on a redis-server of its own; Redis's own growth is noted. */
 async function measureCluster(env: Record<string, string>, credsFile: string): Promise<Row> {
+  ensureRedisServer();
   const redis = await startTestRedis();
   const db = new Redis(redis.url);
   try {

@@ -52,6 +52,8 @@ export interface BrokerSettings {
   MQTT_MAX_QUEUED_PER_DEVICE?: number | undefined;
   /** How often the broker reads the store's revocations (default 2000 ms). */
   REVOCATION_POLL_MS?: number | undefined;
+  /** With REDIS_URL: `memory` keeps deliveries in this broker (one broker, durable); `redis` when unset. */
+  BROKER_EMITTER?: 'redis' | 'memory' | undefined;
 }
 
 export interface BrokerDeps {
@@ -96,6 +98,7 @@ export function createBroker({
           appendTimeoutMs: config.REDIS_APPEND_TIMEOUT_MS ?? 5000,
           brokerId: config.BROKER_ID,
           concurrency: EMITTER_CONCURRENCY,
+          emitter: config.BROKER_EMITTER ?? 'redis',
         },
         parentLog.child({ component: 'cluster' }),
       )
@@ -136,9 +139,14 @@ export function createBroker({
   const authorization = createAuthorization(refusals, () => stats?.countForward(), cluster?.append);
 
   const aedes = new Aedes({
-    id: config.BROKER_ID,
+    // With the Redis persistence a stored packet is keyed by Aedes' id and its counter, which starts again
+    // at 0 in every process: a broker restarted under the same BROKER_ID would number new packets as the
+    // ones still queued for offline sessions, and those were lost (test/durable.test.ts). One id per boot.
+    id: cluster
+      ? `${config.BROKER_ID}.${Date.now().toString(36)}${process.pid.toString(36)}`
+      : config.BROKER_ID,
     ...(cluster
-      ? { mq: cluster.mq, persistence: cluster.persistence }
+      ? { ...(cluster.mq ? { mq: cluster.mq } : {}), persistence: cluster.persistence }
       : // Indexed outgoing queues: a PUBACK costs the same whatever the subscriber holds (session-store.ts).
         {
           persistence: createSessionStore({

@@ -47,11 +47,17 @@ export interface ClusterOptions {
   brokerId: string;
   /** Messages in flight at once through the emitter, as Aedes' own emitter is given. */
   concurrency: number;
+  /**
+   * `redis`: deliveries between brokers over Redis pub/sub (several brokers). `memory`: one broker keeps
+   * Aedes' own emitter, so delivering costs no Redis round trip; sessions, retained messages and the ingest
+   * stream are in Redis all the same (the durable one-machine mode).
+   */
+  emitter: 'redis' | 'memory';
 }
 
 /** What Aedes and the publish hook need to run as one node of a cluster sharing one Redis. */
 export interface ClusterBackend {
-  /** Aedes `mq`: deliveries between brokers, over Redis pub/sub. */
+  /** Aedes `mq`: deliveries between brokers, over Redis pub/sub; undefined with the in-memory emitter. */
   mq: unknown;
   /** Aedes `persistence`: sessions, subscriptions, offline queues, retained messages and wills, in Redis. */
   persistence: unknown;
@@ -73,17 +79,42 @@ export interface ClusterBackend {
  */
 export function createClusterBackend(options: ClusterOptions, log: Logger): ClusterBackend {
   const name = (role: string) => `citytel-broker:${options.brokerId}:${role}`;
+  const dbConn = createRedisConnection(options.url, name('sessions'), log, { enableAutoPipelining: true });
+  // Auto-pipelined: every append made in one event-loop turn goes to Redis in one write, one round trip.
+  const appendConn = createRedisConnection(options.url, name('stream'), log, {
+    enableAutoPipelining: true,
+    commandTimeout: options.appendTimeoutMs,
+  });
+  const emitter = options.emitter === 'redis' ? createRedisEmitter(options, name, log) : undefined;
+  const persistence = redisPersistence({ conn: dbConn });
+
+  return {
+    mq: emitter?.mq,
+    persistence,
+    append: createStreamAppender(appendConn, options.streamKey, log),
+    redis: dbConn,
+    async close(aedesClosed) {
+      const closed =
+        (await within(aedesClosed, CLOSE_WAIT_MS)) &&
+        // the session writes of the last clients (wills, retained statuses) land before the disconnect
+        (await within(dbConn.ping(), CLOSE_WAIT_MS)) &&
+        (await within(
+          persistence.destroy().catch((err: unknown) => log.warn({ err }, 'redis persistence close failed')),
+          CLOSE_WAIT_MS,
+        ));
+      if (!closed) log.warn('redis did not answer: cluster connections dropped without waiting');
+      await Promise.all([...(emitter?.conns ?? []), dbConn, appendConn].map(closeRedis));
+    },
+  };
+}
+
+/** mqemitter-redis on two connections of its own (pub/sub), their errors logged rather than thrown. */
+function createRedisEmitter(options: ClusterOptions, name: (role: string) => string, log: Logger) {
   // Not auto-pipelined: mqemitter-redis closes with QUIT, which ioredis sends at once, ahead of auto-pipelined
   // commands still waiting for the next tick: the last deliveries (a closing broker's disconnect notices
   // and wills) would be refused rather than sent.
   const pubConn = createRedisConnection(options.url, name('pub'), log);
   const subConn = createRedisConnection(options.url, name('sub'), log);
-  const dbConn = createRedisConnection(options.url, name('sessions'), log, { enableAutoPipelining: true });
-  const appendConn = createRedisConnection(options.url, name('stream'), log, {
-    enableAutoPipelining: true,
-    commandTimeout: options.appendTimeoutMs,
-  });
-
   // [MQTT-4.7.1-3]: `sensors/#` matches `sensors`, as Aedes' own emitter is configured.
   const mq = MQEmitterRedis({
     subConn,
@@ -103,24 +134,5 @@ export function createClusterBackend(options: ClusterOptions, log: Logger): Clus
       return quitting;
     }) as typeof conn.quit;
   }
-  const persistence = redisPersistence({ conn: dbConn });
-
-  return {
-    mq,
-    persistence,
-    append: createStreamAppender(appendConn, options.streamKey, log),
-    redis: dbConn,
-    async close(aedesClosed) {
-      const closed =
-        (await within(aedesClosed, CLOSE_WAIT_MS)) &&
-        // the session writes of the last clients (wills, retained statuses) land before the disconnect
-        (await within(dbConn.ping(), CLOSE_WAIT_MS)) &&
-        (await within(
-          persistence.destroy().catch((err: unknown) => log.warn({ err }, 'redis persistence close failed')),
-          CLOSE_WAIT_MS,
-        ));
-      if (!closed) log.warn('redis did not answer: cluster connections dropped without waiting');
-      await Promise.all([pubConn, subConn, dbConn, appendConn].map(closeRedis));
-    },
-  };
+  return { mq, conns: [pubConn, subConn] };
 }

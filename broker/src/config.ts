@@ -90,6 +90,12 @@ export const brokerConfigSchema = z
      * the device is disconnected without a PUBACK and publishes again when it reconnects.
      */
     REDIS_APPEND_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
+    /**
+     * With REDIS_URL, how deliveries travel: `redis` (pub/sub, several brokers share one Redis) or `memory`
+     * (one broker: deliveries stay in the process, sessions, retained messages and the ingest stream are
+     * in Redis all the same — the durable one-machine mode `npm start` runs).
+     */
+    BROKER_EMITTER: z.enum(['redis', 'memory']).default('redis'),
   })
   .superRefine((c, ctx) => {
     if (c.MQTT_TLS_PORT === undefined) return;

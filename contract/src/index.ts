@@ -5,6 +5,7 @@ export * from './env.ts';
 export * from './geo.ts';
 export * from './ids.ts';
 export * from './influx-schema.ts';
+export * from './influx-setup.ts';
 export * from './ingest-stream.ts';
 export * from './metrics.ts';
 export * from './payloads/airrohr.ts';

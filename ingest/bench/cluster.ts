@@ -25,6 +25,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { startInfluxd } from '../../scripts/influxd.ts';
 import { freePort } from '../../test/helpers/ports.ts';
 import { arg, count, ownCpu, PROBE, pct, provision, query } from './common.ts';
+import { ensureRedisServer } from './install.ts';
 import { cpuSeconds, type NodeProcess, spawnNode } from './processes.ts';
 import { publishWithMqttJs } from './publisher.ts';
 import { benchDevices, type Workload, workload } from './workload.ts';
@@ -53,6 +54,7 @@ interface Result {
 }
 
 async function main() {
+  ensureRedisServer();
   const benchDir = process.env.BENCH_DIR ?? join(tmpdir(), 'citytel-bench');
   const storeDir = join(benchDir, 'store');
   const scratch = mkdtempSync(join(tmpdir(), 'citytel-bench-cluster-'));
@@ -249,6 +251,10 @@ async function startRedis(dir: string, aof: boolean) {
     ],
     { stdio: 'ignore' },
   );
+  let spawnError: Error | undefined;
+  child.once('error', (err) => {
+    spawnError = err;
+  });
   const url = `redis://127.0.0.1:${port}`;
   const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
   probe.on('error', () => undefined);
@@ -259,6 +265,7 @@ async function startRedis(dir: string, aof: boolean) {
       break;
     } catch {
       probe.disconnect();
+      if (spawnError) throw new Error(`redis-server could not start: ${spawnError.message}`);
       if (i > 100) throw new Error('redis-server did not start');
       await sleep(100);
     }

@@ -4,8 +4,9 @@
  *
  *   --readings=200000 --readings-b=600000 --devices=1000              the workload ((b) and the ceiling:
  *   --connections=20 --window=200                                        readings-b)
- *   --only=baseline,a,b,peer,ceiling,puback                           which parts run (default: all)
+ *   --only=baseline,a,b,peer,ceiling,puback,durable                   which parts run (default: all)
  *   --rounds=3                                                        (a) and the peer, alternately, medians compared
+ *   --appendfsync=always|everysec                                     the durable log's fsync (default always)
  *   --profile                                                         broker and ingest under --cpu-prof
  *   --timeline                                                        ingest's figures second by second
  *   --ingest-env=INGEST_FLUSH_MS=200,...  --broker-env=...            knobs other than the defaults
@@ -24,9 +25,11 @@ import { STATS_SUBSCRIPTION, statsTopic, topics } from '@citytel/contract';
 import { deriveServiceSecret, resolveServiceSecret } from '@citytel/store';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startInfluxd } from '../../scripts/influxd.ts';
+import { type AppendFsync, startRedisServer } from '../../scripts/redis-server.ts';
 import { freePort } from '../../test/helpers/ports.ts';
 import type { IngestStats } from '../src/stats.ts';
 import { arg, count, influxPost, ownCpu, PROBE, pct, provision, query } from './common.ts';
+import { ensureRedisServer } from './install.ts';
 import { ingestPeer, nodeRedPeer, type Peer } from './peers.ts';
 import { cpuSeconds, spawnBroker } from './processes.ts';
 import { mainThreadProfile, summarizeProfile } from './profile.ts';
@@ -43,7 +46,13 @@ const READINGS_B = Number(arg('readings-b', '600000'));
 const DEVICES = Number(arg('devices', '1000'));
 const CONNECTIONS = Number(arg('connections', '20'));
 const WINDOW = Number(arg('window', '200'));
-const ONLY = new Set(arg('only', 'baseline,a,b,peer,ceiling,puback').split(','));
+const ONLY = new Set(arg('only', 'baseline,a,b,peer,ceiling,puback,durable').split(','));
+/**
+ * The durable one-machine mode `npm start` runs (a private redis-server with its append-only file; the
+ * broker appends each accepted message to the ingest stream before its PUBACK, BROKER_EMITTER=memory;
+ * ingest reads the stream): (a) again in it each round, so its cost is a ratio within the same run.
+ */
+const APPENDFSYNC = arg('appendfsync', 'always') as AppendFsync;
 /** (a) and the peer run this many times, alternately; their medians are compared. */
 const ROUNDS = Number(arg('rounds', '3'));
 const PROFILE = process.argv.includes('--profile');
@@ -134,19 +143,36 @@ async function main() {
       },
     ];
 
-    const ours = async (round: number) => {
-      const db = round === 0 ? DB : `${DB}_r${round + 1}`;
-      if (round > 0)
+    const ours = async (round: number, durable = false) => {
+      const db = `${DB}${durable ? '_durable' : ''}${round > 0 ? `_r${round + 1}` : ''}`;
+      if (round > 0 || durable)
         await influxPost(influx.url, '/query', new URLSearchParams({ q: `CREATE DATABASE ${db}` }));
-      // Later rounds repeat (a) only, to set its figure against the peer's of the same round.
-      const parts = round === 0 ? ONLY : new Set(['a']);
+      // Later rounds and the durable mode repeat (a) only, to set its figure against the peer's of the round.
+      const parts = round === 0 && !durable ? ONLY : new Set(['a']);
+      let durableEnv: Record<string, string> = {};
+      let redisPid: number | undefined;
+      if (durable) {
+        ensureRedisServer();
+        const redisDir = mkdtempSync(join(tmpdir(), 'citytel-bench-redis-'));
+        const redis = await startRedisServer({
+          dir: redisDir,
+          port: await freePort(),
+          appendfsync: APPENDFSYNC,
+        });
+        cleanups.unshift(async () => {
+          await redis.stop();
+          rmSync(redisDir, { recursive: true, force: true });
+        });
+        durableEnv = { REDIS_URL: redis.url };
+        redisPid = redis.process.pid;
+      }
       const port = await freePort();
       const broker = await spawnBroker({
         port,
         storeDir,
         serviceSecret,
-        env: BROKER_ENV,
-        profileDir: round === 0 ? profileDir : undefined,
+        env: { ...BROKER_ENV, ...durableEnv, ...(durable ? { BROKER_EMITTER: 'memory' } : {}) },
+        profileDir: round === 0 && !durable ? profileDir : undefined,
       });
       cleanups.unshift(() => broker.stop());
       const mqttUrl = `mqtt://127.0.0.1:${port}`;
@@ -154,14 +180,14 @@ async function main() {
         console.log('running the broker baseline...');
         results.push(...(await baseline(mqttUrl, serviceSecret, scenarios[0]!.w)));
       }
-      const peer: Peer = ingestPeer(INGEST_ENV);
+      const peer: Peer = ingestPeer({ ...INGEST_ENV, ...durableEnv });
       await peer.start({
         mqttUrl,
         serviceSecret,
         dataDir: storeDir,
         influxUrl: influx.url,
         db,
-        profileDir: round === 0 ? profileDir : undefined,
+        profileDir: round === 0 && !durable ? profileDir : undefined,
       });
       cleanups.unshift(() => peer.stop());
       const stats = await watchStats(mqttUrl, serviceSecret);
@@ -186,6 +212,7 @@ async function main() {
 
       const cpu = () => ({
         broker: broker.cpu(),
+        ...(redisPid ? { 'redis-server': cpuSeconds(redisPid) } : {}),
         ingest: peer.cpu(),
         influxd: cpuSeconds(influx.process.pid),
         publishers: ownCpu(),
@@ -195,6 +222,7 @@ async function main() {
         const loadFrom = performance.now() + 3000;
         const r = await runScenario(s.w, publishers, probe, s.probeBase, influx.url, db, cpu);
         r.round = round + 1;
+        if (durable) r.name = `${r.name}, durable (redis-server AOF, appendfsync ${APPENDFSYNC})`;
         if (TIMELINE) console.log(stats.timeline(loadFrom));
         const st = stats.latest();
         if (st) {
@@ -270,6 +298,7 @@ async function main() {
     for (let round = 0; round < ROUNDS; round++) {
       if (round === 0 ? ONLY.has('a') || ONLY.has('b') || ONLY.has('baseline') : ONLY.has('a'))
         await ours(round);
+      if (ONLY.has('durable')) await ours(round, true);
       // Right after (b), whose points it sends: the same InfluxDB, as busy with what came before.
       if (round === 0 && ONLY.has('ceiling')) await rawCeiling();
       if (ONLY.has('peer')) await peerRound(true, round);
@@ -305,7 +334,8 @@ async function main() {
       ? sorted[(sorted.length - 1) / 2]!
       : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
   };
-  const aRuns = results.filter((r) => r.name.startsWith('(a)'));
+  const aRuns = results.filter((r) => r.name.startsWith('(a)') && !r.name.includes('durable'));
+  const durableRuns = results.filter((r) => r.name.startsWith('(a)') && r.name.includes('durable'));
   const peerRuns = results.filter((r) => r.name.includes('max_queued_messages 0'));
   const b = find((n) => n.startsWith('(b)'));
   const raw = find((n) => n.startsWith('raw InfluxDB') && !n.includes('gzip'));
@@ -319,6 +349,23 @@ async function main() {
       .filter(Boolean);
     console.log(
       `(a) against the peer (unbounded queue): ${(medianOf(aRuns) / medianOf(peerRuns)).toFixed(2)}× its readings/s, median of ${aRuns.length} against median of ${peerRuns.length} (target ≥ 2; round by round ${perRound.join(' / ')}), ${lost} lost in all (target 0)`,
+    );
+  }
+  if (durableRuns.length && peerRuns.length) {
+    const lost = durableRuns.reduce((n, r) => n + r.lost, 0);
+    console.log(
+      `(a) durable (appendfsync ${APPENDFSYNC}) against the peer: ${(medianOf(durableRuns) / medianOf(peerRuns)).toFixed(2)}× its readings/s (target ≥ 2), ${lost} lost in all (target 0)`,
+    );
+  }
+  if (durableRuns.length && aRuns.length) {
+    const perRound = durableRuns
+      .map((d) => {
+        const a = aRuns.find((a) => a.round === d.round);
+        return a ? (d.readingsPerS / a.readingsPerS).toFixed(2) : undefined;
+      })
+      .filter(Boolean);
+    console.log(
+      `cost of durability: (a) durable runs at ${(medianOf(durableRuns) / medianOf(aRuns)).toFixed(2)} of (a) in memory's readings/s (medians; round by round ${perRound.join(' / ')})`,
     );
   }
   if (b && raw)

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../test/helpers/ports.ts';
+import { ensureMosquitto } from './install.ts';
 import { cpuSeconds, type NodeProcess, ROOT, spawnNode, spawnProgram } from './processes.ts';
 
 /** What a pipeline under test is given: the broker to subscribe to, the InfluxDB to write into. */
@@ -61,7 +62,6 @@ export function ingestPeer(env: Record<string, string> = {}): Peer {
 /** Where the bench installs Node-RED, on demand and outside the project's dependencies (gitignored). */
 const PEER_DIR = join(ROOT, '.bench/peer');
 const NODE_RED = join(PEER_DIR, 'node_modules/node-red/red.js');
-const MOSQUITTO = process.env.MOSQUITTO ?? '/usr/sbin/mosquitto';
 
 /**
  * Debian's Mosquitto on 127.0.0.1:`port`, anonymous, in memory, its config written into `dir`; `unbounded`
@@ -85,7 +85,7 @@ export function startMosquitto(dir: string, port: number, unbounded: boolean): N
       '',
     ].join('\n'),
   );
-  return spawnProgram(MOSQUITTO, ['-c', conf], {}, 'mosquitto');
+  return spawnProgram(ensureMosquitto(), ['-c', conf], {}, 'mosquitto');
 }
 
 /** Installs Node-RED 4 and node-red-contrib-influxdb into .bench/peer once. */

@@ -82,7 +82,14 @@ export function spawnProgram(
   });
   const output: string[] = [];
   const watchers: Array<{ text: string; resolve: () => void }> = [];
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  // A missing program is an 'error' event (spawn ENOENT) and no 'exit': said as an exit, never thrown.
+  const exited = new Promise<number | null>((r) => {
+    child.once('exit', (code) => r(code));
+    child.once('error', (err) => {
+      output.push(`${name}: could not start ${command}: ${err.message}`);
+      r(-1);
+    });
+  });
   const collect = (b: Buffer) => {
     for (const line of b.toString().split('\n')) {
       if (!line.trim()) continue;

@@ -3,6 +3,7 @@ import type { Store } from '@citytel/store';
 import type { Logger } from 'pino';
 import type { IngestConfig } from './config.ts';
 import { createDeviceCache, StoppedError } from './devices.ts';
+import { createInfluxSetup } from './influx-setup.ts';
 import { createLastSeen } from './last-seen.ts';
 import { createPipeline, type Outcome } from './pipeline.ts';
 import { createRejections } from './rejections.ts';
@@ -81,6 +82,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     },
     deps.log.child({ component: 'writer' }),
   );
+  const influxSetup = createInfluxSetup(config, deps.log.child({ component: 'influx-setup' }));
   const rejections = createRejections({
     store: store.rejections,
     keep: config.INGEST_REJECTIONS_KEEP,
@@ -223,6 +225,7 @@ export function createIngest(deps: IngestDeps): Ingest {
 
   return {
     async start() {
+      await influxSetup.start();
       rejections.start();
       lastSeen.start();
       await source.start({ onMessage, backpressure });
@@ -243,6 +246,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       if (stopping) return;
       source.pause();
       stopping = true;
+      influxSetup.stop();
       devices.close();
       for (const resolve of openWaiters) resolve();
       openWaiters = [];

@@ -34,11 +34,12 @@ export interface InfluxQuery {
   ping(timeoutMs?: number): Promise<void>;
 }
 
-export type InfluxErrorKind = 'unavailable' | 'timeout' | 'query';
+export type InfluxErrorKind = 'unavailable' | 'timeout' | 'query' | 'missing';
 
 /**
  * `unavailable`: no answer or a 5xx (routes answer 503). `timeout`: no answer in time (503). `query`:
- * InfluxDB refused the statement (4xx or a statement error): a bug of ours, answered 500.
+ * InfluxDB refused the statement (4xx or a statement error): a bug of ours, answered 500. `missing`: the
+ * database does not exist or these credentials may not read it (503, saying which variable to fix).
  */
 export class InfluxError extends Error {
   override name = 'InfluxError';
@@ -56,6 +57,9 @@ export interface InfluxQueryConfig {
   db: string;
   /** 2.x / 3.x token, sent as `Authorization: Token ...`. */
   token?: string | undefined;
+  /** 1.x user and password, when its HTTP auth is enabled (Basic). */
+  username?: string | undefined;
+  password?: string | undefined;
   /** Default per-request timeout (30 s). */
   timeoutMs?: number;
 }
@@ -68,7 +72,13 @@ interface QueryBody {
 export function createInfluxQuery(config: InfluxQueryConfig): InfluxQuery {
   const url = config.url.replace(/\/+$/, '');
   const { db } = config;
-  const auth: Record<string, string> = config.token ? { Authorization: `Token ${config.token}` } : {};
+  const auth: Record<string, string> = config.token
+    ? { Authorization: `Token ${config.token}` }
+    : config.username
+      ? {
+          Authorization: `Basic ${Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64')}`,
+        }
+      : {};
   const defaultTimeout = config.timeoutMs ?? 30_000;
 
   const signalFor = (opts: InfluxQueryOptions | undefined): AbortSignal => {
@@ -111,13 +121,13 @@ export function createInfluxQuery(config: InfluxQueryConfig): InfluxQuery {
     async query(q, opts) {
       const r = await post({ q }, opts);
       const text = await readText(r);
-      return seriesOf(parseBody(r.status, text));
+      return seriesOf(parseBody(r.status, text, db));
     },
 
     async *queryChunks(q, opts = {}) {
       const r = await post({ q, chunked: 'true', chunk_size: String(opts.chunkSize ?? 10_000) }, opts);
       if (!r.ok || !r.body) {
-        seriesOf(parseBody(r.status, await readText(r)));
+        seriesOf(parseBody(r.status, await readText(r), db));
         return;
       }
       const decoder = new TextDecoder();
@@ -133,7 +143,7 @@ export function createInfluxQuery(config: InfluxQueryConfig): InfluxQuery {
             const line = pieces.join('');
             pieces = [];
             text = text.slice(nl + 1);
-            if (line.trim()) yield seriesOf(parseBody(r.status, line));
+            if (line.trim()) yield seriesOf(parseBody(r.status, line, db));
             nl = text.indexOf('\n');
           }
           if (text) pieces.push(text);
@@ -142,7 +152,7 @@ export function createInfluxQuery(config: InfluxQueryConfig): InfluxQuery {
         throw err instanceof InfluxError ? err : transportError(err);
       }
       const rest = pieces.join('');
-      if (rest.trim()) yield seriesOf(parseBody(r.status, rest));
+      if (rest.trim()) yield seriesOf(parseBody(r.status, rest, db));
     },
 
     async write(lines, opts) {
@@ -153,6 +163,8 @@ export function createInfluxQuery(config: InfluxQueryConfig): InfluxQuery {
       );
       const text = await readText(r);
       if (r.status === 204 || r.status === 200) return;
+      const missing = missingDatabase(r.status, text, db);
+      if (missing) throw missing;
       throw new InfluxError(
         r.status >= 500 ? 'unavailable' : 'query',
         `/write answered ${r.status}: ${text.slice(0, 300)}`,
@@ -185,7 +197,29 @@ function transportError(err: unknown): InfluxError {
   return new InfluxError('unavailable', `InfluxDB unreachable: ${e.cause?.code ?? e.message}`);
 }
 
-function parseBody(status: number, text: string): QueryBody {
+/**
+ * The database is missing (1.x "database not found", 2.x/3.x "bucket/database not found") or the
+ * credentials may not use it (401/403): an operator's fix, named here, and a 503 to clients meanwhile.
+ */
+function missingDatabase(status: number, text: string, db: string): InfluxError | undefined {
+  if (status === 401 || status === 403)
+    return new InfluxError(
+      'missing',
+      `InfluxDB refused the api's credentials for "${db}" (${status}): check INFLUX_USERNAME/INFLUX_PASSWORD or INFLUX_TOKEN`,
+      status,
+    );
+  if (/(database|bucket)( "[^"]*")? not found/i.test(text))
+    return new InfluxError(
+      'missing',
+      `InfluxDB has no database "${db}" (INFLUX_DB): start ingest or the api with a user allowed to create it, or run CREATE DATABASE "${db}" as an InfluxDB admin`,
+      status,
+    );
+  return undefined;
+}
+
+function parseBody(status: number, text: string, db = ''): QueryBody {
+  const missing = missingDatabase(status, text, db);
+  if (missing) throw missing;
   let body: QueryBody;
   try {
     body = JSON.parse(text) as QueryBody;

@@ -6,6 +6,9 @@ import { InfluxError } from './client.ts';
  * 500 (logged by the error handler with the statement's error).
  */
 export function influxFailure(err: unknown): unknown {
+  if (err instanceof InfluxError && err.kind === 'missing') {
+    return new ApiError('unavailable', err.message, { cause: err });
+  }
   if (err instanceof InfluxError && err.kind !== 'query') {
     return new ApiError('unavailable', `InfluxDB is unavailable (${err.kind}); retry later`, { cause: err });
   }

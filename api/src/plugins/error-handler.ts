@@ -2,6 +2,8 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { isResponseSerializationError } from 'fastify-type-provider-zod';
 import { codeForStatus, ERRORS, type ErrorCode, errorBody, isApiError } from '../errors.ts';
+import { InfluxError } from '../influx/client.ts';
+import { influxFailure } from '../influx/http.ts';
 
 interface ValidationIssue {
   instancePath?: string;
@@ -39,7 +41,9 @@ export const errorHandlerPlugin = fp<ErrorHandlerOptions>(
     const send = (reply: FastifyReply, code: ErrorCode, message?: string) =>
       reply.code(ERRORS[code].status).type('application/json; charset=utf-8').send(errorBody(code, message));
 
-    app.setErrorHandler((err: FastifyError, request, reply) => {
+    app.setErrorHandler((thrown: FastifyError, request, reply) => {
+      // InfluxDB down, slow or without the database reached here unmapped: a 503 saying so, never a 500.
+      const err = (thrown instanceof InfluxError ? influxFailure(thrown) : thrown) as FastifyError;
       if (err.validation) {
         return send(reply, 'invalid_parameter', validationMessage(err.validationContext, err.validation));
       }

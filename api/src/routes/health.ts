@@ -51,7 +51,8 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['operations'],
         summary: 'Readiness',
         description:
-          'Answers 200 when the store answers, InfluxDB answers `/ping` and the MQTT connection is up; ' +
+          'Answers 200 when the store answers, InfluxDB answers and holds the database (made when missing ' +
+          'and allowed), and the MQTT connection is up; ' +
           'otherwise 503 listing the checks that failed.',
         response: { 200: readinessSchema, 503: readinessSchema },
       },
@@ -64,14 +65,17 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
           await within(CHECK_TIMEOUT_MS, probe());
           return 'ok';
         } catch (err) {
-          failed.push({ check, reason: (err as Error).message.slice(0, 200) });
+          failed.push({ check, reason: (err as Error).message.slice(0, 600) });
           return 'failed';
         }
       };
       const { store, influx, mqtt } = app;
       const [s, i, m] = await Promise.all([
         run('store', () => store.ping()),
-        run('influx', influx && (() => influx.ping(CHECK_TIMEOUT_MS))),
+        run(
+          'influx',
+          influx && (() => (influx.ready ? influx.ready(CHECK_TIMEOUT_MS) : influx.ping(CHECK_TIMEOUT_MS))),
+        ),
         run(
           'mqtt',
           mqtt &&
