@@ -1,6 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import {
+  CLIENT_ID_SEPARATOR,
   isId,
+  isLegacyClientId,
   isSckToken,
   MAX_CLIENT_ID_LENGTH,
   mayUseClientId,
@@ -142,7 +144,25 @@ export function createAuthentication(deps: AuthDeps) {
     if (assignedIds.has(client)) return true;
     // no username: a kit's token (checked by identify), or no credentials at all (refused there)
     if (username === undefined) return true;
-    return mayUseClientId(client.id, username);
+    if (mayUseClientId(client.id, username)) return true;
+    // A device's firmware may send a name of its own (legacy); one that claims another identity by its
+    // form (a service's, a kit token's, another id's `id/...`) is refused here, before any hashing.
+    return isId(username) && isLegacyClientId(client.id);
+  }
+
+  /**
+   * A device whose firmware sends a client id that is not its own (`mqttjs_3f…`, `ESP8266Client-1a2b`:
+   * home-made kits written before the client-id rule) keeps working: its session is kept under
+   * `{id}/{that name}`, which only this device can reach, so it can neither displace nor inherit another
+   * identity's session. A name that is a registered device's id is refused: a device using it is either
+   * misconfigured or trying to pass for that device.
+   */
+  async function settleClientId(client: Client, identity: Identity): Promise<boolean> {
+    if (identity.type !== 'device' || assignedIds.has(client) || mayUseClientId(client.id, identity.id))
+      return true;
+    if ((await devices.loginTag(client.id)) !== undefined) return false;
+    client.id = `${identity.id}${CLIENT_ID_SEPARATOR}${client.id}`;
+    return true;
   }
 
   async function login(
@@ -206,6 +226,8 @@ export function createAuthentication(deps: AuthDeps) {
       });
       if (!verdict.ok) refuse('will_denied', CONNACK.notAuthorized, `${verdict.reason}: ${will.topic}`);
     }
+    if (!(await settleClientId(client, outcome.identity)))
+      refuse('client_id_rejected', CONNACK.identifierRejected, 'the client id of another device');
     if (!connections.admit(client, outcome.identity)) refuse('too_many_connections', CONNACK.notAuthorized);
     attachIdentity(client, outcome.identity);
     return true;

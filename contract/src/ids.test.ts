@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { clientIdOwner, ID_PATTERN, mayUseClientId, SERVICE_ACCOUNTS, serviceClientId } from './ids.ts';
+import {
+  clientIdOwner,
+  ID_PATTERN,
+  isLegacyClientId,
+  mayUseClientId,
+  SERVICE_ACCOUNTS,
+  serviceClientId,
+} from './ids.ts';
 
 describe('client-id rule', () => {
   it('accepts an identity name alone or with a suffix after /, and nothing another identity could claim', () => {
@@ -17,6 +24,22 @@ describe('client-id rule', () => {
     expect(mayUseClientId(`car-7/${'x'.repeat(200)}`, 'car-7')).toBe(false);
     expect(clientIdOwner('svc:api/host-1')).toEqual({ owner: 'svc:api', suffixed: true });
     expect(serviceClientId('svc:api', 'host 1')).toBe('svc:api/host-1');
+  });
+
+  it("takes a firmware's made-up name as legacy only when it claims nobody by its form", () => {
+    for (const name of ['ESP8266Client-1a2b', 'mqttjs_3f2a91', 'arduinoClient', 'kit-42'])
+      expect(isLegacyClientId(name)).toBe(true);
+    for (const name of [
+      '',
+      'svc:ingest',
+      'svc:ingest/main',
+      'car-7/x',
+      'ab12cd',
+      'citytel-ingest-main',
+      'a b',
+    ])
+      expect(isLegacyClientId(name)).toBe(false);
+    expect(isLegacyClientId('x'.repeat(129))).toBe(false);
   });
 
   it('never lets two identities use one client id (property)', () => {

@@ -59,6 +59,25 @@ export function mayUseClientId(clientId: string, owner: string, suffixAllowed = 
   return suffixAllowed && /^[\x21-\x7e]+$/.test(clientId.slice(owner.length + 1));
 }
 
+/**
+ * A client id a device's own firmware may send although it is not the device's own form (firmware written
+ * before the rule): it claims nobody by its form — no separator, no service's `svc:`, not an SCK token's
+ * six characters, no `citytel…` name of the platform's — so the broker may keep it apart under `{id}/{it}`. Whether it is a registered device's
+ * id is the broker's question (it asks the store).
+ */
+export function isLegacyClientId(clientId: string): boolean {
+  return (
+    clientId.length > 0 &&
+    clientId.length <= MAX_CLIENT_ID_LENGTH &&
+    !clientId.includes(CLIENT_ID_SEPARATOR) &&
+    !clientId.includes(':') &&
+    !isSckToken(clientId) &&
+    // the platform's own names before the rule (`citytel-ingest-main`) stay reserved
+    !clientId.toLowerCase().startsWith('citytel') &&
+    /^[\x21-\x7e]+$/.test(clientId)
+  );
+}
+
 /** The client id a service process connects with: `svc:ingest/main`, `svc:api/host-1234`. */
 export const serviceClientId = (account: ServiceAccount, suffix: string): string =>
   `${account}${CLIENT_ID_SEPARATOR}${suffix.replace(/[^\x21-\x7e]/g, '-').slice(0, 100)}`;

@@ -165,13 +165,20 @@ export async function startMetricsStack(): Promise<MetricsStack> {
     if (r.status !== 200) throw new Error(`${p} /metrics: ${r.status}`);
     return { contentType: r.headers.get('content-type'), text: await r.text() };
   };
-  // Ingest wrote the readings, and the api heard both processes' figures.
+  // Ingest wrote the readings and counted the rejection, and the api heard both processes' figures after
+  // that (a relayed family is there from the first stats message, with whatever was counted by then).
   await eventually(
     'readings written and relayed',
-    async () =>
-      /^citytel_ingest_points_written_total [1-9]/m.test((await scrape('ingest')).text) &&
-      (await scrape('api')).text.includes('citytel_ingest_points_written_total{instance="metrics-ingest"}') &&
-      (await scrape('api')).text.includes('citytel_broker_clients{instance="metrics-broker"}'),
+    async () => {
+      const written = /^citytel_ingest_points_written_total ([0-9.e+]+)/m.exec((await scrape('ingest')).text);
+      if (!written || Number(written[1]) === 0) return false;
+      const api = (await scrape('api')).text;
+      return (
+        api.includes(`citytel_ingest_points_written_total{instance="metrics-ingest"} ${written[1]}`) &&
+        /citytel_ingest_messages_rejected_total\{[^}]*instance="metrics-ingest"/.test(api) &&
+        api.includes('citytel_broker_clients{instance="metrics-broker"}')
+      );
+    },
     30_000,
   );
   return { metricsUrl, scrape, influx: { url: influx.url, db: influx.db }, stop };

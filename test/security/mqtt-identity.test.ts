@@ -80,6 +80,23 @@ describe('a client id belongs to one identity', () => {
     expect(await connackCode(tb.url, login('kit-3', 'kit-3/backup'))).toBe(0);
   });
 
+  it("keeps a firmware's own made-up client id working, apart for each device", async () => {
+    // Two home-made kits whose firmware both send `ESP8266Client` (written before the rule): each is kept
+    // under its own identity, neither displaces the other, and each takes its own session back.
+    const a = await track(brokerClient(tb.url, login('kit-1', 'ESP8266Client', { clean: false })));
+    const b = await track(brokerClient(tb.url, login('kit-3', 'ESP8266Client', { clean: false })));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(a.connected).toBe(true);
+    expect(b.connected).toBe(true);
+    const aClosed = closedByBroker(a, 5000);
+    const again = await track(brokerClient(tb.url, login('kit-1', 'ESP8266Client', { clean: false })));
+    await aClosed;
+    expect(again.connected).toBe(true);
+    expect(b.connected).toBe(true);
+    again.end(true);
+    b.end(true);
+  });
+
   it('refuses svc:sim unless the demo enables it', async () => {
     expect(
       await connackCode(tb.url, {
