@@ -1,5 +1,7 @@
 import { Readable } from 'node:stream';
 import {
+  energyToLevel,
+  isDbMetric,
   MEASUREMENTS,
   METRIC_NAMES,
   type Metric,
@@ -13,7 +15,18 @@ import { z } from 'zod';
 import { apiError, errorResponses } from '../errors.ts';
 import type { InfluxQuery, InfluxSeries } from '../influx/client.ts';
 import { influxFailure, round3 } from '../influx/http.ts';
-import { and, as, call, ident, oneOf, select, tagEquals, timeRange } from '../influx/influxql.ts';
+import {
+  and,
+  as,
+  call,
+  energyField,
+  energyOf,
+  ident,
+  oneOf,
+  select,
+  tagEquals,
+  timeRange,
+} from '../influx/influxql.ts';
 import { prefilterCells } from '../influx/map-query.ts';
 import {
   bboxParam,
@@ -241,7 +254,9 @@ async function* exportRows(
     : (opts.sliceMs ?? 6 * UNIT_MS.h);
   for (let a = from; a < to && !signal.aborted; ) {
     const b = Math.min(to, q.every ? ceilTo(a + 1, slice) : a + slice);
-    const sql = q.every ? bucketedQuery(metrics, q.fn, q.every, where(a, b)) : rawQuery(metrics, where(a, b));
+    const sql = q.every
+      ? bucketedQuery(metrics, q.fn, q.every, where(a, b), timeRange(a, b))
+      : rawQuery(metrics, where(a, b));
     for await (const chunk of opts.influx.queryChunks(sql, {
       signal,
       chunkSize: opts.chunkSize ?? 5000,
@@ -267,16 +282,42 @@ function rawQuery(metrics: readonly Metric[], where: string): string {
   return select({ fields: fields.map(ident), from: MEASUREMENTS.readings, where });
 }
 
-function bucketedQuery(metrics: readonly Metric[], fn: Fn, every: number, where: string): string {
+/**
+ * One row per bucket and device. A mean of a level in dB is its energy mean (ISO 1996-1): the mean of
+ * each point's 10^(L/10), from a subquery (influxql.ts `energySubquery`), turned back into dB in
+ * `bucketRows`; every other metric and aggregate is read as is.
+ */
+function bucketedQuery(
+  metrics: readonly Metric[],
+  fn: Fn,
+  every: number,
+  where: string,
+  time: string,
+): string {
+  const energy = fn === 'mean' && metrics.some(isDbMetric);
   const fields = [
-    ...metrics.map((m) => as(call(fn, m), m)),
+    ...metrics.map((m) => as(call(fn, energy && isDbMetric(m) ? energyField(m) : m), m)),
     as(call('mean', POSITION_FIELDS.lat), 'lat'),
     as(call('mean', POSITION_FIELDS.lon), 'lon'),
   ];
+  const inner = energy
+    ? {
+        sub: select({
+          fields: [
+            ...metrics.filter(isDbMetric).map((m) => energyOf(m, energyField(m))),
+            ...[...metrics.filter((m) => !isDbMetric(m)), POSITION_FIELDS.lat, POSITION_FIELDS.lon].map(
+              ident,
+            ),
+          ],
+          from: MEASUREMENTS.readings,
+          where,
+        }),
+      }
+    : undefined;
   return select({
     fields,
-    from: MEASUREMENTS.readings,
-    where,
+    from: inner ?? MEASUREMENTS.readings,
+    where: inner ? time : where,
     groupBy: [{ time: every }, READING_TAGS.device, READING_TAGS.kind, READING_TAGS.loc],
     fill: 'none',
   });
@@ -327,9 +368,10 @@ function bucketRows(s: InfluxSeries, metrics: readonly Metric[], fn: Fn): Row[] 
   const out: Row[] = [];
   for (const v of s.values) {
     // count() answers 0, not null, for a metric absent from the bucket.
-    const values = c.metrics.map((i) => {
+    const values = c.metrics.map((i, k) => {
       const x = numberAt(v, i);
-      return x === null || (fn === 'count' && x === 0) ? null : round3(x);
+      if (x === null || (fn === 'count' && x === 0)) return null;
+      return round3(fn === 'mean' && isDbMetric(metrics[k]!) ? energyToLevel(x) : x);
     });
     if (values.every((x) => x === null)) continue;
     const row = placed({

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { apiError, errorResponses } from '../errors.ts';
 import { etagOf, type PreparedAnswer, prepareAnswer, sendJsonText, sendPrepared } from '../influx/answer.ts';
 import type { InfluxQuery } from '../influx/client.ts';
-import { influxFailure, mean3, round3 } from '../influx/http.ts';
+import { influxFailure, metricMean3, round3 } from '../influx/http.ts';
 import { aggregateCells, type CellAggregate } from '../influx/map-query.ts';
 import { bboxParam, durationParam, metricParam, timeParam } from '../influx/params.ts';
 import type { TierCoverage } from '../influx/plan.ts';
@@ -260,7 +260,7 @@ async function mapView(
 }
 
 function feature(metric: Parameters<typeof bandFor>[0], c: CellAggregate): MapAnswer['features'][number] {
-  const mean = mean3(c.sum, c.count);
+  const mean = metricMean3(metric, c.sum, c.count);
   return {
     type: 'Feature',
     geometry: geohashPolygon(c.cell, round6),

@@ -1,12 +1,22 @@
-import { MEASUREMENTS, METRICS, type Metric, READING_TAGS } from '@citytel/contract';
+import { isDbMetric, MEASUREMENTS, METRICS, type Metric, READING_TAGS } from '@citytel/contract';
 import type { Store } from '@citytel/store';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { apiError, errorResponses } from '../errors.ts';
 import { type PreparedAnswer, prepareAnswer, sendPrepared } from '../influx/answer.ts';
 import type { InfluxQuery } from '../influx/client.ts';
-import { influxFailure, mean3, round3 } from '../influx/http.ts';
-import { and, as, call, ident, select, tagEquals, timeRange } from '../influx/influxql.ts';
+import { influxFailure, metricMean3, round3 } from '../influx/http.ts';
+import {
+  and,
+  as,
+  call,
+  energyField,
+  energySubquery,
+  ident,
+  select,
+  tagEquals,
+  timeRange,
+} from '../influx/influxql.ts';
 import { deviceIdParam, durationParam, type Fn, fnParam, metricParam, timeParam } from '../influx/params.ts';
 import { planSegments, type TierCoverage } from '../influx/plan.ts';
 import { createResultCache } from '../influx/result-cache.ts';
@@ -84,6 +94,7 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
           'with the chosen aggregate: mean, min, max, count, median or p95 (nearest rank: the value at ' +
           'rank ⌊0.95·n + 0.5⌋ of the sorted bucket). Buckets start at multiples of `every` since the epoch ' +
           '(UTC midnight for 1d). Every bucket of the range is present; an empty one has `v: null`. ' +
+          'The mean of a level in dB (noise_laeq) is its energy mean, 10·lg(mean(10^(L/10))) (ISO 1996-1). ' +
           'Values are rounded to 3 decimals.',
         params: z.object({ id: deviceIdParam }),
         querystring: z.object({
@@ -179,29 +190,41 @@ async function bucketValues(
   // Sums, counts and extremes of each bucket from every segment of the plan, combined per bucket start.
   const buckets = new Map<number, Bucket>();
   const segments = planSegments(from, to, tiers);
+  const db = isDbMetric(metric);
   const results = await Promise.all(
     segments.map((seg) => {
-      const f = (stat: 'sum' | 'count' | 'min' | 'max') =>
-        ident(seg.tier ? rollupField(metric, stat) : metric);
-      const fields = seg.tier
-        ? [
-            as(`sum(${f('sum')})`, 's'),
-            as(`sum(${f('count')})`, 'c'),
-            as(`min(${f('min')})`, 'lo'),
-            as(`max(${f('max')})`, 'hi'),
-          ]
-        : [
-            as(`sum(${f('sum')})`, 's'),
-            as(`count(${f('count')})`, 'c'),
-            as(`min(${f('min')})`, 'lo'),
-            as(`max(${f('max')})`, 'hi'),
-          ];
+      if (seg.tier) {
+        // A tier's sum of a level in dB is already a sum of energy (rollup.ts).
+        const f = (stat: 'sum' | 'count' | 'min' | 'max') => ident(rollupField(metric, stat));
+        return influx.query(
+          select({
+            fields: [
+              as(`sum(${f('sum')})`, 's'),
+              as(`sum(${f('count')})`, 'c'),
+              as(`min(${f('min')})`, 'lo'),
+              as(`max(${f('max')})`, 'hi'),
+            ],
+            from: seg.tier.measurement,
+            rp: seg.tier.rp,
+            where: where(seg.from, seg.to),
+            groupBy: [{ time: every }],
+            fill: 'none',
+          }),
+        );
+      }
+      const m = ident(metric);
       return influx.query(
         select({
-          fields,
-          from: seg.tier?.measurement ?? MEASUREMENTS.readings,
-          rp: seg.tier?.rp,
-          where: where(seg.from, seg.to),
+          fields: [
+            as(`sum(${ident(db ? energyField(metric) : metric)})`, 's'),
+            as(`count(${m})`, 'c'),
+            as(`min(${m})`, 'lo'),
+            as(`max(${m})`, 'hi'),
+          ],
+          from: db
+            ? energySubquery(metric, MEASUREMENTS.readings, where(seg.from, seg.to))
+            : MEASUREMENTS.readings,
+          where: db ? timeRange(seg.from, seg.to) : where(seg.from, seg.to),
           groupBy: [{ time: every }],
           fill: 'none',
         }),
@@ -224,7 +247,7 @@ async function bucketValues(
     }
   }
   for (const [t, b] of buckets) {
-    const v = fn === 'mean' ? mean3(b.s, b.c) : fn === 'min' ? b.lo : fn === 'max' ? b.hi : b.c;
+    const v = fn === 'mean' ? metricMean3(metric, b.s, b.c) : fn === 'min' ? b.lo : fn === 'max' ? b.hi : b.c;
     out.set(t, round3(v));
   }
   return out;
