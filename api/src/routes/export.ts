@@ -1,11 +1,14 @@
 import { Readable } from 'node:stream';
 import {
   energyToLevel,
+  flagNames,
   isDbMetric,
   MEASUREMENTS,
   METRIC_NAMES,
   type Metric,
   POSITION_FIELDS,
+  QUALITY_ERROR_FIELD,
+  QUALITY_FIELD,
   READING_TAGS,
   TIME_SOURCE_FIELD,
 } from '@citytel/contract';
@@ -41,6 +44,7 @@ import {
 } from '../influx/params.ts';
 import { publicPosition, round6 } from '../influx/public-position.ts';
 import { ceilTo, floorTo, formatDuration, iso, UNIT_MS } from '../influx/time.ts';
+import { csvColumns, DATAPACKAGE_PATH, dataPackage } from './datapackage.ts';
 
 export interface ExportRoutesOptions {
   influx: InfluxQuery;
@@ -80,11 +84,35 @@ interface Row {
   lon: number;
   values: Array<number | null>;
   tsrc?: string;
+  /** Quality flags (contract quality.ts) and the sensor error values kept out of the metric columns. */
+  qf?: number;
+  qerr?: string;
 }
 
 /** GET /api/v1/export: open data, streamed. */
 export const exportRoutes: FastifyPluginAsyncZod<ExportRoutesOptions> = async (app, opts) => {
   const maxRange = opts.maxRangeMs ?? 366 * UNIT_MS.d;
+
+  app.get(
+    DATAPACKAGE_PATH,
+    {
+      schema: {
+        tags: ['open data'],
+        summary: 'Frictionless Tabular Data Package of the CSV export',
+        description:
+          'Licence, source, column types and units of `/api/v1/export?format=csv` ' +
+          '(https://specs.frictionlessdata.io/tabular-data-package/).',
+        response: { 200: z.looseObject({ profile: z.literal('tabular-data-package') }) },
+      },
+    },
+    async (request, reply) => {
+      const base = `${request.protocol}://${request.host}`;
+      return reply
+        .type('application/json; charset=utf-8')
+        .header('Cache-Control', 'public, max-age=3600')
+        .send(dataPackage(opts.license, base));
+    },
+  );
 
   app.get(
     '/api/v1/export',
@@ -95,8 +123,12 @@ export const exportRoutes: FastifyPluginAsyncZod<ExportRoutesOptions> = async (a
         summary: 'Open-data export of readings (CSV or GeoJSON), streamed',
         description:
           'Raw readings, or with `every` one row per device and bucket with `fn` of each metric (position: ' +
-          'the mean of the bucket). Rows are streamed as InfluxDB is read in time slices and chunks, so any ' +
-          'range costs the api the same memory. CSV starts with a `# license:` line; GeoJSON carries a ' +
+          'the mean of the bucket; a level in dB its energy mean). Rows are streamed as InfluxDB is read in ' +
+          "time slices and chunks, so any range costs the api the same memory. The CSV's first line is its " +
+          'header (RFC 4180); its licence, source, units and column types are in the Frictionless Data ' +
+          'Package at /api/v1/export/datapackage.json, linked from the `Link` header (rel="describedby"). Raw ' +
+          "rows carry `flags` (quality flags, `;`-separated) and `sensor_error` (a sensor's error values, " +
+          'never in a metric column). GeoJSON carries a ' +
           '`license` member. Indoor kits are placed at the centre of their 7-cell, and `bbox` selects by ' +
           'that public position. Within each time slice, bucketed rows are grouped by device.',
         querystring: querySchema,
@@ -138,6 +170,7 @@ export const exportRoutes: FastifyPluginAsyncZod<ExportRoutesOptions> = async (a
       return plain
         .type(q.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/geo+json')
         .header('Content-Disposition', `attachment; filename="${name}"`)
+        .header('Link', `<${DATAPACKAGE_PATH}>; rel="describedby"; type="application/json"`)
         .header('Cache-Control', 'no-cache')
         .send(body);
     },
@@ -148,22 +181,23 @@ type Rows = AsyncGenerator<Row[], void>;
 type Log = { warn(obj: object, msg: string): void };
 
 async function* csv(
-  license: string,
+  _license: string,
   q: ExportQuery,
   metrics: readonly Metric[],
-  from: number,
-  to: number,
+  _from: number,
+  _to: number,
   first: IteratorResult<Row[], void>,
   rest: Rows,
   log: Log,
 ): AsyncGenerator<string> {
-  yield `# license: ${license}; source: citytel open data; ${describe(q, from, to)}\n`;
-  yield `time,device,kind,loc,lat,lon,${metrics.join(',')}${q.every ? '' : ',tsrc'}\n`;
+  // The first line is the header (pandas' and R's read_csv take anything else as data): licence, source
+  // and units are in the data package the Link header names.
+  yield `${csvColumns(metrics, !q.every).join(',')}\n`;
   for await (const batch of batches(first, rest, log)) {
     let out = '';
     for (const r of batch) {
       out += `${iso(r.t)},${r.device},${r.kind},${r.loc},${r.lat},${r.lon},${r.values.map((v) => (v === null ? '' : v)).join(',')}`;
-      out += q.every ? '\n' : `,${r.tsrc ?? ''}\n`;
+      out += q.every ? '\n' : `,${r.tsrc ?? ''},${r.qf ? flagNames(r.qf).join(';') : ''},${r.qerr ?? ''}\n`;
     }
     if (out) yield out;
   }
@@ -200,6 +234,8 @@ async function* geojson(
         if (r.values[i] !== null) properties[m] = r.values[i];
       });
       if (r.tsrc) properties.tsrc = r.tsrc;
+      if (r.qf) properties.flags = flagNames(r.qf);
+      if (r.qerr) properties.sensor_error = r.qerr;
       out += `${sep}${JSON.stringify({ type: 'Feature', geometry: { type: 'Point', coordinates: [r.lon, r.lat] }, properties })}`;
       sep = ',\n';
     }
@@ -275,6 +311,8 @@ function rawQuery(metrics: readonly Metric[], where: string): string {
     POSITION_FIELDS.lat,
     POSITION_FIELDS.lon,
     TIME_SOURCE_FIELD,
+    QUALITY_FIELD,
+    QUALITY_ERROR_FIELD,
     READING_TAGS.device,
     READING_TAGS.kind,
     READING_TAGS.loc,
@@ -331,6 +369,8 @@ function columns(s: InfluxSeries, metrics: readonly Metric[]) {
     lat: at('lat'),
     lon: at('lon'),
     tsrc: at(TIME_SOURCE_FIELD),
+    qf: at(QUALITY_FIELD),
+    qerr: at(QUALITY_ERROR_FIELD),
     tags: s.tags ?? {},
     at,
   };
@@ -347,7 +387,9 @@ function rawRows(s: InfluxSeries, metrics: readonly Metric[]): Row[] {
   const out: Row[] = [];
   for (const v of s.values) {
     const values = c.metrics.map((i) => numberAt(v, i));
-    if (values.every((x) => x === null)) continue;
+    const qerr = textAt(v, c.qerr);
+    // A reading whose only values were error codes is still a row: the sensor said something.
+    if (values.every((x) => x === null) && qerr === undefined) continue;
     const row = placed({
       t: v[0] as number,
       device: textAt(v, device!) ?? '',
@@ -357,8 +399,13 @@ function rawRows(s: InfluxSeries, metrics: readonly Metric[]): Row[] {
       lon: numberAt(v, c.lon) ?? Number.NaN,
       values,
     });
+    if (!row) continue;
     const tsrc = textAt(v, c.tsrc);
-    if (row) out.push(tsrc ? { ...row, tsrc } : row);
+    if (tsrc) row.tsrc = tsrc;
+    const qf = numberAt(v, c.qf);
+    if (qf) row.qf = qf;
+    if (qerr) row.qerr = qerr;
+    out.push(row);
   }
   return out;
 }

@@ -1,4 +1,14 @@
-import { isDbMetric, MEASUREMENTS, METRICS, type Metric, READING_TAGS } from '@citytel/contract';
+import {
+  energyToLevel,
+  isDbMetric,
+  levelToEnergy,
+  MEASUREMENTS,
+  METRICS,
+  type Metric,
+  QUALITY_FIELD,
+  QUALITY_FLAGS,
+  READING_TAGS,
+} from '@citytel/contract';
 import type { Store } from '@citytel/store';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -103,6 +113,13 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
           to: timeParam('end, excluded, ISO 8601 or relative (default now)').optional(),
           every: durationParam(UNIT_MS.m, UNIT_MS.d, 'bucket width, 1m to 1d (default 1h)').optional(),
           fn: fnParam.default('mean'),
+          flagged: z
+            .enum(['include', 'exclude'])
+            .default('include')
+            .describe(
+              'readings flagged stuck or jump (a faulty sensor) are counted (include) or left out (exclude, ' +
+                'read from raw readings). Sensor error codes are never served as values either way.',
+            ),
         }),
         response: { 200: seriesSchema, ...errorResponses(400, 404, 429, 503) },
       },
@@ -135,6 +152,7 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
             to,
             every,
             tiersFor(q.fn, every),
+            q.flagged === 'exclude',
           );
           const out: Series = {
             device: id,
@@ -170,8 +188,10 @@ async function bucketValues(
   to: number,
   every: number,
   tiers: TierCoverage[],
+  excludeFlagged = false,
 ): Promise<Map<number, number>> {
   const where = (a: number, b: number) => and(tagEquals(READING_TAGS.device, device), timeRange(a, b));
+  if (excludeFlagged) return unflaggedBuckets(influx, metric, fn, where(from, to), every);
   const out = new Map<number, number>();
   if (!COMBINABLE.has(fn)) {
     const q = select({
@@ -251,4 +271,53 @@ async function bucketValues(
     out.set(t, round3(v));
   }
   return out;
+}
+
+/** Flags of a faulty sensor, whose readings `flagged=exclude` leaves out. */
+const FAULTY = QUALITY_FLAGS.stuck | QUALITY_FLAGS.jump;
+
+/**
+ * Buckets of one device's readings without the faulty ones. InfluxQL cannot keep the points a field is
+ * absent from (`"qf" & 6 = 0` is false where no flag was written, i.e. on every clean reading), so the
+ * points are read with their flags and aggregated here, with the same definitions as InfluxDB's: median
+ * the mean of the middle two, p95 the nearest rank, a level in dB on the energy scale.
+ */
+async function unflaggedBuckets(
+  influx: InfluxQuery,
+  metric: Metric,
+  fn: Fn,
+  where: string,
+  every: number,
+): Promise<Map<number, number>> {
+  const byBucket = new Map<number, number[]>();
+  for await (const chunk of influx.queryChunks(
+    select({ fields: [ident(metric), ident(QUALITY_FIELD)], from: MEASUREMENTS.readings, where }),
+  )) {
+    for (const s of chunk) {
+      for (const [t, v, qf] of s.values as Array<[number, unknown, unknown]>) {
+        if (typeof v !== 'number' || (typeof qf === 'number' && (qf & FAULTY) !== 0)) continue;
+        const b = Math.floor(t / every) * every;
+        const list = byBucket.get(b);
+        if (list) list.push(v);
+        else byBucket.set(b, [v]);
+      }
+    }
+  }
+  const out = new Map<number, number>();
+  for (const [t, values] of byBucket) out.set(t, round3(aggregateValues(metric, fn, values)));
+  return out;
+}
+
+function aggregateValues(metric: Metric, fn: Fn, values: number[]): number {
+  const n = values.length;
+  if (fn === 'count') return n;
+  if (fn === 'mean') {
+    if (isDbMetric(metric)) return energyToLevel(values.reduce((a, v) => a + levelToEnergy(v), 0) / n);
+    return Math.round(values.reduce((a, v) => a + v, 0) * 1e6) / 1e6 / n;
+  }
+  const sorted = values.sort((a, b) => a - b);
+  if (fn === 'min') return sorted[0]!;
+  if (fn === 'max') return sorted[n - 1]!;
+  if (fn === 'median') return n % 2 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
+  return sorted[Math.max(0, Math.floor(n * 0.95 + 0.5) - 1)]!;
 }

@@ -1,0 +1,168 @@
+import { readFileSync } from 'node:fs';
+import { encodeAirrohr, stamp, topics } from '@citytel/contract';
+import Ajv from 'ajv';
+import { parse } from 'csv-parse/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPipeline } from '../ingest/src/pipeline.ts';
+import { lineText } from '../ingest/src/points.ts';
+import { cacheOf, device } from '../ingest/src/testing.ts';
+import { type ReadStack, startReadStack } from './helpers/api-read.ts';
+
+/**
+ * Quality flags and open-data formats, end to end from ingest's pipeline (the points it writes) through a
+ * real InfluxDB to the api: an SDS011 error value is flagged and never served as a concentration; the CSV
+ * is what a strict CSV parser reads with no options; its data package validates against the Frictionless
+ * profile.
+ */
+
+const MIN = 60_000;
+const T0 = Date.UTC(2026, 10, 20, 8);
+const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+const HOME = { lat: 48.1113, lon: -1.68 };
+
+let stack: ReadStack;
+const airrohr = (values: Parameters<typeof encodeAirrohr>[1]) =>
+  Buffer.from(JSON.stringify(encodeAirrohr('1', values)));
+
+beforeAll(async () => {
+  const air = device('air-1', { kind: 'airrohr', ...HOME });
+  const kit = device('kit-1', HOME);
+  stack = await startReadStack({
+    devices: [
+      { id: 'air-1', kind: 'airrohr', ...HOME },
+      { id: 'kit-1', kind: 'native', lat: HOME.lat, lon: HOME.lon + 0.02 },
+    ],
+    license: 'CC-BY-4.0',
+  });
+  const pipeline = createPipeline({
+    devices: cacheOf([air, { ...kit, lon: HOME.lon + 0.02 }]),
+    stuckReadings: 3,
+  });
+  const lines: string[] = [];
+  const send = async (topic: string, payload: Buffer, at: number) => {
+    const o = await pipeline.process({ topic, payload: stamp(payload, at) });
+    lines.push(...o.lines.map(lineText));
+  };
+  // airrohr sends no time: each reading takes the broker's stamp.
+  await send(topics.sensorAirrohr('air-1'), airrohr({ pm10: 12, pm25: 8, humidity: 60 }), T0);
+  await send(
+    topics.sensorAirrohr('air-1'),
+    airrohr({ pm10: 1999.9, pm25: 999.9, humidity: 61 }),
+    T0 + 5 * MIN,
+  );
+  await send(topics.sensorAirrohr('air-1'), airrohr({ pm10: 14, pm25: 10, humidity: 95 }), T0 + 10 * MIN);
+  // A kit stuck on 40 dB(A): flagged from its third reading.
+  for (let i = 0; i < 4; i++) {
+    await send(
+      topics.sensorReadings('kit-1'),
+      Buffer.from(JSON.stringify({ noise_laeq: 40, pm25: 5 + i })),
+      T0 + i * MIN,
+    );
+  }
+  // Ingest's lines carry nanoseconds.
+  const w = await fetch(`${stack.influx.url}/write?db=${stack.influx.db}&precision=ns`, {
+    method: 'POST',
+    body: lines.join('\n'),
+  });
+  expect(w.status).toBe(204);
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+const get = async (path: string) => {
+  const r = await stack.get(path);
+  expect(r.status, await r.clone().text()).toBe(200);
+  return r;
+};
+const range = `from=${iso(T0)}&to=${iso(T0 + 30 * MIN)}`;
+
+describe('quality flags', () => {
+  it('an SDS011 999.9 is absent from series and map: their PM2.5 are the two real readings', async () => {
+    const series = (await (
+      await get(`/api/v1/devices/air-1/series?metric=pm25&fn=max&every=1h&${range}`)
+    ).json()) as {
+      points: Array<{ v: number }>;
+    };
+    expect(series.points.map((p) => p.v)).toEqual([10]);
+    const map = (await (
+      await get(`/api/v1/map?metric=pm10&window=1h&to=${iso(T0 + 30 * MIN)}&cell=6`)
+    ).json()) as {
+      features: Array<{ properties: { count: number; max: number } }>;
+    };
+    expect(map.features.map((f) => [f.properties.count, f.properties.max])).toEqual([[2, 14]]);
+  });
+
+  it('the export names the flags and keeps the error values out of the concentration columns', async () => {
+    const text = await (await get(`/api/v1/export?device=air-1&metric=pm25&${range}`)).text();
+    const rows = parse(text) as string[][];
+    expect(rows[0]).toEqual([
+      'time',
+      'device',
+      'kind',
+      'loc',
+      'lat',
+      'lon',
+      'pm25',
+      'tsrc',
+      'flags',
+      'sensor_error',
+    ]);
+    expect(rows.slice(1).map((r) => [r[6], r[8], r[9]])).toEqual([
+      ['8', '', ''],
+      ['', 'sensor_error', 'pm10=1999.9;pm25=999.9'],
+      ['10', 'rh_high', ''],
+    ]);
+  });
+
+  it('flagged=exclude leaves out a stuck sensor’s readings; include (the default) counts them', async () => {
+    const q = `/api/v1/devices/kit-1/series?metric=noise_laeq&fn=count&every=1h&${range}`;
+    const all = (await (await get(q)).json()) as { points: Array<{ v: number }> };
+    const clean = (await (await get(`${q}&flagged=exclude`)).json()) as { points: Array<{ v: number }> };
+    expect(all.points.map((p) => p.v)).toEqual([4]);
+    expect(clean.points.map((p) => p.v)).toEqual([2]);
+  });
+});
+
+describe('open data tools read it as it is', () => {
+  it('the CSV parses with a strict CSV parser and no options, its first line the header', async () => {
+    const r = await get(`/api/v1/export?${range}`);
+    expect(r.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    const rows = parse(await r.text()) as string[][];
+    expect(rows[0]![0]).toBe('time');
+    expect(rows.length).toBe(1 + 3 + 4);
+    expect(new Set(rows.map((row) => row.length)).size).toBe(1);
+  });
+
+  it('the data package validates against the Frictionless Tabular Data Package profile', async () => {
+    const r = await get('/api/v1/export/datapackage.json');
+    const pkg = (await r.json()) as {
+      licenses: Array<{ name: string }>;
+      resources: Array<{ schema: { fields: Array<{ name: string; unit?: string }> } }>;
+    };
+    // The profile is JSON Schema draft-04; its $schema is dropped so that Ajv's default draft reads it.
+    const { $schema: _draft, ...profile } = JSON.parse(
+      readFileSync(new URL('./fixtures/frictionless/tabular-data-package.json', import.meta.url), 'utf8'),
+    );
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    const validate = ajv.compile(profile);
+    expect(validate(pkg), JSON.stringify(validate.errors)).toBe(true);
+    expect(pkg.licenses[0]!.name).toBe('CC-BY-4.0');
+    // Its columns are the CSV's, with units.
+    const header = parse(await (await get(`/api/v1/export?${range}`)).text())[0] as string[];
+    const fields = pkg.resources[0]!.schema.fields;
+    expect(fields.map((f) => f.name)).toEqual(header);
+    expect(fields.find((f) => f.name === 'pm25')!.unit).toBe('µg/m³');
+    expect(fields.find((f) => f.name === 'noise_laeq')!.unit).toBe('dB(A)');
+  });
+
+  it('GeoJSON is application/geo+json', async () => {
+    const r = await get(`/api/v1/export?format=geojson&device=air-1&${range}`);
+    expect(r.headers.get('content-type')).toBe('application/geo+json');
+    const body = (await r.json()) as { features: Array<{ properties: Record<string, unknown> }> };
+    expect(body.features[1]!.properties).toMatchObject({
+      flags: ['sensor_error'],
+      sensor_error: 'pm10=1999.9;pm25=999.9',
+    });
+  });
+});
