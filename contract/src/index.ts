@@ -13,6 +13,7 @@ export * from './payloads/command.ts';
 export * from './payloads/native.ts';
 export * from './payloads/sck.ts';
 export * from './payloads/vehicle.ts';
+export * from './pm-correction.ts';
 export * from './quality.ts';
 export * from './reading.ts';
 export * from './sck-sensors.ts';
