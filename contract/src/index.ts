@@ -1,3 +1,4 @@
+export * from './air-index.ts';
 export * from './airrohr-types.ts';
 export * from './bands.ts';
 export * from './decode.ts';
