@@ -35,6 +35,7 @@ import { exportRoutes } from './routes/export.ts';
 import { healthRoutes } from './routes/health.ts';
 import { mapRoutes } from './routes/map.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { noiseRoutes } from './routes/noise.ts';
 import { seriesRoutes } from './routes/series.ts';
 import { type StreamRoutesOptions, streamRoutes } from './routes/stream.ts';
 import { vehicleRoutes } from './routes/vehicles.ts';
@@ -178,6 +179,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(seriesRoutes, { influx, store: deps.store, rollups, cacheTtlMs });
     await app.register(mapRoutes, { influx, rollups, cacheTtlMs });
     await app.register(exportRoutes, { influx, license: config.OPEN_DATA_LICENSE });
+    await app.register(noiseRoutes, {
+      influx,
+      store: deps.store,
+      timeZone: config.CITY_TIMEZONE,
+      periods: config.NOISE_PERIODS,
+      minCoverage: config.NOISE_MIN_COVERAGE,
+    });
   }
   if (deps.mqtt) await app.register(streamRoutes, { ...deps.stream, mqtt: deps.mqtt, store: deps.store });
   return app;
