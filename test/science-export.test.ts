@@ -124,6 +124,30 @@ describe('quality flags', () => {
   });
 });
 
+describe('the air index by its definition', () => {
+  it('a PM map of 1 hour has no EAQI band and says why; a 24-hour window has its band', async () => {
+    type Body = {
+      index: { period: string; status: string; reason?: string };
+      features: Array<{ properties: { band: { label: string } | null; mean: number } }>;
+    };
+    const short = (await (
+      await get(`/api/v1/map?metric=pm25&window=1h&to=${iso(T0 + 30 * MIN)}&cell=6`)
+    ).json()) as Body;
+    expect(short.index).toMatchObject({ period: '24-hour running mean', status: 'insufficient_data' });
+    expect(short.index.reason).toContain('window=1d');
+    expect(short.features.every((f) => f.properties.band === null)).toBe(true);
+    const day = (await (
+      await get(`/api/v1/map?metric=pm25&window=24h&to=${iso(T0 + 30 * MIN)}&cell=6`)
+    ).json()) as Body;
+    expect(day.index).toMatchObject({ period: '24-hour running mean', status: 'ok' });
+    // The air kit's PM2.5 mean of 8 and 10 is 9 (fair); the error value is not in it.
+    expect(day.features.map((f) => [f.properties.mean, f.properties.band?.label]).sort()).toEqual([
+      [6.5, 'fair'],
+      [9, 'fair'],
+    ]);
+  });
+});
+
 describe('open data tools read it as it is', () => {
   it('the CSV parses with a strict CSV parser and no options, its first line the header', async () => {
     const r = await get(`/api/v1/export?${range}`);
