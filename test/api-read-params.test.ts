@@ -95,7 +95,7 @@ const PARAMS: Record<string, { path: string; names: string[] }> = {
   map: { path: '/api/v1/map?metric=pm25', names: ['metric', 'window', 'to', 'bbox', 'cell'] },
   export: {
     path: '/api/v1/export?metric=pm25',
-    names: ['metric', 'from', 'to', 'bbox', 'device', 'kind', 'format', 'every', 'fn'],
+    names: ['metric', 'from', 'to', 'bbox', 'device', 'kind', 'format', 'sensor', 'every', 'fn'],
   },
   stream: { path: '/api/v1/stream', names: ['lastEventId'] },
 };

@@ -180,6 +180,53 @@ describe('open data tools read it as it is', () => {
     expect(fields.find((f) => f.name === 'noise_laeq')!.unit).toBe('dB(A)');
   });
 
+  it('an airrohr kit exports in the sensor.community archive layout, header as the archive files have it', async () => {
+    const r = await get(`/api/v1/export?format=archive&device=air-1&sensor=SDS011&${range}`);
+    expect(r.headers.get('content-disposition')).toContain('2026-11-20_sds011_sensor_air-1.csv');
+    const text = await r.text();
+    // The header of every PM file of archive.sensor.community (e.g. 2026-02-22_sds011_sensor_88091.csv).
+    expect(text.split('\n')[0]).toBe(
+      'sensor_id;sensor_type;location;lat;lon;timestamp;P1;durP1;ratioP1;P2;durP2;ratioP2',
+    );
+    const rows = parse(text, { delimiter: ';', columns: true }) as Array<Record<string, string>>;
+    // The reading whose PM were SDS011 error values has no row: the archive has no such values either.
+    expect(rows).toEqual([
+      {
+        sensor_id: 'air-1',
+        sensor_type: 'SDS011',
+        location: 'air-1',
+        lat: '48.111',
+        lon: '-1.680',
+        timestamp: '2026-11-20T08:00:00',
+        P1: '12.00',
+        durP1: '',
+        ratioP1: '',
+        P2: '8.00',
+        durP2: '',
+        ratioP2: '',
+      },
+      {
+        sensor_id: 'air-1',
+        sensor_type: 'SDS011',
+        location: 'air-1',
+        lat: '48.111',
+        lon: '-1.680',
+        timestamp: '2026-11-20T08:10:00',
+        P1: '14.00',
+        durP1: '',
+        ratioP1: '',
+        P2: '10.00',
+        durP2: '',
+        ratioP2: '',
+      },
+    ]);
+    const dht = await (await get(`/api/v1/export?format=archive&device=air-1&sensor=DHT22&${range}`)).text();
+    expect(dht.split('\n')[0]).toBe('sensor_id;sensor_type;location;lat;lon;timestamp;temperature;humidity');
+    expect(dht.split('\n')[1]).toBe('air-1;DHT22;air-1;48.111;-1.680;2026-11-20T08:00:00;;60.00');
+    const missing = await stack.get(`/api/v1/export?format=archive&device=air-1&${range}`);
+    expect(missing.status).toBe(400);
+  });
+
   it('GeoJSON is application/geo+json', async () => {
     const r = await get(`/api/v1/export?format=geojson&device=air-1&${range}`);
     expect(r.headers.get('content-type')).toBe('application/geo+json');

@@ -44,6 +44,7 @@ import {
 } from '../influx/params.ts';
 import { publicPosition, round6 } from '../influx/public-position.ts';
 import { ceilTo, floorTo, formatDuration, iso, UNIT_MS } from '../influx/time.ts';
+import { ARCHIVE_SENSORS, archiveLayout, archiveRow, layoutMetrics } from './archive-layout.ts';
 import { csvColumns, DATAPACKAGE_PATH, dataPackage } from './datapackage.ts';
 
 export interface ExportRoutesOptions {
@@ -65,7 +66,18 @@ const querySchema = z.object({
   bbox: bboxParam.optional(),
   device: deviceIdParam.optional(),
   kind: kindParam.optional(),
-  format: z.enum(['csv', 'geojson']).default('csv'),
+  format: z
+    .enum(['csv', 'geojson', 'archive'])
+    .default('csv')
+    .describe(
+      'csv, geojson, or archive: the daily CSV layout of the sensor.community archive (needs device and sensor)',
+    ),
+  sensor: z
+    .enum(ARCHIVE_SENSORS)
+    .optional()
+    .describe(
+      'with format=archive: the sensor whose archive file layout to write (SDS011, BME280, DHT22...)',
+    ),
   every: durationParam(
     UNIT_MS.m,
     UNIT_MS.d,
@@ -150,7 +162,13 @@ export const exportRoutes: FastifyPluginAsyncZod<ExportRoutesOptions> = async (a
           `querystring.from: at most ${formatDuration(maxRange)} per export`,
         );
       }
-      const metrics = q.metric ? [q.metric] : METRIC_NAMES;
+      if (q.format === 'archive' && (!q.device || !q.sensor || q.every))
+        throw apiError(
+          'invalid_parameter',
+          'querystring.format: archive needs device and sensor, and gives raw readings (no every)',
+        );
+      const layout = q.sensor ? archiveLayout(q.sensor) : undefined;
+      const metrics = layout ? layoutMetrics(layout) : q.metric ? [q.metric] : METRIC_NAMES;
       const abort = new AbortController();
       // The response's close: a client that goes away stops the InfluxDB reads behind it.
       reply.raw.once('close', () => abort.abort());
@@ -160,15 +178,19 @@ export const exportRoutes: FastifyPluginAsyncZod<ExportRoutesOptions> = async (a
         throw influxFailure(err);
       });
       // One batch buffered ahead at most: the rest waits in InfluxDB until the client reads on.
-      const body = Readable.from(
-        (q.format === 'csv' ? csv : geojson)(opts.license, q, metrics, from, to, first, rows, request.log),
-        { highWaterMark: 1 },
-      );
-      const name = `citytel-${q.metric ?? 'readings'}-${iso(from).slice(0, 10)}.${q.format === 'csv' ? 'csv' : 'geojson'}`;
+      const write =
+        q.format === 'archive' ? archive(layout!, q.sensor!, q.device!) : q.format === 'csv' ? csv : geojson;
+      const body = Readable.from(write(opts.license, q, metrics, from, to, first, rows, request.log), {
+        highWaterMark: 1,
+      });
+      const name =
+        q.format === 'archive'
+          ? `${iso(from).slice(0, 10)}_${q.sensor!.toLowerCase()}_sensor_${q.device}.csv`
+          : `citytel-${q.metric ?? 'readings'}-${iso(from).slice(0, 10)}.${q.format === 'csv' ? 'csv' : 'geojson'}`;
       // A stream is sent as is; the 200 schema above only documents it.
       const plain: FastifyReply = reply;
       return plain
-        .type(q.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/geo+json')
+        .type(q.format === 'geojson' ? 'application/geo+json' : 'text/csv; charset=utf-8')
         .header('Content-Disposition', `attachment; filename="${name}"`)
         .header('Link', `<${DATAPACKAGE_PATH}>; rel="describedby"; type="application/json"`)
         .header('Cache-Control', 'no-cache')
@@ -243,6 +265,41 @@ async function* geojson(
   }
   yield '\n]}\n';
 }
+
+/** The sensor.community archive layout of `sensor` (archive-layout.ts): `;`-separated, header first. */
+const archive = (
+  layout: ReturnType<typeof archiveLayout>,
+  sensor: (typeof ARCHIVE_SENSORS)[number],
+  device: string,
+) =>
+  async function* (
+    _license: string,
+    _q: ExportQuery,
+    metrics: readonly Metric[],
+    _from: number,
+    _to: number,
+    first: IteratorResult<Row[], void>,
+    rest: Rows,
+    log: Log,
+  ): AsyncGenerator<string> {
+    yield `${layout.columns.join(';')}\n`;
+    for await (const batch of batches(first, rest, log)) {
+      let out = '';
+      for (const r of batch) {
+        const line = archiveRow(
+          layout,
+          sensor,
+          device,
+          r.t,
+          r.lat,
+          r.lon,
+          (m) => r.values[metrics.indexOf(m)] ?? null,
+        );
+        if (line) out += `${line}\n`;
+      }
+      if (out) yield out;
+    }
+  };
 
 /** The batches after the first one read; a failure mid-stream is logged and ends the body early. */
 async function* batches(first: IteratorResult<Row[], void>, rest: Rows, log: Log): AsyncGenerator<Row[]> {
