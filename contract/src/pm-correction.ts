@@ -48,7 +48,7 @@ export function epaPms5003(pm25: number, rh: number): number {
  */
 export const KAPPA_KOHLER_SDS011: PmCorrectionMethod = {
   id: 'kappa-kohler-crilley-2018',
-  version: '1 (kappa 0.4)',
+  version: '1-kappa0.4',
   family: 'nova',
   source: 'Crilley et al. (2018), AMT 11, 709, doi:10.5194/amt-11-709-2018, eq. 2',
 };
@@ -97,4 +97,42 @@ export function correctPm(
   }
   if (metric === 'pm1') return { value: null, reason: 'not_corrected_metric' };
   return { value: kappaKohler(value, rh), method: KAPPA_KOHLER_SDS011 };
+}
+
+/** Stored fields of a corrected PM reading (CONTRACT §2): `{metric}_c`, and `pmc` naming the method or why none. */
+export const correctedField = (metric: 'pm25' | 'pm10'): string => `${metric}_c`;
+export const PM_CORRECTION_FIELD = 'pmc';
+
+/**
+ * The line-protocol fields of a reading's PM correction (`pm25_c=…,pm10_c=…,pmc="id@version",` or
+ * `pmc="none:reason",`), or undefined for a reading without PM or from a sensor whose family the payload
+ * does not name (native and Smart Citizen payloads do not: nothing is written for them, and no `pmc` reads
+ * as "sensor unknown"). Corrected values to 2 decimals.
+ */
+export function pmCorrectionFields(
+  values: { pm25?: number; pm10?: number; humidity?: number },
+  pmSensor: string | undefined,
+): string | undefined {
+  const { pm25, pm10, humidity } = values;
+  if (pm25 === undefined && pm10 === undefined) return undefined;
+  const family = pmSensor === undefined ? undefined : pmFamilyOf(pmSensor);
+  if (family === undefined) return undefined;
+  let out = '';
+  let method: PmCorrectionMethod | undefined;
+  let why: string | undefined;
+  for (const [m, v] of [
+    ['pm25', pm25],
+    ['pm10', pm10],
+  ] as const) {
+    if (v === undefined) continue;
+    const c = correctPm(m, v, humidity, family);
+    if (c.value === null) why ??= c.reason;
+    else {
+      out += `${correctedField(m)}=${Math.round(c.value * 100) / 100},`;
+      method = c.method;
+    }
+  }
+  return method
+    ? `${out}${PM_CORRECTION_FIELD}="${method.id}@${method.version}",`
+    : `${PM_CORRECTION_FIELD}="none:${why}",`;
 }

@@ -30,6 +30,8 @@ export interface FieldRejection {
 export interface DecodedReading {
   /** Device time, when the payload carried a parseable one. */
   ts?: Date;
+  /** The PM sensor as the payload names it (airrohr `SDS`, `PMS`...), which picks its humidity correction. */
+  pmSensor?: string;
   position?: Position;
   values: MetricValues;
 }

@@ -74,6 +74,32 @@ describe('quality flags', () => {
     expect(f).toContain(`qf=${QUALITY_FLAGS.sensor_error}i,qerr="pm10=1999.9;pm25=999.9",`);
   });
 
+  it('store PM corrected for humidity beside the measured, with the method, chosen by the sensor', async () => {
+    const run = pipelineOf();
+    // SDS011, κ-Köhler κ 0.4 at 80 %RH: C = 1 + (0.4/1.65)/0.25 = 1.969697; 20/C = 10.15, 30/C = 15.23.
+    const sds = await run(
+      topics.sensorAirrohr('air-1'),
+      encodeAirrohr('esp8266-1', { pm10: 30, pm25: 20, humidity: 80 }),
+    );
+    expect(fieldsOf(sds.lines[0]!)).toContain(
+      'pm25_c=10.15,pm10_c=15.23,pmc="kappa-kohler-crilley-2018@1-kappa0.4",',
+    );
+    // PMS5003, US EPA at 50 %RH: 0.524·20 − 0.0862·50 + 5.75 = 11.92; PM10 has no EPA correction.
+    const pms = await run(topics.sensorAirrohr('air-1'), {
+      sensordatavalues: [
+        { value_type: 'PMS_P2', value: '20' },
+        { value_type: 'PMS_P1', value: '30' },
+        { value_type: 'BME280_humidity', value: '50' },
+      ],
+    });
+    expect(fieldsOf(pms.lines[0]!)).toContain('pm25_c=11.92,pmc="epa-barkjohn-2021@1",');
+    expect(fieldsOf(pms.lines[0]!)).toMatch(/^pm25=20,pm10=30,humidity=50,/);
+    // No humidity: no corrected value, and the reading says why.
+    const dry = await run(topics.sensorAirrohr('air-1'), encodeAirrohr('esp8266-1', { pm10: 30, pm25: 20 }));
+    expect(fieldsOf(dry.lines[0]!)).toContain('pmc="none:no_humidity",');
+    expect(fieldsOf(dry.lines[0]!)).not.toContain('_c=');
+  });
+
   it('keep 999.8 as a concentration', async () => {
     const o = await pipelineOf()(topics.sensorReadings('kit-1'), { pm25: 999.8 });
     expect(fieldsOf(o.lines[0]!)).toMatch(/^pm25=999.8,lat/);

@@ -16,6 +16,7 @@ import {
   type Position,
   parseJson,
   parseTopic,
+  pmCorrectionFields,
   QUALITY_FLAGS,
   type RejectionReason,
   STAMPED_TOPIC_KINDS,
@@ -303,6 +304,8 @@ function sensorPoints(out: Outcome, device: Device, decoded: DecodeResult, clock
     // A sensor's error value leaves its metric field for `qerr` (contract quality.ts): never a measurement.
     const qerr = takeSensorErrors(r.values);
     let flags = qerr === undefined ? 0 : QUALITY_FLAGS.sensor_error;
+    // The humidity-corrected PM beside the measured one, or why there is none (contract pm-correction.ts).
+    const pmc = pmCorrectionFields(r.values, r.pmSensor);
     // An indoor kit's exact position is stored too: the api serves it blurred to its 7-cell.
     if (homeSeries && position === home) {
       const source = sourceOf(out, r, i, many, clock);
@@ -311,7 +314,7 @@ function sensorPoints(out: Outcome, device: Device, decoded: DecodeResult, clock
       if (!own && r.ts !== undefined) flags |= QUALITY_FLAGS.time_replaced;
       flags |= clock.quality.flags(device.id, r.values, ms);
       if (flags !== 0) out.flagged = (out.flagged ?? 0) + 1;
-      out.lines.push(new ReadingPoint(homeSeries, r.values, source, ms, own ? 0 : i, flags, qerr));
+      out.lines.push(new ReadingPoint(homeSeries, r.values, source, ms, own ? 0 : i, flags, qerr, pmc));
     } else {
       const source = sourceOf(out, r, i, many, clock);
       const own = source === 'device';
@@ -320,7 +323,7 @@ function sensorPoints(out: Outcome, device: Device, decoded: DecodeResult, clock
       if (flags !== 0) out.flagged = (out.flagged ?? 0) + 1;
       const time = own ? nanos(r.ts!) : nanos(clock.at, i);
       const tags = { device: device.id, kind: device.kind, loc, geohash: geohash(position) };
-      out.lines.push(readingLine(tags, r.values, position, source, time, flags, qerr));
+      out.lines.push(readingLine(tags, r.values, position, source, time, flags, qerr, pmc));
     }
     out.readings++;
   }

@@ -89,7 +89,13 @@ export class Series {
     const tail = (s: TimeSource) => ascii(`${position}${TIME_SOURCE_FIELD}="${s}" `);
     this.tails = { device: tail('device'), broker: tail('broker'), ingest: tail('ingest') };
     this.maxBytes =
-      this.head.length + this.tails.broker.length + FIELDS_MAX_BYTES + QUALITY_MAX_BYTES + TIME_MAX_BYTES + 1;
+      this.head.length +
+      this.tails.broker.length +
+      FIELDS_MAX_BYTES +
+      QUALITY_MAX_BYTES +
+      EXTRA_MAX_BYTES +
+      TIME_MAX_BYTES +
+      1;
   }
 }
 
@@ -109,6 +115,8 @@ export class ReadingPoint {
     /** Quality flags (contract quality.ts), 0 for none, and the sensor error values moved out of `values`. */
     readonly flags = 0,
     readonly qerr?: string | undefined,
+    /** Preformatted ASCII fields (`k=v,` each): the PM correction of contract pm-correction.ts. */
+    readonly extra?: string | undefined,
   ) {}
 }
 
@@ -127,6 +135,7 @@ export const lineText = (line: Line): string =>
         nanos(new Date(line.ms), line.offset),
         line.flags,
         line.qerr,
+        line.extra,
       );
 
 /** Line protocol here is ASCII: ids, geohashes, numbers and fixed words. */
@@ -141,6 +150,8 @@ const NUM_MAX_BYTES = 24;
 const FIELDS_MAX_BYTES = FIELD_NAMES.reduce((n, f) => n + f.length + NUM_MAX_BYTES + 1, 0);
 /** `qf=NNi,qerr="…",`: the flags, and the error values of the metrics that have some (contract quality.ts). */
 const QUALITY_MAX_BYTES = 16 + QUALITY_ERROR_FIELD.length + 4 + FIELDS_MAX_BYTES;
+/** `pm25_c=…,pm10_c=…,pmc="…",`: two numbers and a method id. */
+const EXTRA_MAX_BYTES = 2 * (8 + NUM_MAX_BYTES) + 80;
 const QF = ascii(`${QUALITY_FIELD}=`);
 const QERR = ascii(`${QUALITY_ERROR_FIELD}="`);
 /** Epoch ms (at most 16 digits and a sign) and 6 digits of nanoseconds. */
@@ -154,6 +165,8 @@ export function encodeReading(p: ReadingPoint, buf: Uint8Array, at: number): num
   let o = put(buf, at, p.series.head);
   o = putFields(buf, o, p.values);
   if (p.flags !== 0) o = putQuality(buf, o, p.flags, p.qerr);
+  const extra = p.extra;
+  if (extra !== undefined) for (let i = 0; i < extra.length; i++) buf[o++] = extra.charCodeAt(i);
   const s = p.series;
   o = put(
     buf,
@@ -334,8 +347,9 @@ export function readingLine(
   time: string,
   flags = 0,
   qerr?: string,
+  extra?: string,
 ): string {
-  return readingLineOf(readingKey(tags), values, positionFields(at), timeSource, time, flags, qerr);
+  return readingLineOf(readingKey(tags), values, positionFields(at), timeSource, time, flags, qerr, extra);
 }
 
 /**
@@ -350,6 +364,7 @@ export function readingLineOf(
   time: string,
   flags = 0,
   qerr?: string,
+  extra?: string,
 ): string {
   let fields = '';
   for (const m of METRIC_NAMES) {
@@ -360,6 +375,7 @@ export function readingLineOf(
     fields += `${QUALITY_FIELD}=${flags}i,`;
     if (qerr !== undefined) fields += `${QUALITY_ERROR_FIELD}="${qerr}",`;
   }
+  if (extra !== undefined) fields += extra;
   return `${key} ${fields}${position}${TIME_SOURCE_FIELD}="${timeSource}" ${time}`;
 }
 
