@@ -205,17 +205,21 @@ describe('export', () => {
     expect(r.headers.get('link')).toBe(
       '</api/v1/export/datapackage.json>; rel="describedby"; type="application/json"',
     );
-    expect(lines[0]).toBe('time,device,kind,loc,lat,lon,pm25,tsrc,flags,sensor_error');
+    expect(lines[0]).toBe(
+      'time,device,kind,loc,lat,lon,pm25,tsrc,flags,sensor_error,pm25_corrected,pm10_corrected,pm_correction',
+    );
     const expected = generated
       .filter((g) => g.device === 'kit-a' && g.t >= T0 && g.t < T0 + HOUR)
-      .map((g) => `${iso(g.t)},kit-a,native,fixed,${g.lat},${g.lon},${g.values.pm25},device,,`);
+      .map((g) => `${iso(g.t)},kit-a,native,fixed,${g.lat},${g.lon},${g.values.pm25},device,,,,,`);
     expect(lines.slice(1)).toEqual(expected);
   });
 
   it('exports every metric when none is named, each row with the ones it has', async () => {
     const { text } = await exportText(`device=kit-a&from=${iso(ago(31))}&to=${iso(NOW)}`);
     const lines = text.trimEnd().split('\n');
-    expect(lines[0]).toBe(`time,device,kind,loc,lat,lon,${METRIC_NAMES.join(',')},tsrc,flags,sensor_error`);
+    expect(lines[0]).toBe(
+      `time,device,kind,loc,lat,lon,${METRIC_NAMES.join(',')},tsrc,flags,sensor_error,pm25_corrected,pm10_corrected,pm_correction`,
+    );
     const col = (m: string) => 6 + METRIC_NAMES.indexOf(m as never);
     const rows = lines.slice(1).map((l) => l.split(','));
     expect(rows.map((c) => [c[0], c[col('pm25')], c[col('noise_laeq')]])).toEqual([

@@ -96,22 +96,22 @@ describe('quality flags', () => {
   it('the export names the flags and keeps the error values out of the concentration columns', async () => {
     const text = await (await get(`/api/v1/export?device=air-1&metric=pm25&${range}`)).text();
     const rows = parse(text) as string[][];
-    expect(rows[0]).toEqual([
-      'time',
-      'device',
-      'kind',
-      'loc',
-      'lat',
-      'lon',
+    expect(rows[0]!.slice(6)).toEqual([
       'pm25',
       'tsrc',
       'flags',
       'sensor_error',
+      'pm25_corrected',
+      'pm10_corrected',
+      'pm_correction',
     ]);
-    expect(rows.slice(1).map((r) => [r[6], r[8], r[9]])).toEqual([
-      ['8', '', ''],
-      ['', 'sensor_error', 'pm10=1999.9;pm25=999.9'],
-      ['10', 'rh_high', ''],
+    // SDS011 corrected by κ-Köhler (κ 0.4): at 60 %RH C = 1 + 0.242424/0.666667 = 1.363636, 8/C = 5.87 and
+    // 12/C = 8.8; at 95 %RH C = 1 + 0.242424/0.052632 = 5.606061, 10/C = 1.78, 14/C = 2.5 (flagged rh_high).
+    const method = 'kappa-kohler-crilley-2018@1-kappa0.4';
+    expect(rows.slice(1).map((r) => r.slice(6))).toEqual([
+      ['8', 'broker', '', '', '5.87', '8.8', method],
+      ['', 'broker', 'sensor_error', 'pm10=1999.9;pm25=999.9', '', '', ''],
+      ['10', 'broker', 'rh_high', '', '1.78', '2.5', method],
     ]);
   });
 

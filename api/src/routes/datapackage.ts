@@ -11,7 +11,7 @@ export const csvColumns = (metrics: readonly Metric[], raw: boolean): string[] =
   'lat',
   'lon',
   ...metrics,
-  ...(raw ? ['tsrc', 'flags', 'sensor_error'] : []),
+  ...(raw ? ['tsrc', 'flags', 'sensor_error', 'pm25_corrected', 'pm10_corrected', 'pm_correction'] : []),
 ];
 
 /**
@@ -85,6 +85,25 @@ const COLUMN_FIELDS: Record<string, object> = {
     name: 'flags',
     type: 'string',
     description: `quality flags of the reading, ';'-separated, among: ${flagList}`,
+  },
+  pm25_corrected: {
+    name: 'pm25_corrected',
+    type: 'number',
+    unit: 'µg/m³',
+    description: 'PM2.5 corrected for humidity by the method in pm_correction (the measured value is pm25)',
+  },
+  pm10_corrected: {
+    name: 'pm10_corrected',
+    type: 'number',
+    unit: 'µg/m³',
+    description: 'PM10 corrected for humidity by the method in pm_correction (the measured value is pm10)',
+  },
+  pm_correction: {
+    name: 'pm_correction',
+    type: 'string',
+    description:
+      'method@version of the PM humidity correction (epa-barkjohn-2021: Barkjohn et al. 2021, AMT 14, 4617; ' +
+      'kappa-kohler-crilley-2018: Crilley et al. 2018, AMT 11, 709), or none:reason (no_humidity...)',
   },
   sensor_error: {
     name: 'sensor_error',

@@ -1,11 +1,13 @@
 import { Readable } from 'node:stream';
 import {
+  correctedField,
   energyToLevel,
   flagNames,
   isDbMetric,
   MEASUREMENTS,
   METRIC_NAMES,
   type Metric,
+  PM_CORRECTION_FIELD,
   POSITION_FIELDS,
   QUALITY_ERROR_FIELD,
   QUALITY_FIELD,
@@ -99,6 +101,10 @@ interface Row {
   /** Quality flags (contract quality.ts) and the sensor error values kept out of the metric columns. */
   qf?: number;
   qerr?: string;
+  /** PM corrected for humidity, and the method or why none (contract pm-correction.ts). */
+  pm25c?: number;
+  pm10c?: number;
+  pmc?: string;
 }
 
 /** GET /api/v1/export: open data, streamed. */
@@ -219,7 +225,9 @@ async function* csv(
     let out = '';
     for (const r of batch) {
       out += `${iso(r.t)},${r.device},${r.kind},${r.loc},${r.lat},${r.lon},${r.values.map((v) => (v === null ? '' : v)).join(',')}`;
-      out += q.every ? '\n' : `,${r.tsrc ?? ''},${r.qf ? flagNames(r.qf).join(';') : ''},${r.qerr ?? ''}\n`;
+      out += q.every
+        ? '\n'
+        : `,${r.tsrc ?? ''},${r.qf ? flagNames(r.qf).join(';') : ''},${r.qerr ?? ''},${r.pm25c ?? ''},${r.pm10c ?? ''},${r.pmc ?? ''}\n`;
     }
     if (out) yield out;
   }
@@ -258,6 +266,9 @@ async function* geojson(
       if (r.tsrc) properties.tsrc = r.tsrc;
       if (r.qf) properties.flags = flagNames(r.qf);
       if (r.qerr) properties.sensor_error = r.qerr;
+      if (r.pm25c !== undefined) properties.pm25_corrected = r.pm25c;
+      if (r.pm10c !== undefined) properties.pm10_corrected = r.pm10c;
+      if (r.pmc) properties.pm_correction = r.pmc;
       out += `${sep}${JSON.stringify({ type: 'Feature', geometry: { type: 'Point', coordinates: [r.lon, r.lat] }, properties })}`;
       sep = ',\n';
     }
@@ -370,6 +381,9 @@ function rawQuery(metrics: readonly Metric[], where: string): string {
     TIME_SOURCE_FIELD,
     QUALITY_FIELD,
     QUALITY_ERROR_FIELD,
+    correctedField('pm25'),
+    correctedField('pm10'),
+    PM_CORRECTION_FIELD,
     READING_TAGS.device,
     READING_TAGS.kind,
     READING_TAGS.loc,
@@ -428,6 +442,9 @@ function columns(s: InfluxSeries, metrics: readonly Metric[]) {
     tsrc: at(TIME_SOURCE_FIELD),
     qf: at(QUALITY_FIELD),
     qerr: at(QUALITY_ERROR_FIELD),
+    pm25c: at(correctedField('pm25')),
+    pm10c: at(correctedField('pm10')),
+    pmc: at(PM_CORRECTION_FIELD),
     tags: s.tags ?? {},
     at,
   };
@@ -462,6 +479,12 @@ function rawRows(s: InfluxSeries, metrics: readonly Metric[]): Row[] {
     const qf = numberAt(v, c.qf);
     if (qf) row.qf = qf;
     if (qerr) row.qerr = qerr;
+    const pm25c = numberAt(v, c.pm25c);
+    if (pm25c !== null) row.pm25c = pm25c;
+    const pm10c = numberAt(v, c.pm10c);
+    if (pm10c !== null) row.pm10c = pm10c;
+    const pmc = textAt(v, c.pmc);
+    if (pmc) row.pmc = pmc;
     out.push(row);
   }
   return out;
