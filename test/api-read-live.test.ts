@@ -123,18 +123,18 @@ describe('live stream', () => {
 
   it('resolves Smart Citizen kits by the token in their topic', async () => {
     const s = await stream();
+    // A device time of the last hour: one older than 7 days would be replaced by the broker's (CONTRACT §2).
+    const t = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 3_600_000)
+      .toISOString()
+      .replace('.000Z', 'Z');
     try {
       const kit = await brokerClient(stack.broker!.url, { clientId: sckToken });
-      await kit.publishAsync(
-        `device/sck/${sckToken}/readings/raw`,
-        '{t:2026-11-22T10:15:00Z,87:8.2,53:58.4}',
-        { qos: 0 },
-      );
+      await kit.publishAsync(`device/sck/${sckToken}/readings/raw`, `{t:${t},87:8.2,53:58.4}`, { qos: 0 });
       await kit.endAsync();
       const e = await s.next((x) => x.event === 'reading' && data(x).device === 'sck-1');
       expect(data(e)).toMatchObject({
         kind: 'sck',
-        t: '2026-11-22T10:15:00Z',
+        t,
         values: { pm25: 8.2, noise_laeq: 58.4 },
       });
     } finally {

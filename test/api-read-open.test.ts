@@ -205,24 +205,30 @@ const exportText = async (query: string) => {
 };
 
 describe('export', () => {
-  it('streams raw readings as CSV with the licence line first', async () => {
+  it('streams raw readings as CSV whose first line is its header, the licence in the linked data package', async () => {
     const { r, text } = await exportText(`metric=pm25&device=kit-a&from=${iso(T0)}&to=${iso(T0 + HOUR)}`);
     expect(r.headers.get('content-type')).toBe('text/csv; charset=utf-8');
     const lines = text.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^# license: CC-BY-4\.0; /);
-    expect(lines[1]).toBe('time,device,kind,loc,lat,lon,pm25,tsrc');
+    expect(r.headers.get('link')).toBe(
+      '</api/v1/export/datapackage.json>; rel="describedby"; type="application/json"',
+    );
+    expect(lines[0]).toBe(
+      'time,device,kind,loc,lat,lon,pm25,tsrc,flags,sensor_error,pm25_corrected,pm10_corrected,pm_correction',
+    );
     const expected = generated
       .filter((g) => g.device === 'kit-a' && g.t >= T0 && g.t < T0 + HOUR)
-      .map((g) => `${iso(g.t)},kit-a,native,fixed,${g.lat},${g.lon},${g.values.pm25},device`);
-    expect(lines.slice(2)).toEqual(expected);
+      .map((g) => `${iso(g.t)},kit-a,native,fixed,${g.lat},${g.lon},${g.values.pm25},device,,,,,`);
+    expect(lines.slice(1)).toEqual(expected);
   });
 
   it('exports every metric when none is named, each row with the ones it has', async () => {
     const { text } = await exportText(`device=kit-a&from=${iso(ago(31))}&to=${iso(NOW)}`);
     const lines = text.trimEnd().split('\n');
-    expect(lines[1]).toBe(`time,device,kind,loc,lat,lon,${METRIC_NAMES.join(',')},tsrc`);
+    expect(lines[0]).toBe(
+      `time,device,kind,loc,lat,lon,${METRIC_NAMES.join(',')},tsrc,flags,sensor_error,pm25_corrected,pm10_corrected,pm_correction`,
+    );
     const col = (m: string) => 6 + METRIC_NAMES.indexOf(m as never);
-    const rows = lines.slice(2).map((l) => l.split(','));
+    const rows = lines.slice(1).map((l) => l.split(','));
     expect(rows.map((c) => [c[0], c[col('pm25')], c[col('noise_laeq')]])).toEqual([
       [iso(ago(30)), '12', '55'],
       [iso(ago(10)), '8.2', ''],
@@ -237,7 +243,7 @@ describe('export', () => {
     const rows = text
       .trimEnd()
       .split('\n')
-      .slice(2)
+      .slice(1)
       .map((l) => l.split(','));
     const expected = expectedSeries(generated, 'kit-b', 'pm25', 'max', T0, to, HOUR).filter(
       (p) => p.v !== null,
@@ -282,7 +288,7 @@ describe('export', () => {
           text
             .trimEnd()
             .split('\n')
-            .slice(2)
+            .slice(1)
             .map((l) => l.split(',')[1]),
         ),
       ];

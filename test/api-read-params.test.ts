@@ -89,12 +89,13 @@ const PARAMS: Record<string, { path: string; names: string[] }> = {
   devices: { path: '/api/v1/devices', names: ['kind', 'metric', 'bbox'] },
   series: {
     path: '/api/v1/devices/kit-a/series?metric=pm25',
-    names: ['metric', 'from', 'to', 'every', 'fn'],
+    names: ['metric', 'from', 'to', 'every', 'fn', 'flagged'],
   },
+  noise: { path: '/api/v1/devices/kit-a/noise-indicators', names: ['from', 'to'] },
   map: { path: '/api/v1/map?metric=pm25', names: ['metric', 'window', 'to', 'bbox', 'cell'] },
   export: {
     path: '/api/v1/export?metric=pm25',
-    names: ['metric', 'from', 'to', 'bbox', 'device', 'kind', 'format', 'every', 'fn'],
+    names: ['metric', 'from', 'to', 'bbox', 'device', 'kind', 'format', 'sensor', 'every', 'fn'],
   },
   stream: { path: '/api/v1/stream', names: ['lastEventId'] },
 };

@@ -11,7 +11,8 @@ import {
   startIngestStack,
 } from './helpers/ingest.ts';
 
-const T = Date.UTC(2026, 10, 22, 10, 0);
+// Device times within the last 7 days: older ones are replaced by the broker time (CONTRACT §2).
+const T = Math.floor(Date.now() / 60_000) * 60_000 - 3_600_000;
 const DEVICES = 10;
 
 let stack: IngestStack;

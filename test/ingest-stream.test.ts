@@ -21,7 +21,8 @@ import { tempDir } from './helpers/tmp.ts';
  * from a real influxd. The source alone is tested in ingest-stream-source.test.ts.
  */
 const SECRET = 'test-service-secret';
-const T = Date.UTC(2026, 10, 22, 10, 0);
+// Device times within the last 7 days: older ones are replaced by the broker time (CONTRACT §2).
+const T = Math.floor(Date.now() / 60_000) * 60_000 - 3_600_000;
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
 let tmp: ReturnType<typeof tempDir>;

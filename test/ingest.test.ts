@@ -16,7 +16,8 @@ import { eventually, type IngestStack, startIngestStack } from './helpers/ingest
 
 const RENNES = { lat: 48.1113, lon: -1.68 };
 const GH = geohash(RENNES);
-const T = Date.UTC(2026, 10, 22, 10, 15);
+// Device times within the last 7 days: older ones are replaced by the broker time (CONTRACT §2).
+const T = Math.floor(Date.now() / 60_000) * 60_000 - 3_600_000;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 let stack: IngestStack;

@@ -37,6 +37,7 @@ import { healthRoutes } from './routes/health.ts';
 import { kitProfileRoutes } from './routes/kit-profile.ts';
 import { mapRoutes } from './routes/map.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { noiseRoutes } from './routes/noise.ts';
 import { operatorsAdminRoutes } from './routes/operators-admin.ts';
 import { seriesRoutes } from './routes/series.ts';
 import { type StreamRoutesOptions, streamRoutes } from './routes/stream.ts';
@@ -194,6 +195,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       maxRows: config.EXPORT_MAX_ROWS,
     });
     await app.register(kitProfileRoutes, { influx, store: deps.store, cacheTtlMs });
+    await app.register(noiseRoutes, {
+      influx,
+      store: deps.store,
+      timeZone: config.CITY_TIMEZONE,
+      periods: config.NOISE_PERIODS,
+      minCoverage: config.NOISE_MIN_COVERAGE,
+    });
   }
   if (deps.mqtt) {
     await app.register(streamRoutes, {

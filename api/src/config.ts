@@ -1,6 +1,14 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, optionalString, port, sharedEnv } from '@citytel/contract';
+import {
+  type EndPeriods,
+  isTimeZone,
+  loadConfig,
+  optionalString,
+  parseEndPeriods,
+  port,
+  sharedEnv,
+} from '@citytel/contract';
 import { z } from 'zod';
 import { carsharingEnv } from './commands/config.ts';
 
@@ -70,6 +78,32 @@ export const apiEnvSchema = z.object({
   CORS_ORIGINS: corsOrigins.describe('origins allowed to call the api from a browser: *, none, or a list'),
   DASHBOARD_DIR: optionalString.describe('built dashboard served at / (default ../dashboard/dist from api/)'),
   OPEN_DATA_LICENSE: z.string().min(1).default('ODbL-1.0').describe('licence of the open data served'),
+  CITY_TIMEZONE: z
+    .string()
+    .default('Europe/Paris')
+    .refine(isTimeZone, 'must be an IANA time zone, e.g. Europe/Paris')
+    .describe("the city's time zone: noise indicators' day, evening and night are local (DST included)"),
+  NOISE_PERIODS: z
+    .string()
+    .default('07-19-23')
+    .transform((v, ctx): EndPeriods => {
+      const p = parseEndPeriods(v);
+      if (!p) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be day-evening-night start hours, e.g. 07-19-23 or 06-18-22',
+        });
+        return z.NEVER;
+      }
+      return p;
+    })
+    .describe('local start hours of the END day, evening and night periods (France: 06-18-22)'),
+  NOISE_MIN_COVERAGE: z.coerce
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.75)
+    .describe("share of a period's hours that must hold a reading for its noise indicator to be complete"),
   RATE_LIMIT_PER_MIN: z.coerce
     .number()
     .int()

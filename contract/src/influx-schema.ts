@@ -22,7 +22,10 @@ export const READING_TAGS = {
 
 export const VEHICLE_TAGS = { vehicle: 'vehicle', geohash: 'gh' } as const;
 
-/** Fields besides the metrics: the position (always written), and whose clock stamped the point. */
+/**
+ * Fields besides the metrics: the position (always written), whose clock stamped the point, and its quality
+ * flags `qf` / sensor error values `qerr` when it has some (quality.ts).
+ */
 export const POSITION_FIELDS = { lat: 'lat', lon: 'lon' } as const;
 export const TIME_SOURCE_FIELD = 'tsrc';
 

@@ -30,6 +30,8 @@ export interface FieldRejection {
 export interface DecodedReading {
   /** Device time, when the payload carried a parseable one. */
   ts?: Date;
+  /** The PM sensor as the payload names it (airrohr `SDS`, `PMS`...), which picks its humidity correction. */
+  pmSensor?: string;
   position?: Position;
   values: MetricValues;
 }
@@ -189,20 +191,43 @@ function daysFromCivil(y: number, m: number, d: number): number {
 
 export type TimeSource = 'device' | 'broker';
 
+/** Oldest device time taken by default: older, a kit's clock is wrong (or it replays a week-old buffer). */
+export const DEFAULT_MAX_DEVICE_AGE_MS = 7 * 86_400_000;
+
 /**
- * CONTRACT §2: a device time more than 5 minutes in the future, absent, or from an unset clock is
- * replaced by the broker's receive time.
+ * CONTRACT §2: a device time more than 5 minutes in the future, older than `maxAgeMs` (default 7 days)
+ * before its receipt, absent, or from an unset clock is replaced by the broker's receive time.
  */
-export function resolveTime(device: Date | undefined, receivedAt: Date): { ts: Date; source: TimeSource } {
+export function resolveTime(
+  device: Date | undefined,
+  receivedAt: Date,
+  maxAgeMs = DEFAULT_MAX_DEVICE_AGE_MS,
+): { ts: Date; source: TimeSource } {
   const t = device?.getTime();
-  if (t === undefined || !isPlausibleTime(t, receivedAt.getTime()))
+  if (t === undefined || !isPlausibleTime(t, receivedAt.getTime(), maxAgeMs))
     return { ts: receivedAt, source: 'broker' };
   return { ts: device!, source: 'device' };
 }
 
 /** `resolveTime`'s test alone, on epoch ms (NaN is not plausible): what ingest asks of every reading. */
-export const isPlausibleTime = (t: number, receivedAtMs: number): boolean =>
-  t >= EARLIEST_PLAUSIBLE && t <= receivedAtMs + MAX_FUTURE_MS;
+export const isPlausibleTime = (
+  t: number,
+  receivedAtMs: number,
+  maxAgeMs = DEFAULT_MAX_DEVICE_AGE_MS,
+): boolean => t >= EARLIEST_PLAUSIBLE && t <= receivedAtMs + MAX_FUTURE_MS && t >= receivedAtMs - maxAgeMs;
+
+/** Why `isPlausibleTime` refused a time, in words (for the field rejection a kit's owner reads). */
+export function implausibleTimeReason(
+  t: number,
+  receivedAtMs: number,
+  maxAgeMs = DEFAULT_MAX_DEVICE_AGE_MS,
+): string {
+  if (Number.isNaN(t)) return 'invalid';
+  if (t > receivedAtMs + MAX_FUTURE_MS)
+    return `more than ${MAX_FUTURE_MS / 60_000} min ahead of the receive time`;
+  if (t < EARLIEST_PLAUSIBLE) return 'before 2010 (clock unset)';
+  return `older than ${Math.round(maxAgeMs / 3_600_000)} h before its receipt`;
+}
 
 export const hasValues = (v: object): boolean => Object.keys(v).length > 0;
 

@@ -59,6 +59,13 @@ export const ingestEnvSchema = z.object({
   INGEST_UNKNOWN_TTL_MS: int(5000, 0, 86_400_000).describe(
     'how long an unknown device id or token is cached',
   ),
+  INGEST_MAX_DEVICE_AGE_H: int(168, 1, 87_600).describe(
+    'a device time older than this many hours before its receipt is not used: the broker time is, and the ' +
+      'reading is flagged time_replaced (CONTRACT §2)',
+  ),
+  INGEST_STUCK_READINGS: int(30, 0, 100_000).describe(
+    'readings in a row with the same value of a metric that flag it stuck (0: never)',
+  ),
   INGEST_REJECTIONS_KEEP: int(100, 1, 10_000).describe('rejections kept per device for the api'),
   INGEST_SHUTDOWN_MS: int(10_000, 0, 600_000).describe('longest a graceful stop waits for held points'),
   MQTT_KEEPALIVE_S: int(60, 5, 3600).describe('MQTT keepalive of the service connection'),

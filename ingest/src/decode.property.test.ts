@@ -237,7 +237,7 @@ describe('the ingest pipeline', () => {
     )
     .chain(([t, body]) => fc.tuple(fc.constant(t), asBytes(damaged(fc.constant(body)))));
   const LINE =
-    /^(readings,device=[\w-]+,gh=[0-9b-hjkmnp-z]{6},kind=\w+,loc=\w+|vehicles(,gh=[0-9b-hjkmnp-z]{6})?,vehicle=[\w-]+) (\w+=(-?[\d.e+-]+|true|false),)*tsrc="\w+" \d{19}$/;
+    /^(readings,device=[\w-]+,gh=[0-9b-hjkmnp-z]{6},kind=\w+,loc=\w+|vehicles(,gh=[0-9b-hjkmnp-z]{6})?,vehicle=[\w-]+) (\w+=(-?[\d.e+-]+|true|false|\d+i|"[\w.=;:@-]*"),)*tsrc="\w+" \d{19}$/;
 
   it('answers every message with points or a counted rejection, never throwing', TIMEOUT, async () => {
     const seen = { points: 0, rejected: 0 };

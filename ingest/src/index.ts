@@ -61,7 +61,11 @@ export function createIngest(deps: IngestDeps): Ingest {
     unknownTtlMs: config.INGEST_UNKNOWN_TTL_MS,
     log: log.child({ component: 'registry' }),
   });
-  const pipeline = createPipeline({ devices });
+  const pipeline = createPipeline({
+    devices,
+    maxDeviceAgeMs: config.INGEST_MAX_DEVICE_AGE_H * 3_600_000,
+    stuckReadings: config.INGEST_STUCK_READINGS,
+  });
   const writer = createWriter(
     {
       url: config.INFLUX_URL,
@@ -160,6 +164,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     counters.deviceTime += o.times.device;
     counters.brokerTime += o.times.broker;
     counters.ingestTime += o.times.ingest;
+    if (o.flagged) counters.flagged += o.flagged;
     if (o.rejected) counters.rejected++;
     else if (o.lines.length) counters.accepted++;
     counters.kept += o.lines.length;

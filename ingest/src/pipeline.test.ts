@@ -183,7 +183,7 @@ describe('airrohr', () => {
     const body = encodeAirrohr('13463245', { pm10: 14, pm25: 8.2, temperature: 11.2, pressure: 1012.3 });
     const o = await run(topics.sensorAirrohr('air-1'), JSON.stringify(body));
     expect(o.lines).toEqual([
-      `readings,device=air-1,gh=${GH},kind=airrohr,loc=fixed pm25=8.2,pm10=14,temperature=11.2,pressure=1012.3,lat=48.1113,lon=-1.68,tsrc="broker" ${NS(RECEIVED)}`,
+      `readings,device=air-1,gh=${GH},kind=airrohr,loc=fixed pm25=8.2,pm10=14,temperature=11.2,pressure=1012.3,pmc="none:no_humidity",lat=48.1113,lon=-1.68,tsrc="broker" ${NS(RECEIVED)}`,
     ]);
   });
 });

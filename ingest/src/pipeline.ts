@@ -1,5 +1,6 @@
 import { isAscii } from 'node:buffer';
 import {
+  DEFAULT_MAX_DEVICE_AGE_MS,
   type DecodedReading,
   type DecodeResult,
   decodeSensorMessage,
@@ -7,6 +8,7 @@ import {
   decodeVehicleTelemetry,
   type FieldRejection,
   geohash,
+  implausibleTimeReason,
   isPlainObject,
   isPlausibleTime,
   type LocationClass,
@@ -14,9 +16,12 @@ import {
   type Position,
   parseJson,
   parseTopic,
+  pmCorrectionFields,
+  QUALITY_FLAGS,
   type RejectionReason,
   STAMPED_TOPIC_KINDS,
   type TopicKind,
+  takeSensorErrors,
   unstamp,
   vehicleStatusSchema,
 } from '@citytel/contract';
@@ -34,6 +39,7 @@ import {
   type TimeSource,
   vehicleLine,
 } from './points.ts';
+import { QualityState } from './quality.ts';
 
 export interface InboundMessage {
   topic: string;
@@ -61,6 +67,8 @@ export interface Outcome {
   fields: FieldRejection[];
   /** Readings by the clock their time came from. */
   times: Record<TimeSource, number>;
+  /** Readings stored with a quality flag set (contract quality.ts). */
+  flagged?: number;
   seen?: { id: string; at: Date; firmware?: string };
 }
 
@@ -69,9 +77,20 @@ export interface Pipeline {
   process(msg: InboundMessage): Outcome | Promise<Outcome>;
 }
 
+export interface PipelineDeps {
+  devices: DeviceCache;
+  now?: () => Date;
+  /** Oldest device time taken, before its receipt (default 7 days; CONTRACT §2). */
+  maxDeviceAgeMs?: number;
+  /** Readings in a row with one value that flag a metric `stuck` (default 30; 0: never). */
+  stuckReadings?: number;
+}
+
 /** Turns a topic and its bytes into line-protocol points: decode → device → position → time → points. */
-export function createPipeline(deps: { devices: DeviceCache; now?: () => Date }): Pipeline {
+export function createPipeline(deps: PipelineDeps): Pipeline {
   const now = deps.now ?? (() => new Date());
+  const maxAgeMs = deps.maxDeviceAgeMs ?? DEFAULT_MAX_DEVICE_AGE_MS;
+  const quality = new QualityState({ stuckReadings: deps.stuckReadings ?? 30 });
 
   // No closure is made per message (tsx keeps function names: each one would cost a defineProperty too).
   return {
@@ -86,7 +105,13 @@ export function createPipeline(deps: { devices: DeviceCache; now?: () => Date })
       if (payload.length > MAX_PAYLOAD_BYTES)
         return refuse(out, 'too_large', `payload of ${payload.length} bytes`);
       const at = receivedAt ?? now();
-      const clock: Clock = { at, ms: at.getTime(), source: receivedAt ? 'broker' : 'ingest' };
+      const clock: Clock = {
+        at,
+        ms: at.getTime(),
+        source: receivedAt ? 'broker' : 'ingest',
+        maxAgeMs,
+        quality,
+      };
 
       const lookup: Lookup = parsed.kind.startsWith('sck-')
         ? deps.devices.byToken(parsed.owner)
@@ -110,6 +135,7 @@ function outcome(msg: InboundMessage, parsed: Parsed | undefined, payload: Buffe
     readings: 0,
     fields: [],
     times: { device: 0, broker: 0, ingest: 0 },
+    flagged: 0,
   };
   if (parsed) out.kind = parsed.kind;
   return out;
@@ -143,6 +169,10 @@ interface Clock {
   /** `at` in epoch ms. */
   ms: number;
   source: 'broker' | 'ingest';
+  /** Oldest device time taken, before `ms`. */
+  maxAgeMs: number;
+  /** The worker's per-device state of the flags that need history. */
+  quality: QualityState;
 }
 
 function refuse(out: Outcome, reason: RejectionReason, detail: string): Outcome {
@@ -213,15 +243,16 @@ function sourceOf(
   clock: Clock,
 ): TimeSource {
   // `"ts":1e308` parses to an Invalid Date (NaN), which is not plausible.
-  if (r.ts !== undefined && isPlausibleTime(r.ts.getTime(), clock.ms)) {
+  if (r.ts !== undefined && isPlausibleTime(r.ts.getTime(), clock.ms, clock.maxAgeMs)) {
     out.times.device++;
     return 'device';
   }
   if (r.ts) {
+    const t = r.ts.getTime();
     out.fields.push({
       field: `${prefixOf(many, i)}ts`,
       reason: 'bad_time',
-      detail: `device time ${Number.isNaN(r.ts.getTime()) ? 'invalid' : r.ts.toISOString()} is implausible; receive time used`,
+      detail: `device time ${Number.isNaN(t) ? 'invalid' : `${r.ts.toISOString()} is ${implausibleTimeReason(t, clock.ms, clock.maxAgeMs)}`}; receive time used`,
     });
   }
   out.times[clock.source]++;
@@ -270,17 +301,29 @@ function sensorPoints(out: Outcome, device: Device, decoded: DecodeResult, clock
       });
       continue;
     }
+    // A sensor's error value leaves its metric field for `qerr` (contract quality.ts): never a measurement.
+    const qerr = takeSensorErrors(r.values);
+    let flags = qerr === undefined ? 0 : QUALITY_FLAGS.sensor_error;
+    // The humidity-corrected PM beside the measured one, or why there is none (contract pm-correction.ts).
+    const pmc = pmCorrectionFields(r.values, r.pmSensor);
     // An indoor kit's exact position is stored too: the api serves it blurred to its 7-cell.
     if (homeSeries && position === home) {
       const source = sourceOf(out, r, i, many, clock);
       const own = source === 'device';
-      out.lines.push(
-        new ReadingPoint(homeSeries, r.values, source, own ? r.ts!.getTime() : clock.ms, own ? 0 : i),
-      );
+      const ms = own ? r.ts!.getTime() : clock.ms;
+      if (!own && r.ts !== undefined) flags |= QUALITY_FLAGS.time_replaced;
+      flags |= clock.quality.flags(device.id, r.values, ms);
+      if (flags !== 0) out.flagged = (out.flagged ?? 0) + 1;
+      out.lines.push(new ReadingPoint(homeSeries, r.values, source, ms, own ? 0 : i, flags, qerr, pmc));
     } else {
-      const { time, source } = timeOf(out, r, i, many, clock);
+      const source = sourceOf(out, r, i, many, clock);
+      const own = source === 'device';
+      if (!own && r.ts !== undefined) flags |= QUALITY_FLAGS.time_replaced;
+      flags |= clock.quality.flags(device.id, r.values, own ? r.ts!.getTime() : clock.ms);
+      if (flags !== 0) out.flagged = (out.flagged ?? 0) + 1;
+      const time = own ? nanos(r.ts!) : nanos(clock.at, i);
       const tags = { device: device.id, kind: device.kind, loc, geohash: geohash(position) };
-      out.lines.push(readingLine(tags, r.values, position, source, time));
+      out.lines.push(readingLine(tags, r.values, position, source, time, flags, qerr, pmc));
     }
     out.readings++;
   }

@@ -7,6 +7,8 @@ import {
   type MetricValues,
   POSITION_FIELDS,
   type Position,
+  QUALITY_ERROR_FIELD,
+  QUALITY_FIELD,
   READING_TAGS,
   TIME_SOURCE_FIELD,
   VEHICLE_TAGS,
@@ -86,7 +88,14 @@ export class Series {
     this.head = ascii(`${key} `);
     const tail = (s: TimeSource) => ascii(`${position}${TIME_SOURCE_FIELD}="${s}" `);
     this.tails = { device: tail('device'), broker: tail('broker'), ingest: tail('ingest') };
-    this.maxBytes = this.head.length + this.tails.broker.length + FIELDS_MAX_BYTES + TIME_MAX_BYTES + 1;
+    this.maxBytes =
+      this.head.length +
+      this.tails.broker.length +
+      FIELDS_MAX_BYTES +
+      QUALITY_MAX_BYTES +
+      EXTRA_MAX_BYTES +
+      TIME_MAX_BYTES +
+      1;
   }
 }
 
@@ -103,6 +112,11 @@ export class ReadingPoint {
     /** The point's time: epoch ms, and the nanosecond offset of `nanos`. */
     readonly ms: number,
     readonly offset: number,
+    /** Quality flags (contract quality.ts), 0 for none, and the sensor error values moved out of `values`. */
+    readonly flags = 0,
+    readonly qerr?: string | undefined,
+    /** Preformatted ASCII fields (`k=v,` each): the PM correction of contract pm-correction.ts. */
+    readonly extra?: string | undefined,
   ) {}
 }
 
@@ -119,6 +133,9 @@ export const lineText = (line: Line): string =>
         line.series.position,
         line.source,
         nanos(new Date(line.ms), line.offset),
+        line.flags,
+        line.qerr,
+        line.extra,
       );
 
 /** Line protocol here is ASCII: ids, geohashes, numbers and fixed words. */
@@ -131,6 +148,12 @@ const FIELD_NAMES = METRIC_NAMES.map((m) => ascii(`${m}=`));
 /** The longest number text `num` gives: `-1.2345678901234567e-308`. */
 const NUM_MAX_BYTES = 24;
 const FIELDS_MAX_BYTES = FIELD_NAMES.reduce((n, f) => n + f.length + NUM_MAX_BYTES + 1, 0);
+/** `qf=NNi,qerr="…",`: the flags, and the error values of the metrics that have some (contract quality.ts). */
+const QUALITY_MAX_BYTES = 16 + QUALITY_ERROR_FIELD.length + 4 + FIELDS_MAX_BYTES;
+/** `pm25_c=…,pm10_c=…,pmc="…",`: two numbers and a method id. */
+const EXTRA_MAX_BYTES = 2 * (8 + NUM_MAX_BYTES) + 80;
+const QF = ascii(`${QUALITY_FIELD}=`);
+const QERR = ascii(`${QUALITY_ERROR_FIELD}="`);
 /** Epoch ms (at most 16 digits and a sign) and 6 digits of nanoseconds. */
 const TIME_MAX_BYTES = 23;
 
@@ -141,6 +164,9 @@ const TIME_MAX_BYTES = 23;
 export function encodeReading(p: ReadingPoint, buf: Uint8Array, at: number): number {
   let o = put(buf, at, p.series.head);
   o = putFields(buf, o, p.values);
+  if (p.flags !== 0) o = putQuality(buf, o, p.flags, p.qerr);
+  const extra = p.extra;
+  if (extra !== undefined) for (let i = 0; i < extra.length; i++) buf[o++] = extra.charCodeAt(i);
   const s = p.series;
   o = put(
     buf,
@@ -159,6 +185,21 @@ export function encodeReading(p: ReadingPoint, buf: Uint8Array, at: number): num
   } else o = putInt(buf, o, ms, 1);
   // `nanos`: 6 digits of offset, zero-padded.
   return putDigits(buf, o, p.offset % 1_000_000, 6);
+}
+
+/** `qf=<flags>i,` and `qerr="…",` when there are error values (ASCII: metric names and numbers). */
+function putQuality(buf: Uint8Array, at: number, flags: number, qerr: string | undefined): number {
+  let o = put(buf, at, QF);
+  o = putInt(buf, o, flags, 1);
+  buf[o++] = 105; // i
+  buf[o++] = 44; // ,
+  if (qerr !== undefined) {
+    o = put(buf, o, QERR);
+    for (let i = 0; i < qerr.length; i++) buf[o++] = qerr.charCodeAt(i);
+    buf[o++] = 34; // "
+    buf[o++] = 44; // ,
+  }
+  return o;
 }
 
 /** `width` digits of v (0 ≤ v < 10^width ≤ 2^31), zero-padded on the left. */
@@ -304,8 +345,11 @@ export function readingLine(
   at: Position,
   timeSource: TimeSource,
   time: string,
+  flags = 0,
+  qerr?: string,
+  extra?: string,
 ): string {
-  return readingLineOf(readingKey(tags), values, positionFields(at), timeSource, time);
+  return readingLineOf(readingKey(tags), values, positionFields(at), timeSource, time, flags, qerr, extra);
 }
 
 /**
@@ -318,12 +362,20 @@ export function readingLineOf(
   position: string,
   timeSource: TimeSource,
   time: string,
+  flags = 0,
+  qerr?: string,
+  extra?: string,
 ): string {
   let fields = '';
   for (const m of METRIC_NAMES) {
     const v = values[m];
     if (v !== undefined) fields += `${m}=${num(v)},`;
   }
+  if (flags !== 0) {
+    fields += `${QUALITY_FIELD}=${flags}i,`;
+    if (qerr !== undefined) fields += `${QUALITY_ERROR_FIELD}="${qerr}",`;
+  }
+  if (extra !== undefined) fields += extra;
   return `${key} ${fields}${position}${TIME_SOURCE_FIELD}="${timeSource}" ${time}`;
 }
 

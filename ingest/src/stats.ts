@@ -30,6 +30,8 @@ export interface IngestStats {
   /** Points produced (one per reading, vehicle record or live status), and by the clock of their time. */
   points: number;
   time_source: { device: number; broker: number; ingest: number };
+  /** Readings stored with a quality flag (contract quality.ts). */
+  flagged: number;
   points_written: number;
   /** Points in batches InfluxDB refused for good (400/422); 1.x still writes the valid points of such a batch. */
   points_refused: number;
@@ -66,6 +68,8 @@ export interface Counters {
   deviceTime: number;
   brokerTime: number;
   ingestTime: number;
+  /** Readings stored with a quality flag (contract quality.ts). */
+  flagged: number;
 }
 
 export const newCounters = (): Counters => ({
@@ -77,6 +81,7 @@ export const newCounters = (): Counters => ({
   deviceTime: 0,
   brokerTime: 0,
   ingestTime: 0,
+  flagged: 0,
 });
 
 export function assembleStats(parts: {
@@ -104,6 +109,7 @@ export function assembleStats(parts: {
     acked: src.acked,
     points: c.kept,
     time_source: { device: c.deviceTime, broker: c.brokerTime, ingest: c.ingestTime },
+    flagged: c.flagged,
     points_written: w.written,
     points_refused: w.refused,
     batches: w.batches,

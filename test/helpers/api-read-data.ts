@@ -149,6 +149,9 @@ export const round3 = (v: number) => Math.round(v * 1000) / 1000;
  * mean does not depend on the order of summation; the expected means do the same.
  */
 export const meanOf = (sum: number, count: number) => round3(Math.round(sum * 1e6) / 1e6 / count);
+/** The energy mean of levels in dB (ISO 1996-1), written out here rather than taken from the contract. */
+export const energyMeanOf = (levels: number[]) =>
+  round3(10 * Math.log10(levels.reduce((s, l) => s + 10 ** (l / 10), 0) / levels.length));
 
 export function expectedCells(
   readings: TestReading[],
@@ -157,14 +160,18 @@ export function expectedCells(
   to: number,
   length: number,
 ): ExpectedCell[] {
-  const acc = new Map<string, { sum: number; count: number; max: number; devices: Set<string> }>();
+  const acc = new Map<
+    string,
+    { sum: number; count: number; max: number; devices: Set<string>; levels: number[] }
+  >();
   for (const r of readings) {
     const v = r.values[metric];
     if (v === undefined || r.t < from || r.t >= to) continue;
     const p = publicPos(r);
     const cell = ngeohash.encode(p.lat, p.lon, length);
-    const a = acc.get(cell) ?? { sum: 0, count: 0, max: -Infinity, devices: new Set<string>() };
+    const a = acc.get(cell) ?? { sum: 0, count: 0, max: -Infinity, devices: new Set<string>(), levels: [] };
     a.sum += v;
+    a.levels.push(v);
     a.count++;
     a.max = Math.max(a.max, v);
     a.devices.add(r.device);
@@ -173,7 +180,7 @@ export function expectedCells(
   return [...acc]
     .map(([cell, a]) => ({
       cell,
-      mean: meanOf(a.sum, a.count),
+      mean: metric === 'noise_laeq' ? energyMeanOf(a.levels) : meanOf(a.sum, a.count),
       max: a.max,
       count: a.count,
       devices: a.devices.size,
@@ -184,12 +191,13 @@ export function expectedCells(
 export type Fn = 'mean' | 'min' | 'max' | 'count' | 'median' | 'p95';
 
 /** One bucket's aggregate as the api defines it; p95 is the value at rank ⌊0.95·n + 0.5⌋. */
-export function aggregate(values: number[], fn: Fn): number | null {
+export function aggregate(values: number[], fn: Fn, db = false): number | null {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
   const n = sorted.length;
   switch (fn) {
     case 'mean':
+      if (db) return energyMeanOf(values);
       return meanOf(
         values.reduce((s, v) => s + v, 0),
         n,
@@ -222,7 +230,10 @@ export function expectedSeries(
       .filter((r) => r.device === device && r.t >= Math.max(t, from) && r.t < Math.min(t + every, to))
       .map((r) => r.values[metric])
       .filter((v): v is number => v !== undefined);
-    out.push({ t: new Date(t).toISOString().replace('.000Z', 'Z'), v: aggregate(values, fn) });
+    out.push({
+      t: new Date(t).toISOString().replace('.000Z', 'Z'),
+      v: aggregate(values, fn, metric === 'noise_laeq'),
+    });
   }
   return out;
 }

@@ -1,3 +1,4 @@
+import { isDbMetric, type Metric, meanOfSum } from '@citytel/contract';
 import { ApiError } from '../errors.ts';
 import { InfluxError } from './client.ts';
 
@@ -24,3 +25,10 @@ export const round3 = (v: number): number => Math.round(v * 1000) / 1000;
  * exactly x.xxx5 would otherwise round either way).
  */
 export const mean3 = (sum: number, count: number): number => round3(Math.round(sum * 1e6) / 1e6 / count);
+
+/**
+ * The mean of a metric from the sum of its summands and their count, to 3 decimals: the arithmetic mean
+ * (`mean3`), or for a level in dB the energy mean from the sum of 10^(L/10) (ISO 1996-1; contract levels.ts).
+ */
+export const metricMean3 = (metric: Metric, sum: number, count: number): number =>
+  isDbMetric(metric) ? round3(meanOfSum(metric, sum, count)) : mean3(sum, count);

@@ -1,3 +1,5 @@
+import { DB_TO_ENERGY_EXP } from '@citytel/contract';
+
 /**
  * InfluxQL text built from values, never by pasting request strings. Every value a request supplies is
  * first validated by its route's zod schema (ids, metric names, numbers, times), and is then written here
@@ -84,7 +86,8 @@ export const as = (expr: string, alias: string): string => `${expr} AS ${ident(a
 
 export interface SelectParts {
   fields: string[];
-  from: string;
+  /** A measurement, or a subquery already built by `select` (written in parentheses). */
+  from: string | { sub: string };
   /** Retention policy (1.x), when not the database's default. */
   rp?: string | undefined;
   where?: string;
@@ -97,7 +100,9 @@ export interface SelectParts {
 /** Assembles one SELECT statement from already-escaped parts. */
 export function select(p: SelectParts): string {
   if (p.fields.length === 0) throw new InfluxqlError('SELECT needs at least one field');
-  let q = `SELECT ${p.fields.join(', ')} FROM ${p.rp ? `${ident(p.rp)}.` : ''}${ident(p.from)}`;
+  const from =
+    typeof p.from === 'string' ? `${p.rp ? `${ident(p.rp)}.` : ''}${ident(p.from)}` : `(${p.from.sub})`;
+  let q = `SELECT ${p.fields.join(', ')} FROM ${from}`;
   if (p.where) q += ` WHERE ${p.where}`;
   if (p.groupBy?.length) {
     q += ` GROUP BY ${p.groupBy.map((g) => (typeof g === 'string' ? ident(g) : `time(${duration(g.time)})`)).join(', ')}`;
@@ -114,3 +119,35 @@ export function select(p: SelectParts): string {
 export class InfluxqlError extends Error {
   override name = 'InfluxqlError';
 }
+
+/**
+ * `exp("m" * ln10/10) AS "alias"`: the energy 10^(L/10) of a level in dB, per point. InfluxQL has no
+ * aggregate of an expression (`sum(exp(...))` is refused), so sums of energy are taken by an outer query
+ * over a subquery of these (`energySubquery`), which InfluxDB 1.x has had since 1.2 and 1.6.7 runs.
+ */
+export const energyOf = (field: string, alias: string): string =>
+  as(`exp(${ident(field)} * ${String(DB_TO_ENERGY_EXP)})`, alias);
+
+/**
+ * The points of `where` with the energy of `metric` as `"{metric}_e"`, the level itself and `extra` fields
+ * beside it, for an outer query to sum, count and take extremes of. Why server-side and not an energy field
+ * written at ingest: it is exact on every reading ever stored (no migration, old points included) and
+ * costs ingest nothing; InfluxDB sums the same points either way.
+ */
+export function energySubquery(
+  metric: string,
+  measurement: string,
+  where: string,
+  extra: readonly string[] = [],
+): { sub: string } {
+  return {
+    sub: select({
+      fields: [energyOf(metric, energyField(metric)), ident(metric), ...extra.map(ident)],
+      from: measurement,
+      where,
+    }),
+  };
+}
+
+/** The name of a metric's per-point energy in `energySubquery`. */
+export const energyField = (metric: string): string => `${metric}_e`;

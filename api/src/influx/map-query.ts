@@ -1,15 +1,27 @@
 import {
   geohash,
   geohashCenter,
+  isDbMetric,
   MEASUREMENTS,
   type Metric,
   POSITION_FIELDS,
   READING_TAGS,
   STORED_GEOHASH_LENGTH,
+  summand,
 } from '@citytel/contract';
 import ngeohash from 'ngeohash';
 import { type InfluxQuery, rowsOf } from './client.ts';
-import { and, as, ident, select, str, tagEquals, timeRange } from './influxql.ts';
+import {
+  and,
+  as,
+  energyField,
+  energySubquery,
+  ident,
+  select,
+  str,
+  tagEquals,
+  timeRange,
+} from './influxql.ts';
 import type { Bbox } from './params.ts';
 import { planSegments, type TierCoverage } from './plan.ts';
 import { publicPosition } from './public-position.ts';
@@ -33,6 +45,7 @@ import { MOBILE_CELL_LENGTH, parseMapEntries } from './rollup.ts';
 
 export interface CellAggregate {
   cell: string;
+  /** Sum of the values, or of their energies 10^(L/10) for a level in dB (contract levels.ts). */
   sum: number;
   count: number;
   max: number;
@@ -100,8 +113,10 @@ export async function aggregateCells(
     const t = seg.tier;
     if (!t) {
       const fine = q.cell > STORED_GEOHASH_LENGTH;
+      // A level in dB is summed as energy, from a subquery giving each point's (influxql.ts).
+      const db = isDbMetric(m);
       const fixedFields = [
-        as(`sum(${ident(m)})`, 's'),
+        as(`sum(${ident(db ? energyField(m) : m)})`, 's'),
         as(`count(${ident(m)})`, 'c'),
         as(`max(${ident(m)})`, 'x'),
       ];
@@ -114,8 +129,15 @@ export async function aggregateCells(
       }
       const sql = select({
         fields: fixedFields,
-        from: MEASUREMENTS.readings,
-        where: and(time, notMobile),
+        from: db
+          ? energySubquery(
+              m,
+              MEASUREMENTS.readings,
+              and(time, notMobile),
+              fine ? [POSITION_FIELDS.lat, POSITION_FIELDS.lon] : [],
+            )
+          : MEASUREMENTS.readings,
+        where: db ? time : and(time, notMobile),
         groupBy: [READING_TAGS.device, READING_TAGS.loc, READING_TAGS.geohash],
       });
       work.push(
@@ -154,7 +176,7 @@ export async function aggregateCells(
                   q.cell <= MOBILE_CELL_LENGTH
                     ? geohash({ lat, lon }, q.cell)
                     : geohash(geohashCenter(geohash({ lat, lon }, MOBILE_CELL_LENGTH)), q.cell);
-                add(cell, v, 1, v)?.mobile.add(device);
+                add(cell, summand(m, v), 1, v)?.mobile.add(device);
               }
             }
           }

@@ -1,5 +1,7 @@
 import {
   geohash,
+  isDbMetric,
+  levelToEnergy,
   MEASUREMENTS,
   METRIC_NAMES,
   type Metric,
@@ -61,7 +63,21 @@ export const ROLLUP_RP = 'citytel_rollups';
  *   for mobile readings by the 7-cell they were taken in. A 30-day whole-city map reads ~150 series.
  */
 export type RollupStat = 'sum' | 'count' | 'min' | 'max';
-export const rollupField = (m: Metric, stat: RollupStat): string => `${m}_${stat}`;
+/**
+ * A level in dB (noise) is summed as energy, 10^(L/10), so that buckets combine into an exact energy mean
+ * (ISO 1996-1; contract levels.ts): its sum field is `{metric}_esum`, and the sums in its packed map
+ * entries are sums of energy.
+ */
+export const rollupField = (m: Metric, stat: RollupStat): string =>
+  stat === 'sum' && isDbMetric(m) ? `${m}_esum` : `${m}_${stat}`;
+
+/**
+ * Version of what the rollups hold, kept in `rollup_meta`. Version 2: levels in dB summed as energy. At
+ * start a job finding rollups of an older version drops them and rebuilds them from the raw readings (its
+ * backfill), since a packed map sum cannot tell which scale it was added on.
+ */
+export const ROLLUP_VERSION = 2;
+export const ROLLUP_META = 'rollup_meta';
 export const POINT_COUNT_FIELD = 'n';
 export const POSITION_LENGTH = 9;
 export const MOBILE_CELL_LENGTH = 7;
@@ -109,6 +125,7 @@ export function createRollups(opts: RollupOptions): Rollups {
 
   const readState = async () => {
     const rp = await rollupRetentionPolicy(influx);
+    await upgradeRollups(influx, rp, log, now());
     const [first, last, lastDay, rawFirst] = await Promise.all([
       edgeTime(influx, 'first', POINT_COUNT_FIELD, ROLLUP_MEASUREMENTS.hour, rp),
       edgeTime(influx, 'last', POINT_COUNT_FIELD, ROLLUP_MEASUREMENTS.hour, rp),
@@ -255,8 +272,9 @@ class Stats {
     this.max = Array(k).fill(Number.NEGATIVE_INFINITY);
   }
 
-  add(i: number, v: number): void {
-    this.sum[i]! += v;
+  /** Adds value `v`, whose summand (itself, or its energy for a level in dB) is `s`. */
+  add(i: number, v: number, s: number): void {
+    this.sum[i]! += s;
     this.count[i]!++;
     if (v < this.min[i]!) this.min[i] = v;
     if (v > this.max[i]!) this.max[i] = v;
@@ -276,7 +294,10 @@ interface MapCell {
 class Rollup {
   private readonly devices = new Map<string, { tags: string; t: number; stats: Stats }>();
   private readonly cells = new Map<string, MapCell>();
-  constructor(private readonly metrics: Metric[]) {}
+  private readonly db: boolean[];
+  constructor(private readonly metrics: Metric[]) {
+    this.db = metrics.map(isDbMetric);
+  }
 
   add(series: InfluxSeries, step: number): void {
     const tags = series.tags ?? {};
@@ -327,8 +348,9 @@ class Rollup {
       for (let i = 0; i < k; i++) {
         const v = metricCols[i]! >= 0 ? row[metricCols[i]!] : undefined;
         if (typeof v !== 'number') continue;
-        d.add(i, v);
-        place?.add(i, v);
+        const e = this.db[i] ? levelToEnergy(v) : v;
+        d.add(i, v, e);
+        place?.add(i, v, e);
         seen?.[i]?.add(device);
       }
     }
@@ -440,6 +462,31 @@ async function rollupRetentionPolicy(influx: InfluxQuery): Promise<string | unde
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Drops rollups written before ROLLUP_VERSION (the job then rebuilds them from raw readings) and records
+ * the version. Nothing is dropped on a database without rollups; the raw readings are never touched.
+ */
+async function upgradeRollups(
+  influx: InfluxQuery,
+  rp: string | undefined,
+  log: Logger,
+  at: number,
+): Promise<void> {
+  const versions = await influx.query(
+    select({ fields: [`last(${ident('version')})`], from: ROLLUP_META, rp }),
+  );
+  const stored = versions[0]?.values[0]?.[1];
+  if (typeof stored === 'number' && stored >= ROLLUP_VERSION) return;
+  const any = await edgeTime(influx, 'last', POINT_COUNT_FIELD, ROLLUP_MEASUREMENTS.hour, rp);
+  if (any !== undefined) {
+    log.warn({ from: stored ?? 1, to: ROLLUP_VERSION }, 'rollups of an older version dropped; rebuilding');
+    for (const m of [...Object.values(ROLLUP_MEASUREMENTS), ...Object.values(MAP_MEASUREMENTS)])
+      await influx.query(`DROP MEASUREMENT ${ident(m)}`);
+  }
+  // Stamped now, not at 0: a 2.x bucket's retention would refuse a point from 1970.
+  await influx.write(`${ROLLUP_META} version=${ROLLUP_VERSION}i ${at}`, { timeoutMs: 30_000, rp });
 }
 
 /** Time of the first or last value of `field`, or undefined when the measurement has none. */

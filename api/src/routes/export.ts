@@ -1,9 +1,16 @@
 import { Readable } from 'node:stream';
 import {
+  correctedField,
+  energyToLevel,
+  flagNames,
+  isDbMetric,
   MEASUREMENTS,
   METRIC_NAMES,
   type Metric,
+  PM_CORRECTION_FIELD,
   POSITION_FIELDS,
+  QUALITY_ERROR_FIELD,
+  QUALITY_FIELD,
   READING_TAGS,
   TIME_SOURCE_FIELD,
 } from '@citytel/contract';
@@ -14,7 +21,19 @@ import { z } from 'zod';
 import { apiError, errorResponses } from '../errors.ts';
 import type { InfluxQuery, InfluxSeries } from '../influx/client.ts';
 import { influxFailure, round3 } from '../influx/http.ts';
-import { and, as, call, ident, oneOf, select, str, tagEquals, timeRange } from '../influx/influxql.ts';
+import {
+  and,
+  as,
+  call,
+  energyField,
+  energyOf,
+  ident,
+  oneOf,
+  select,
+  str,
+  tagEquals,
+  timeRange,
+} from '../influx/influxql.ts';
 import { prefilterCells } from '../influx/map-query.ts';
 import {
   bboxParam,
@@ -29,6 +48,8 @@ import {
 } from '../influx/params.ts';
 import { blurPosition, publicPosition, round6 } from '../influx/public-position.ts';
 import { ceilTo, floorTo, formatDuration, iso, UNIT_MS } from '../influx/time.ts';
+import { ARCHIVE_SENSORS, archiveLayout, archiveRow, layoutMetrics } from './archive-layout.ts';
+import { csvColumns, DATAPACKAGE_PATH, dataPackage } from './datapackage.ts';
 
 export interface ExportRoutesOptions {
   influx: InfluxQuery;
@@ -55,7 +76,18 @@ const querySchema = z.object({
   bbox: bboxParam.optional(),
   device: deviceIdParam.optional(),
   kind: kindParam.optional(),
-  format: z.enum(['csv', 'geojson']).default('csv'),
+  format: z
+    .enum(['csv', 'geojson', 'archive'])
+    .default('csv')
+    .describe(
+      'csv, geojson, or archive: the daily CSV layout of the sensor.community archive (needs device and sensor)',
+    ),
+  sensor: z
+    .enum(ARCHIVE_SENSORS)
+    .optional()
+    .describe(
+      'with format=archive: the sensor whose archive file layout to write (SDS011, BME280, DHT22...)',
+    ),
   every: durationParam(
     UNIT_MS.m,
     UNIT_MS.d,
@@ -74,6 +106,13 @@ interface Row {
   lon: number;
   values: Array<number | null>;
   tsrc?: string;
+  /** Quality flags (contract quality.ts) and the sensor error values kept out of the metric columns. */
+  qf?: number;
+  qerr?: string;
+  /** PM corrected for humidity, and the method or why none (contract pm-correction.ts). */
+  pm25c?: number;
+  pm10c?: number;
+  pmc?: string;
 }
 
 /** GET /api/v1/export: open data, streamed. */
@@ -84,6 +123,27 @@ export const exportRoutes: FastifyPluginAsyncZod<ExportRoutesOptions> = async (a
   let running = 0;
 
   app.get(
+    DATAPACKAGE_PATH,
+    {
+      schema: {
+        tags: ['open data'],
+        summary: 'Frictionless Tabular Data Package of the CSV export',
+        description:
+          'Licence, source, column types and units of `/api/v1/export?format=csv` ' +
+          '(https://specs.frictionlessdata.io/tabular-data-package/).',
+        response: { 200: z.looseObject({ profile: z.literal('tabular-data-package') }) },
+      },
+    },
+    async (request, reply) => {
+      const base = `${request.protocol}://${request.host}`;
+      return reply
+        .type('application/json; charset=utf-8')
+        .header('Cache-Control', 'public, max-age=3600')
+        .send(dataPackage(opts.license, base));
+    },
+  );
+
+  app.get(
     '/api/v1/export',
     {
       config: { rateLimit: {} },
@@ -92,8 +152,12 @@ export const exportRoutes: FastifyPluginAsyncZod<ExportRoutesOptions> = async (a
         summary: 'Open-data export of readings (CSV or GeoJSON), streamed',
         description:
           'Raw readings, or with `every` one row per device and bucket with `fn` of each metric (position: ' +
-          'the mean of the bucket). Rows are streamed as InfluxDB is read in time slices and chunks, so any ' +
-          'range costs the api the same memory. CSV starts with a `# license:` line; GeoJSON carries a ' +
+          'the mean of the bucket; a level in dB its energy mean). Rows are streamed as InfluxDB is read in ' +
+          "time slices and chunks, so any range costs the api the same memory. The CSV's first line is its " +
+          'header (RFC 4180); its licence, source, units and column types are in the Frictionless Data ' +
+          'Package at /api/v1/export/datapackage.json, linked from the `Link` header (rel="describedby"). Raw ' +
+          "rows carry `flags` (quality flags, `;`-separated) and `sensor_error` (a sensor's error values, " +
+          'never in a metric column). GeoJSON carries a ' +
           '`license` member. Indoor kits are placed at the centre of their 7-cell, and `bbox` selects by ' +
           "that public position; so are mobile kits whose owner did not opt in to a public track. Cars' " +
           'readings are not exported (they reach the public only in the map, anonymously). Within each ' +
@@ -119,7 +183,13 @@ export const exportRoutes: FastifyPluginAsyncZod<ExportRoutesOptions> = async (a
           `querystring.from: at most ${formatDuration(maxRange)} per export`,
         );
       }
-      const metrics = q.metric ? [q.metric] : METRIC_NAMES;
+      if (q.format === 'archive' && (!q.device || !q.sensor || q.every))
+        throw apiError(
+          'invalid_parameter',
+          'querystring.format: archive needs device and sensor, and gives raw readings (no every)',
+        );
+      const layout = q.sensor ? archiveLayout(q.sensor) : undefined;
+      const metrics = layout ? layoutMetrics(layout) : q.metric ? [q.metric] : METRIC_NAMES;
       if (running >= maxConcurrent) {
         throw apiError('rate_limited', `${running} exports are running, the most at once; retry later`, {
           'Retry-After': '10',
@@ -162,16 +232,21 @@ export const exportRoutes: FastifyPluginAsyncZod<ExportRoutesOptions> = async (a
         throw err;
       }
       // One batch buffered ahead at most: the rest waits in InfluxDB until the client reads on.
-      const body = Readable.from(
-        (q.format === 'csv' ? csv : geojson)(opts.license, q, metrics, from, to, first, rows, request.log),
-        { highWaterMark: 1 },
-      );
-      const name = `citytel-${q.metric ?? 'readings'}-${iso(from).slice(0, 10)}.${q.format === 'csv' ? 'csv' : 'geojson'}`;
+      const write =
+        q.format === 'archive' ? archive(layout!, q.sensor!, q.device!) : q.format === 'csv' ? csv : geojson;
+      const body = Readable.from(write(opts.license, q, metrics, from, to, first, rows, request.log), {
+        highWaterMark: 1,
+      });
+      const name =
+        q.format === 'archive'
+          ? `${iso(from).slice(0, 10)}_${q.sensor!.toLowerCase()}_sensor_${q.device}.csv`
+          : `citytel-${q.metric ?? 'readings'}-${iso(from).slice(0, 10)}.${q.format === 'csv' ? 'csv' : 'geojson'}`;
       // A stream is sent as is; the 200 schema above only documents it.
       const plain: FastifyReply = reply;
       return plain
-        .type(q.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/geo+json')
+        .type(q.format === 'geojson' ? 'application/geo+json' : 'text/csv; charset=utf-8')
         .header('Content-Disposition', `attachment; filename="${name}"`)
+        .header('Link', `<${DATAPACKAGE_PATH}>; rel="describedby"; type="application/json"`)
         .header('Cache-Control', 'no-cache')
         .send(body);
     },
@@ -182,22 +257,25 @@ type Rows = AsyncGenerator<Row[], void>;
 type Log = { warn(obj: object, msg: string): void };
 
 async function* csv(
-  license: string,
+  _license: string,
   q: ExportQuery,
   metrics: readonly Metric[],
-  from: number,
-  to: number,
+  _from: number,
+  _to: number,
   first: IteratorResult<Row[], void>,
   rest: Rows,
   log: Log,
 ): AsyncGenerator<string> {
-  yield `# license: ${license}; source: citytel open data; ${describe(q, from, to)}\n`;
-  yield `time,device,kind,loc,lat,lon,${metrics.join(',')}${q.every ? '' : ',tsrc'}\n`;
+  // The first line is the header (pandas' and R's read_csv take anything else as data): licence, source
+  // and units are in the data package the Link header names.
+  yield `${csvColumns(metrics, !q.every).join(',')}\n`;
   for await (const batch of batches(first, rest, log)) {
     let out = '';
     for (const r of batch) {
       out += `${iso(r.t)},${r.device},${r.kind},${r.loc},${r.lat},${r.lon},${r.values.map((v) => (v === null ? '' : v)).join(',')}`;
-      out += q.every ? '\n' : `,${r.tsrc ?? ''}\n`;
+      out += q.every
+        ? '\n'
+        : `,${r.tsrc ?? ''},${r.qf ? flagNames(r.qf).join(';') : ''},${r.qerr ?? ''},${r.pm25c ?? ''},${r.pm10c ?? ''},${r.pmc ?? ''}\n`;
     }
     if (out) yield out;
   }
@@ -234,6 +312,11 @@ async function* geojson(
         if (r.values[i] !== null) properties[m] = r.values[i];
       });
       if (r.tsrc) properties.tsrc = r.tsrc;
+      if (r.qf) properties.flags = flagNames(r.qf);
+      if (r.qerr) properties.sensor_error = r.qerr;
+      if (r.pm25c !== undefined) properties.pm25_corrected = r.pm25c;
+      if (r.pm10c !== undefined) properties.pm10_corrected = r.pm10c;
+      if (r.pmc) properties.pm_correction = r.pmc;
       out += `${sep}${JSON.stringify({ type: 'Feature', geometry: { type: 'Point', coordinates: [r.lon, r.lat] }, properties })}`;
       sep = ',\n';
     }
@@ -241,6 +324,41 @@ async function* geojson(
   }
   yield '\n]}\n';
 }
+
+/** The sensor.community archive layout of `sensor` (archive-layout.ts): `;`-separated, header first. */
+const archive = (
+  layout: ReturnType<typeof archiveLayout>,
+  sensor: (typeof ARCHIVE_SENSORS)[number],
+  device: string,
+) =>
+  async function* (
+    _license: string,
+    _q: ExportQuery,
+    metrics: readonly Metric[],
+    _from: number,
+    _to: number,
+    first: IteratorResult<Row[], void>,
+    rest: Rows,
+    log: Log,
+  ): AsyncGenerator<string> {
+    yield `${layout.columns.join(';')}\n`;
+    for await (const batch of batches(first, rest, log)) {
+      let out = '';
+      for (const r of batch) {
+        const line = archiveRow(
+          layout,
+          sensor,
+          device,
+          r.t,
+          r.lat,
+          r.lon,
+          (m) => r.values[metrics.indexOf(m)] ?? null,
+        );
+        if (line) out += `${line}\n`;
+      }
+      if (out) yield out;
+    }
+  };
 
 /** The batches after the first one read; a failure mid-stream is logged and ends the body early. */
 async function* batches(first: IteratorResult<Row[], void>, rest: Rows, log: Log): AsyncGenerator<Row[]> {
@@ -282,7 +400,9 @@ async function* exportRows(
     : (opts.sliceMs ?? 6 * UNIT_MS.h);
   for (let a = from; a < to && !signal.aborted; ) {
     const b = Math.min(to, q.every ? ceilTo(a + 1, slice) : a + slice);
-    const sql = q.every ? bucketedQuery(metrics, q.fn, q.every, where(a, b)) : rawQuery(metrics, where(a, b));
+    const sql = q.every
+      ? bucketedQuery(metrics, q.fn, q.every, where(a, b), timeRange(a, b))
+      : rawQuery(metrics, where(a, b));
     for await (const chunk of opts.influx.queryChunks(sql, {
       signal,
       chunkSize: opts.chunkSize ?? 5000,
@@ -332,6 +452,11 @@ function rawQuery(metrics: readonly Metric[], where: string): string {
     POSITION_FIELDS.lat,
     POSITION_FIELDS.lon,
     TIME_SOURCE_FIELD,
+    QUALITY_FIELD,
+    QUALITY_ERROR_FIELD,
+    correctedField('pm25'),
+    correctedField('pm10'),
+    PM_CORRECTION_FIELD,
     READING_TAGS.device,
     READING_TAGS.kind,
     READING_TAGS.loc,
@@ -339,16 +464,42 @@ function rawQuery(metrics: readonly Metric[], where: string): string {
   return select({ fields: fields.map(ident), from: MEASUREMENTS.readings, where });
 }
 
-function bucketedQuery(metrics: readonly Metric[], fn: Fn, every: number, where: string): string {
+/**
+ * One row per bucket and device. A mean of a level in dB is its energy mean (ISO 1996-1): the mean of
+ * each point's 10^(L/10), from a subquery (influxql.ts `energySubquery`), turned back into dB in
+ * `bucketRows`; every other metric and aggregate is read as is.
+ */
+function bucketedQuery(
+  metrics: readonly Metric[],
+  fn: Fn,
+  every: number,
+  where: string,
+  time: string,
+): string {
+  const energy = fn === 'mean' && metrics.some(isDbMetric);
   const fields = [
-    ...metrics.map((m) => as(call(fn, m), m)),
+    ...metrics.map((m) => as(call(fn, energy && isDbMetric(m) ? energyField(m) : m), m)),
     as(call('mean', POSITION_FIELDS.lat), 'lat'),
     as(call('mean', POSITION_FIELDS.lon), 'lon'),
   ];
+  const inner = energy
+    ? {
+        sub: select({
+          fields: [
+            ...metrics.filter(isDbMetric).map((m) => energyOf(m, energyField(m))),
+            ...[...metrics.filter((m) => !isDbMetric(m)), POSITION_FIELDS.lat, POSITION_FIELDS.lon].map(
+              ident,
+            ),
+          ],
+          from: MEASUREMENTS.readings,
+          where,
+        }),
+      }
+    : undefined;
   return select({
     fields,
-    from: MEASUREMENTS.readings,
-    where,
+    from: inner ?? MEASUREMENTS.readings,
+    where: inner ? time : where,
     groupBy: [{ time: every }, READING_TAGS.device, READING_TAGS.kind, READING_TAGS.loc],
     fill: 'none',
   });
@@ -362,6 +513,11 @@ function columns(s: InfluxSeries, metrics: readonly Metric[]) {
     lat: at('lat'),
     lon: at('lon'),
     tsrc: at(TIME_SOURCE_FIELD),
+    qf: at(QUALITY_FIELD),
+    qerr: at(QUALITY_ERROR_FIELD),
+    pm25c: at(correctedField('pm25')),
+    pm10c: at(correctedField('pm10')),
+    pmc: at(PM_CORRECTION_FIELD),
     tags: s.tags ?? {},
     at,
   };
@@ -378,7 +534,9 @@ function rawRows(s: InfluxSeries, metrics: readonly Metric[], publicTracks: Read
   const out: Row[] = [];
   for (const v of s.values) {
     const values = c.metrics.map((i) => numberAt(v, i));
-    if (values.every((x) => x === null)) continue;
+    const qerr = textAt(v, c.qerr);
+    // A reading whose only values were error codes is still a row: the sensor said something.
+    if (values.every((x) => x === null) && qerr === undefined) continue;
     const row = placed(
       {
         t: v[0] as number,
@@ -391,8 +549,19 @@ function rawRows(s: InfluxSeries, metrics: readonly Metric[], publicTracks: Read
       },
       publicTracks,
     );
+    if (!row) continue;
     const tsrc = textAt(v, c.tsrc);
-    if (row) out.push(tsrc ? { ...row, tsrc } : row);
+    if (tsrc) row.tsrc = tsrc;
+    const qf = numberAt(v, c.qf);
+    if (qf) row.qf = qf;
+    if (qerr) row.qerr = qerr;
+    const pm25c = numberAt(v, c.pm25c);
+    if (pm25c !== null) row.pm25c = pm25c;
+    const pm10c = numberAt(v, c.pm10c);
+    if (pm10c !== null) row.pm10c = pm10c;
+    const pmc = textAt(v, c.pmc);
+    if (pmc) row.pmc = pmc;
+    out.push(row);
   }
   return out;
 }
@@ -407,9 +576,10 @@ function bucketRows(
   const out: Row[] = [];
   for (const v of s.values) {
     // count() answers 0, not null, for a metric absent from the bucket.
-    const values = c.metrics.map((i) => {
+    const values = c.metrics.map((i, k) => {
       const x = numberAt(v, i);
-      return x === null || (fn === 'count' && x === 0) ? null : round3(x);
+      if (x === null || (fn === 'count' && x === 0)) return null;
+      return round3(fn === 'mean' && isDbMetric(metrics[k]!) ? energyToLevel(x) : x);
     });
     if (values.every((x) => x === null)) continue;
     const row = placed(

@@ -1,11 +1,22 @@
-import { bandFor, geohashBounds, geohashPolygon, legendFor, METRICS, type Metric } from '@citytel/contract';
+import {
+  BAND_SCALES,
+  bandFor,
+  EAQI_PERIODS,
+  EAQI_SOURCE,
+  geohashBounds,
+  geohashPolygon,
+  type IndexPollutant,
+  legendFor,
+  METRICS,
+  type Metric,
+} from '@citytel/contract';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import { apiError, errorResponses } from '../errors.ts';
 import { etagOf, type PreparedAnswer, prepareAnswer, sendJsonText, sendPrepared } from '../influx/answer.ts';
 import type { InfluxQuery } from '../influx/client.ts';
-import { influxFailure, mean3, round3 } from '../influx/http.ts';
+import { influxFailure, metricMean3, round3 } from '../influx/http.ts';
 import { aggregateCells, type CellAggregate } from '../influx/map-query.ts';
 import { bboxParam, durationParam, metricParam, rawParam, timeKey, timeParam } from '../influx/params.ts';
 import type { TierCoverage } from '../influx/plan.ts';
@@ -41,7 +52,9 @@ export const mapCellSchema = z
       max: z.number(),
       count: z.number().int().describe('readings'),
       devices: z.number().int().describe('distinct devices that contributed'),
-      band: bandSchema.nullable().describe('index band of the mean; null for a metric without one'),
+      band: bandSchema
+        .nullable()
+        .describe('index band of the mean; null for a metric without one, or when `index.status` says why'),
     }),
   })
   .meta({ id: 'MapCell' });
@@ -55,6 +68,16 @@ export const mapSchema = z
     window: z.string(),
     from: z.iso.datetime(),
     to: z.iso.datetime(),
+    index: z
+      .object({
+        scale: z.enum(['eaqi', 'noise']),
+        period: z.string().describe('the averaging period the index is defined on'),
+        status: z.enum(['ok', 'insufficient_data']),
+        reason: z.string().optional(),
+        source: z.string(),
+      })
+      .nullable()
+      .describe('how the bands were given: the index, its period, and why there are none'),
     legend: z.array(
       bandSchema.extend({
         from: z.number().nullable().describe('lower bound'),
@@ -137,7 +160,9 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
         description:
           'Readings of `metric` in [`to` − `window`, `to`) aggregated over geohash cells of length `cell`: ' +
           'mean, max, count, distinct devices and the index band of the mean (EEA EAQI 2024 for PM2.5, ' +
-          'PM10, NO2, O3; END 5 dB classes for noise). Mobile readings count in the cell they were taken ' +
+          'PM10, NO2, O3 — only for a window of the period the index is defined on, 24h for PM, 1h for ' +
+          'NO2 and O3, as `index` states; END 5 dB classes for noise). A mean of noise levels is on the ' +
+          'energy scale. Mobile readings count in the cell they were taken ' +
           'in. With `bbox`, the cells overlapping the box are returned whole. Indoor kits count at their ' +
           'public position (centre of their length-7 cell). Long windows read hourly and daily rollups ' +
           'with raw readings at both ends, so the edges stay exact. Answers are shared by every client ' +
@@ -233,6 +258,8 @@ async function mapView(
   to: number,
   cells: CellAggregate[],
 ): Promise<MapView> {
+  const index = mapIndex(metric, window);
+  const banded = index?.status === 'ok';
   const top = JSON.stringify({
     type: 'FeatureCollection',
     metric,
@@ -241,6 +268,7 @@ async function mapView(
     window: formatDuration(window),
     from: iso(from),
     to: iso(to),
+    index,
     legend: legendFor(metric),
     features: [],
   } satisfies MapAnswer);
@@ -251,7 +279,7 @@ async function mapView(
   const starts = new Uint32Array(cells.length + 1);
   let at = Buffer.byteLength(head);
   cells.forEach((c, i) => {
-    const text = JSON.stringify(feature(metric, c));
+    const text = JSON.stringify(feature(metric, c, banded));
     texts.push(text);
     bounds.set(geohashBounds(c.cell), 4 * i);
     starts[i] = at;
@@ -261,8 +289,33 @@ async function mapView(
   return { bounds, starts, whole: await prepareAnswer(`${head}${texts.join(',')}]}`) };
 }
 
-function feature(metric: Parameters<typeof bandFor>[0], c: CellAggregate): MapAnswer['features'][number] {
-  const mean = mean3(c.sum, c.count);
+/**
+ * The index of a map: the EEA index is defined on a 24-hour running mean for PM and hourly values for NO2
+ * and O3 (contract air-index.ts), so a band is given only for a window of exactly that period; any other
+ * window's mean is served without a band, and the answer says why. Noise classes band any energy mean.
+ */
+export function mapIndex(metric: Metric, window: number): MapAnswer['index'] {
+  const scale = BAND_SCALES[metric];
+  if (!scale) return null;
+  if (scale.kind === 'noise')
+    return { scale: 'noise', period: 'the window', status: 'ok', source: scale.source };
+  const p = EAQI_PERIODS[metric as IndexPollutant];
+  if (window === p.ms) return { scale: 'eaqi', period: p.label, status: 'ok', source: EAQI_SOURCE };
+  return {
+    scale: 'eaqi',
+    period: p.label,
+    status: 'insufficient_data',
+    reason: `the EEA index is defined on the ${p.label}: ask window=${formatDuration(p.ms)} for its bands`,
+    source: EAQI_SOURCE,
+  };
+}
+
+function feature(
+  metric: Parameters<typeof bandFor>[0],
+  c: CellAggregate,
+  banded = true,
+): MapAnswer['features'][number] {
+  const mean = metricMean3(metric, c.sum, c.count);
   return {
     type: 'Feature',
     geometry: geohashPolygon(c.cell, round6),
@@ -272,7 +325,7 @@ function feature(metric: Parameters<typeof bandFor>[0], c: CellAggregate): MapAn
       max: round3(c.max),
       count: c.count,
       devices: c.devices,
-      band: bandFor(metric, mean) ?? null,
+      band: banded ? (bandFor(metric, mean) ?? null) : null,
     },
   };
 }

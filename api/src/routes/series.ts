@@ -1,12 +1,32 @@
-import { MEASUREMENTS, METRICS, type Metric, READING_TAGS } from '@citytel/contract';
+import {
+  energyToLevel,
+  isDbMetric,
+  levelToEnergy,
+  MEASUREMENTS,
+  METRICS,
+  type Metric,
+  QUALITY_FIELD,
+  QUALITY_FLAGS,
+  READING_TAGS,
+} from '@citytel/contract';
 import type { Store } from '@citytel/store';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { apiError, errorResponses } from '../errors.ts';
 import { type PreparedAnswer, prepareAnswer, sendPrepared } from '../influx/answer.ts';
 import type { InfluxQuery } from '../influx/client.ts';
-import { influxFailure, mean3, round3 } from '../influx/http.ts';
-import { and, as, call, ident, select, tagEquals, timeRange } from '../influx/influxql.ts';
+import { influxFailure, metricMean3, round3 } from '../influx/http.ts';
+import {
+  and,
+  as,
+  call,
+  energyField,
+  energySubquery,
+  ident,
+  select,
+  tagEquals,
+  timeRange,
+} from '../influx/influxql.ts';
 import {
   deviceIdParam,
   durationParam,
@@ -97,6 +117,7 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
           'with the chosen aggregate: mean, min, max, count, median or p95 (nearest rank: the value at ' +
           'rank ⌊0.95·n + 0.5⌋ of the sorted bucket). Buckets start at multiples of `every` since the epoch ' +
           '(UTC midnight for 1d). Every bucket of the range is present; an empty one has `v: null`. ' +
+          'The mean of a level in dB (noise_laeq) is its energy mean, 10·lg(mean(10^(L/10))) (ISO 1996-1). ' +
           "Values are rounded to 3 decimals. A car's series is served to its operator only (with its " +
           'token): its readings by its id would tell when and where a member drove.',
         params: z.object({ id: deviceIdParam }),
@@ -106,6 +127,13 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
           to: timeParam('end, excluded, ISO 8601 or relative (default now)').optional(),
           every: durationParam(UNIT_MS.m, UNIT_MS.d, 'bucket width, 1m to 1d (default 1h)').optional(),
           fn: fnParam.default('mean'),
+          flagged: z
+            .enum(['include', 'exclude'])
+            .default('include')
+            .describe(
+              'readings flagged stuck or jump (a faulty sensor) are counted (include) or left out (exclude, ' +
+                'read from raw readings). Sensor error codes are never served as values either way.',
+            ),
         }),
         security: [{}, { bearerAuth: [] }],
         response: { 200: seriesSchema, ...errorResponses(400, 401, 404, 429, 503) },
@@ -153,6 +181,7 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
             to,
             every,
             tiersFor(q.fn, every),
+            q.flagged === 'exclude',
           );
           const out: Series = {
             device: id,
@@ -188,8 +217,10 @@ async function bucketValues(
   to: number,
   every: number,
   tiers: TierCoverage[],
+  excludeFlagged = false,
 ): Promise<Map<number, number>> {
   const where = (a: number, b: number) => and(tagEquals(READING_TAGS.device, device), timeRange(a, b));
+  if (excludeFlagged) return unflaggedBuckets(influx, metric, fn, where(from, to), every);
   const out = new Map<number, number>();
   if (!COMBINABLE.has(fn)) {
     const q = select({
@@ -208,29 +239,41 @@ async function bucketValues(
   // Sums, counts and extremes of each bucket from every segment of the plan, combined per bucket start.
   const buckets = new Map<number, Bucket>();
   const segments = planSegments(from, to, tiers);
+  const db = isDbMetric(metric);
   const results = await Promise.all(
     segments.map((seg) => {
-      const f = (stat: 'sum' | 'count' | 'min' | 'max') =>
-        ident(seg.tier ? rollupField(metric, stat) : metric);
-      const fields = seg.tier
-        ? [
-            as(`sum(${f('sum')})`, 's'),
-            as(`sum(${f('count')})`, 'c'),
-            as(`min(${f('min')})`, 'lo'),
-            as(`max(${f('max')})`, 'hi'),
-          ]
-        : [
-            as(`sum(${f('sum')})`, 's'),
-            as(`count(${f('count')})`, 'c'),
-            as(`min(${f('min')})`, 'lo'),
-            as(`max(${f('max')})`, 'hi'),
-          ];
+      if (seg.tier) {
+        // A tier's sum of a level in dB is already a sum of energy (rollup.ts).
+        const f = (stat: 'sum' | 'count' | 'min' | 'max') => ident(rollupField(metric, stat));
+        return influx.query(
+          select({
+            fields: [
+              as(`sum(${f('sum')})`, 's'),
+              as(`sum(${f('count')})`, 'c'),
+              as(`min(${f('min')})`, 'lo'),
+              as(`max(${f('max')})`, 'hi'),
+            ],
+            from: seg.tier.measurement,
+            rp: seg.tier.rp,
+            where: where(seg.from, seg.to),
+            groupBy: [{ time: every }],
+            fill: 'none',
+          }),
+        );
+      }
+      const m = ident(metric);
       return influx.query(
         select({
-          fields,
-          from: seg.tier?.measurement ?? MEASUREMENTS.readings,
-          rp: seg.tier?.rp,
-          where: where(seg.from, seg.to),
+          fields: [
+            as(`sum(${ident(db ? energyField(metric) : metric)})`, 's'),
+            as(`count(${m})`, 'c'),
+            as(`min(${m})`, 'lo'),
+            as(`max(${m})`, 'hi'),
+          ],
+          from: db
+            ? energySubquery(metric, MEASUREMENTS.readings, where(seg.from, seg.to))
+            : MEASUREMENTS.readings,
+          where: db ? timeRange(seg.from, seg.to) : where(seg.from, seg.to),
           groupBy: [{ time: every }],
           fill: 'none',
         }),
@@ -253,8 +296,57 @@ async function bucketValues(
     }
   }
   for (const [t, b] of buckets) {
-    const v = fn === 'mean' ? mean3(b.s, b.c) : fn === 'min' ? b.lo : fn === 'max' ? b.hi : b.c;
+    const v = fn === 'mean' ? metricMean3(metric, b.s, b.c) : fn === 'min' ? b.lo : fn === 'max' ? b.hi : b.c;
     out.set(t, round3(v));
   }
   return out;
+}
+
+/** Flags of a faulty sensor, whose readings `flagged=exclude` leaves out. */
+const FAULTY = QUALITY_FLAGS.stuck | QUALITY_FLAGS.jump;
+
+/**
+ * Buckets of one device's readings without the faulty ones. InfluxQL cannot keep the points a field is
+ * absent from (`"qf" & 6 = 0` is false where no flag was written, i.e. on every clean reading), so the
+ * points are read with their flags and aggregated here, with the same definitions as InfluxDB's: median
+ * the mean of the middle two, p95 the nearest rank, a level in dB on the energy scale.
+ */
+async function unflaggedBuckets(
+  influx: InfluxQuery,
+  metric: Metric,
+  fn: Fn,
+  where: string,
+  every: number,
+): Promise<Map<number, number>> {
+  const byBucket = new Map<number, number[]>();
+  for await (const chunk of influx.queryChunks(
+    select({ fields: [ident(metric), ident(QUALITY_FIELD)], from: MEASUREMENTS.readings, where }),
+  )) {
+    for (const s of chunk) {
+      for (const [t, v, qf] of s.values as Array<[number, unknown, unknown]>) {
+        if (typeof v !== 'number' || (typeof qf === 'number' && (qf & FAULTY) !== 0)) continue;
+        const b = Math.floor(t / every) * every;
+        const list = byBucket.get(b);
+        if (list) list.push(v);
+        else byBucket.set(b, [v]);
+      }
+    }
+  }
+  const out = new Map<number, number>();
+  for (const [t, values] of byBucket) out.set(t, round3(aggregateValues(metric, fn, values)));
+  return out;
+}
+
+function aggregateValues(metric: Metric, fn: Fn, values: number[]): number {
+  const n = values.length;
+  if (fn === 'count') return n;
+  if (fn === 'mean') {
+    if (isDbMetric(metric)) return energyToLevel(values.reduce((a, v) => a + levelToEnergy(v), 0) / n);
+    return Math.round(values.reduce((a, v) => a + v, 0) * 1e6) / 1e6 / n;
+  }
+  const sorted = values.sort((a, b) => a - b);
+  if (fn === 'min') return sorted[0]!;
+  if (fn === 'max') return sorted[n - 1]!;
+  if (fn === 'median') return n % 2 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
+  return sorted[Math.max(0, Math.floor(n * 0.95 + 0.5) - 1)]!;
 }

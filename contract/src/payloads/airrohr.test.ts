@@ -19,7 +19,7 @@ describe('airrohr (sensor.community)', () => {
     const r = decodeAirrohr(JSON.stringify(example));
     expect(r.rejections).toEqual([]);
     expect(r.readings).toEqual([
-      { values: { pm10: 14, pm25: 8.2, temperature: 11.2, humidity: 71, noise_laeq: 58.4 } },
+      { values: { pm10: 14, pm25: 8.2, temperature: 11.2, humidity: 71, noise_laeq: 58.4 }, pmSensor: 'SDS' },
     ]);
   });
 

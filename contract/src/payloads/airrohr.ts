@@ -38,6 +38,7 @@ export function decodeAirrohr(payload: string): DecodeResult {
   const values: MetricValues = {};
   let lat: number | undefined;
   let lon: number | undefined;
+  let pmSensor: string | undefined;
   for (const item of body.sensordatavalues) {
     if (!isPlainObject(item) || typeof item.value_type !== 'string') {
       rejections.push({
@@ -62,11 +63,15 @@ export function decodeAirrohr(payload: string): DecodeResult {
     }
     const scaled = typeof num === 'number' && field.factor ? convertUnit(num, field.factor) : num;
     const v = checkMetric(field.metric, scaled, type, rejections);
-    if (v !== undefined) values[field.metric] = v;
+    if (v !== undefined) {
+      values[field.metric] = v;
+      if (field.metric.startsWith('pm')) pmSensor = type.slice(0, type.lastIndexOf('_'));
+    }
   }
   if (!hasValues(values))
     return failed('no_valid_values', 'no valid sensor value in the message', rejections);
   const reading: DecodedReading = { values };
+  if (pmSensor) reading.pmSensor = pmSensor;
   const position = checkPosition(lat, lon, rejections);
   if (position) reading.position = position;
   const result: DecodeResult = { readings: [reading], rejections };
