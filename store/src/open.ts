@@ -5,6 +5,7 @@ import { migrate } from './migrate.ts';
 import { createBookingRepo } from './repos/bookings.ts';
 import { createCommandRepo } from './repos/commands.ts';
 import { createDeviceRepo } from './repos/devices.ts';
+import { createFleetRegistryRepo } from './repos/fleet-registry.ts';
 import { createOperatorRepo } from './repos/operators.ts';
 import { createRejectionRepo } from './repos/rejections.ts';
 import { createToucher } from './repos/touch.ts';
@@ -37,6 +38,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     rejections: createRejectionRepo(db),
     bookings: createBookingRepo(db),
     commands: createCommandRepo(db),
+    fleet: createFleetRegistryRepo(db),
     touchMany,
     async ping() {
       await sql`select 1`.execute(db);

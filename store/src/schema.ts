@@ -58,6 +58,8 @@ export interface BookingsTable {
   end_at: Time;
   created_at: Time;
   cancelled_at: NullableTime;
+  /** Migration 010: when the member returned the car before the booked end (end_at moved to it). */
+  returned_at: NullableTime;
 }
 
 export interface CommandsTable {
@@ -85,6 +87,48 @@ export interface CommandEventsTable {
   reason: string | null;
 }
 
+/** Migration 011. */
+export interface StationsTable {
+  id: string;
+  operator_id: string;
+  name: string;
+  lat: number;
+  lon: number;
+  address: string | null;
+  parking_type: string | null;
+  capacity: number | null;
+  charging: Bool;
+  updated_at: Time;
+}
+
+/** Migration 012. */
+export interface VehicleTypesTable {
+  operator_id: string;
+  id: string;
+  propulsion: string;
+  make: string;
+  model: string;
+  max_range_m: number;
+  g_co2_km: number | null;
+  rider_capacity: number | null;
+  updated_at: Time;
+}
+
+export interface VehiclePlacementsTable {
+  vehicle_id: string;
+  vehicle_type_id: string;
+  station_id: string | null;
+  updated_at: Time;
+}
+
+/** Migration 013: JSON the api validates. */
+export interface GbfsSystemsTable {
+  operator_id: string;
+  info: string;
+  pricing_plans: string | null;
+  updated_at: Time;
+}
+
 export interface Database {
   devices: DevicesTable;
   operators: OperatorsTable;
@@ -93,4 +137,8 @@ export interface Database {
   bookings: BookingsTable;
   commands: CommandsTable;
   command_events: CommandEventsTable;
+  stations: StationsTable;
+  vehicle_types: VehicleTypesTable;
+  vehicle_placements: VehiclePlacementsTable;
+  gbfs_systems: GbfsSystemsTable;
 }

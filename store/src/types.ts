@@ -113,6 +113,8 @@ export interface Booking {
   end: Date;
   createdAt: Date;
   cancelledAt: Date | null;
+  /** When the member returned the car before the booked end; `end` is then this time. */
+  returnedAt: Date | null;
 }
 
 export interface NewBooking {
@@ -133,6 +135,9 @@ export interface BookingFilter {
   from?: Date | undefined;
   to?: Date | undefined;
   includeCancelled?: boolean | undefined;
+  /** Only bookings whose end is in [endedFrom, endedTo) (the auto-lock job's question). */
+  endedFrom?: Date | undefined;
+  endedTo?: Date | undefined;
   /** Default 100. */
   limit?: number | undefined;
   offset?: number | undefined;
@@ -147,8 +152,17 @@ export interface BookingRepo {
   get(id: string): Promise<Booking | undefined>;
   /** Cancels once: a second cancel returns the booking with its first cancellation time. */
   cancel(id: string, at?: Date): Promise<Booking | undefined>;
+  /**
+   * Ends a running booking at `at` (the member returned the car): `end` becomes `at` and `returnedAt` is
+   * set, only if it is not cancelled and `start <= at < end`. Undefined when it was not running.
+   */
+  returnEarly(id: string, at?: Date): Promise<Booking | undefined>;
   /** Latest start first, then id. */
   list(filter?: BookingFilter): Promise<Booking[]>;
+  /** Per car, the start of its latest booking (not cancelled) that has started by `at`: its trip counter. */
+  latestStarts(at: Date): Promise<Map<string, Date>>;
+  /** Per car, the start of its first booking (not cancelled) starting in (from, to). */
+  nextStarts(from: Date, to: Date): Promise<Map<string, Date>>;
 }
 
 /** One state a command entered, and when (CONTRACT §3). */
@@ -228,10 +242,81 @@ export interface CommandRepo {
     reason?: string | null,
     only?: { vehicleId?: string },
   ): Promise<Command | undefined>;
+  /**
+   * Moves the open (`pending`, `sent`) commands of bookings that were cancelled or have ended by `now` to
+   * `cancelled` (reason `booking_cancelled` or `booking_ended`), those issued before that moment only (a
+   * lock asked after the end is the operator closing the car, not part of the booking). Returns them.
+   */
+  cancelForEndedBookings(now: Date, limit?: number): Promise<Command[]>;
   /** Moves every command still `pending` or `sent` whose expiresAt <= now to `expired`; returns those it moved. */
   expireDue(now: Date, limit?: number): Promise<Command[]>;
   /** Newest first, with their histories. */
   list(filter?: CommandFilter): Promise<Command[]>;
+}
+
+/** A carsharing station of one operator (GBFS station_information). */
+export interface Station {
+  id: string;
+  operatorId: string;
+  name: string;
+  lat: number;
+  lon: number;
+  address: string | null;
+  /** GBFS parking_type: parking_lot, street_parking, underground_parking, sidewalk_parking, other. */
+  parkingType: string | null;
+  /** Places for the operator's cars. */
+  capacity: number | null;
+  charging: boolean;
+  updatedAt: Date;
+}
+export type NewStation = Omit<Station, 'updatedAt'>;
+
+/** A kind of car of one operator (GBFS vehicle_types, form factor car). */
+export interface VehicleType {
+  operatorId: string;
+  id: string;
+  /** GBFS propulsion_type: combustion, combustion_diesel, electric, hybrid, plug_in_hybrid, hydrogen_fuel_cell. */
+  propulsion: string;
+  make: string;
+  model: string;
+  /** Range on a full tank or charge, metres. */
+  maxRangeM: number;
+  gCo2Km: number | null;
+  riderCapacity: number | null;
+  updatedAt: Date;
+}
+export type NewVehicleType = Omit<VehicleType, 'updatedAt'>;
+
+/** A car's type and home station. */
+export interface VehiclePlacement {
+  vehicleId: string;
+  vehicleTypeId: string;
+  stationId: string | null;
+  updatedAt: Date;
+}
+
+/** An operator's GBFS system settings, as JSON validated by the api. */
+export interface GbfsSystem {
+  operatorId: string;
+  info: unknown;
+  pricingPlans: unknown[] | null;
+  updatedAt: Date;
+}
+
+/** Stations, vehicle types, placements and GBFS systems: the fleet as the public sees it (GBFS). */
+export interface FleetRegistryRepo {
+  putStation(s: NewStation): Promise<Station>;
+  getStation(id: string): Promise<Station | undefined>;
+  listStations(filter?: { operatorId?: string | undefined }): Promise<Station[]>;
+  putVehicleType(t: NewVehicleType): Promise<VehicleType>;
+  listVehicleTypes(filter?: { operatorId?: string | undefined }): Promise<VehicleType[]>;
+  placeVehicle(p: Omit<VehiclePlacement, 'updatedAt'>): Promise<VehiclePlacement>;
+  listPlacements(): Promise<VehiclePlacement[]>;
+  putSystem(s: Omit<GbfsSystem, 'updatedAt'>): Promise<GbfsSystem>;
+  getSystem(operatorId: string): Promise<GbfsSystem | undefined>;
+  listSystems(): Promise<GbfsSystem[]>;
+  /** The installation's secret for GBFS vehicle ids (random, made once, the same for every api instance). */
+  idKey(): Promise<Buffer>;
 }
 
 export interface Store {
@@ -241,6 +326,7 @@ export interface Store {
   rejections: RejectionRepo;
   bookings: BookingRepo;
   commands: CommandRepo;
+  fleet: FleetRegistryRepo;
   /** Coalesced last-seen updates: one statement for many devices. */
   touchMany(seen: Array<{ id: string; at: Date; firmware?: string }>): Promise<void>;
   /** A cheap round trip, for /readyz. */

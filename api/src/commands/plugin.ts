@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin';
+import { type AutoLock, createAutoLock } from './auto-lock.ts';
 import type { CarsharingSettings } from './config.ts';
 import { Fleet } from './fleet.ts';
 import { type CommandService, createCommandService } from './service.ts';
@@ -9,6 +10,7 @@ export interface Carsharing {
   fleet: Fleet;
   tracker: CommandTracker;
   commands: CommandService;
+  autoLock: AutoLock;
 }
 
 declare module 'fastify' {
@@ -29,10 +31,17 @@ export const carsharingPlugin = fp(
     const settings: CarsharingSettings = {
       COMMAND_TTL_S: c.COMMAND_TTL_S,
       BOOKING_GRACE_S: c.BOOKING_GRACE_S,
+      COMMAND_END_GRACE_S: c.COMMAND_END_GRACE_S,
       COMMAND_WAIT_MAX_S: c.COMMAND_WAIT_MAX_S,
       COMMAND_SWEEP_MS: c.COMMAND_SWEEP_MS,
       COMMAND_ACK_GRACE_MS: c.COMMAND_ACK_GRACE_MS,
       COMMAND_WAIT_POLL_MS: c.COMMAND_WAIT_POLL_MS,
+      LOCK_REFUSE_MOVING: c.LOCK_REFUSE_MOVING,
+      LOCK_REFUSE_IGNITION: c.LOCK_REFUSE_IGNITION,
+      MOVING_SPEED_KMH: c.MOVING_SPEED_KMH,
+      RETURN_STATUS_MAX_AGE_S: c.RETURN_STATUS_MAX_AGE_S,
+      AUTO_LOCK_AFTER_S: c.AUTO_LOCK_AFTER_S,
+      AUTO_LOCK_SWEEP_MS: c.AUTO_LOCK_SWEEP_MS,
     };
     const log = app.log.child({ component: 'carsharing' });
     const fleet = new Fleet(app.mqtt, log);
@@ -46,14 +55,19 @@ export const carsharingPlugin = fp(
       signal: app.cluster?.commandSignal,
     });
     const commands = createCommandService({ store: app.store, fleet, tracker, settings, log });
-    app.decorate('carsharing', { settings, fleet, tracker, commands });
-    app.metrics.addCollector(() => tracker.finished.render() + tracker.ignoredAcks.render());
+    const autoLock = createAutoLock({ store: app.store, fleet, tracker, settings, log });
+    app.decorate('carsharing', { settings, fleet, tracker, commands, autoLock });
+    app.metrics.addCollector(
+      () => tracker.finished.render() + tracker.ignoredAcks.render() + autoLock.fired.render(),
+    );
 
     app.addHook('onReady', async () => {
       fleet.start();
       await tracker.start();
+      autoLock.start();
     });
     app.addHook('preClose', async () => {
+      await autoLock.stop();
       await tracker.stop();
       fleet.stop();
     });

@@ -16,6 +16,7 @@ const booking: Booking = {
   end: at(60),
   createdAt: at(-600),
   cancelledAt: null,
+  returnedAt: null,
 };
 const ask = (action: 'unlock' | 'lock', min: number, memberId?: string) => ({
   vehicleId: 'car-1',

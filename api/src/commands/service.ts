@@ -6,6 +6,7 @@ import type { CarsharingSettings } from './config.ts';
 import type { Fleet } from './fleet.ts';
 import { requestHash } from './idempotency.ts';
 import { bookingRefusal, type Refusal, vehicleRefusal } from './rules.ts';
+import { lockRefusal } from './safety.ts';
 import type { CommandTracker } from './tracker.ts';
 
 export interface CommandRequest {
@@ -27,11 +28,35 @@ export interface CommandOutcome {
   replayed: boolean;
 }
 
+/**
+ * CONTRACT §3: a command never outlives its booking plus COMMAND_END_GRACE_S, so a queued unlock that
+ * reaches a car after that is refused by the car itself. A lock asked once that is over (the operator
+ * closing a car left open) belongs to no running booking and keeps its own ttl.
+ */
+export function commandExpiry(
+  issuedAt: Date,
+  booking: Pick<Booking, 'end'>,
+  ttlS: number,
+  settings: Pick<CarsharingSettings, 'COMMAND_END_GRACE_S'>,
+): Date {
+  const byTtl = issuedAt.getTime() + ttlS * 1000;
+  const cap = booking.end.getTime() + settings.COMMAND_END_GRACE_S * 1000;
+  return new Date(cap > issuedAt.getTime() ? Math.min(byTtl, cap) : byTtl);
+}
+
 export interface CommandServiceDeps {
   store: Pick<Store, 'devices' | 'bookings' | 'commands'>;
-  fleet: Pick<Fleet, 'isOnline'>;
+  fleet: Pick<Fleet, 'isOnline' | 'get'>;
   tracker: Pick<CommandTracker, 'send' | 'fail' | 'connected'>;
-  settings: Pick<CarsharingSettings, 'COMMAND_TTL_S' | 'BOOKING_GRACE_S'>;
+  settings: Pick<
+    CarsharingSettings,
+    | 'COMMAND_TTL_S'
+    | 'BOOKING_GRACE_S'
+    | 'COMMAND_END_GRACE_S'
+    | 'LOCK_REFUSE_MOVING'
+    | 'LOCK_REFUSE_IGNITION'
+    | 'MOVING_SPEED_KMH'
+  >;
   log: Logger;
 }
 
@@ -98,6 +123,10 @@ export function createCommandService(deps: CommandServiceDeps) {
         graceMs: deps.settings.BOOKING_GRACE_S * 1000,
       });
       if (outside) refuse(r, outside);
+      if (r.action === 'lock') {
+        const unsafe = lockRefusal(deps.fleet.get(r.vehicleId), deps.settings);
+        if (unsafe) refuse(r, unsafe);
+      }
 
       const { command, created } = await store.commands.create({
         vehicleId: r.vehicleId,
@@ -107,7 +136,7 @@ export function createCommandService(deps: CommandServiceDeps) {
         bookingId: booking.id,
         action: r.action,
         issuedAt,
-        expiresAt: new Date(issuedAt.getTime() + (r.ttlS ?? deps.settings.COMMAND_TTL_S) * 1000),
+        expiresAt: commandExpiry(issuedAt, booking, r.ttlS ?? deps.settings.COMMAND_TTL_S, deps.settings),
         idempotencyKey: r.idempotencyKey,
         requestHash: hash,
       });

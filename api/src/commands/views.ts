@@ -80,6 +80,10 @@ export const bookingSchema = z
     status: z.enum(['upcoming', 'active', 'ended', 'cancelled']).describe('at the time of the answer'),
     createdAt: z.iso.datetime(),
     cancelledAt: z.iso.datetime().nullable(),
+    returnedAt: z.iso
+      .datetime()
+      .nullable()
+      .describe('when the member returned the car before the booked end'),
   })
   .meta({ id: 'Booking', description: "A member's booking of one car over [start, end)" });
 export type BookingView = z.infer<typeof bookingSchema>;
@@ -94,4 +98,5 @@ export const bookingView = (b: Booking, now = new Date()): BookingView => ({
   status: bookingStatus(b, now),
   createdAt: b.createdAt.toISOString(),
   cancelledAt: b.cancelledAt ? b.cancelledAt.toISOString() : null,
+  returnedAt: b.returnedAt ? b.returnedAt.toISOString() : null,
 });

@@ -2,7 +2,8 @@ import { idSchema } from '@citytel/contract';
 import { type Booking, BookingConflictError, type Operator } from '@citytel/store';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { vehicleRefusal } from '../commands/rules.ts';
+import { bookingStatus, vehicleRefusal } from '../commands/rules.ts';
+import { returnRefusal } from '../commands/safety.ts';
 import { bookingSchema, bookingView } from '../commands/views.ts';
 import { apiError, errorResponses } from '../errors.ts';
 import { canManage } from '../plugins/auth.ts';
@@ -126,7 +127,8 @@ export const bookingRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['carsharing'],
         summary: 'Cancel a booking',
         description:
-          'Frees the car at once; the booking stays on record as `cancelled` (its commands point at it). ' +
+          'Frees the car at once; the booking stays on record as `cancelled` (its commands point at it) and ' +
+          'its commands still open end `cancelled` (reason `booking_cancelled`, in the audit trail). ' +
           'Cancelling again changes nothing and answers the same.',
         security: auth,
         params: z.object({ id: idSchema }),
@@ -138,8 +140,74 @@ export const bookingRoutes: FastifyPluginAsyncZod = async (app) => {
       const cancelled = (await app.store.bookings.cancel(b.id)) ?? b;
       if (!b.cancelledAt)
         request.log.info({ booking: b.id, operator: request.operator!.id }, 'booking cancelled');
+      // Its open commands end `cancelled` now, not at the next sweep (a failure here leaves them to it).
+      await app.carsharing.tracker
+        .cancelEnded()
+        .catch((err) =>
+          request.log.warn(
+            { err, booking: b.id },
+            'could not cancel the commands of a cancelled booking yet',
+          ),
+        );
       reply.header('Cache-Control', 'no-store');
       return bookingView(cancelled);
+    },
+  );
+
+  app.post(
+    '/api/v1/bookings/:id/return',
+    {
+      onRequest: app.requireOperator,
+      schema: {
+        tags: ['carsharing'],
+        summary: 'Return the car: end a running booking now',
+        description:
+          "Ends the booking at once (its `end` becomes now, `returnedAt` says so), only on the car's own recent " +
+          'report (telemetry no older than RETURN_STATUS_MAX_AGE_S) showing it locked, its doors closed and ' +
+          'the ignition off; otherwise 409 `vehicle_not_secured` (what is open) or `vehicle_status_stale`, ' +
+          'and the booking goes on. Its open commands end `cancelled`. A booking not running now is 409 ' +
+          '`booking_not_active`.',
+        security: auth,
+        params: z.object({ id: idSchema }),
+        response: { 200: bookingSchema, ...errorResponses(400, 401, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const b = await visibleBooking(request.params.id, request.operator!);
+      const now = new Date();
+      const status = bookingStatus(b, now);
+      if (status !== 'active')
+        throw apiError(
+          'booking_not_active',
+          `booking ${b.id} is ${status}; only a running booking is returned`,
+        );
+      const { fleet, settings, tracker } = app.carsharing;
+      const refusal = returnRefusal(b.vehicleId, fleet.get(b.vehicleId), now, settings);
+      if (refusal) {
+        request.log.info(
+          { booking: b.id, vehicle: b.vehicleId, operator: request.operator!.id, code: refusal.code },
+          'return refused',
+        );
+        throw apiError(refusal.code, refusal.message);
+      }
+      const returned = await app.store.bookings.returnEarly(b.id, now);
+      if (!returned) throw apiError('booking_not_active', `booking ${b.id} ended or was cancelled meanwhile`);
+      request.log.info(
+        {
+          booking: b.id,
+          vehicle: b.vehicleId,
+          operator: request.operator!.id,
+          bookedEnd: b.end.toISOString(),
+        },
+        'booking returned early',
+      );
+      await tracker
+        .cancelEnded(now)
+        .catch((err) =>
+          request.log.warn({ err, booking: b.id }, 'could not cancel the commands of a returned booking yet'),
+        );
+      reply.header('Cache-Control', 'no-store');
+      return bookingView(returned, now);
     },
   );
 

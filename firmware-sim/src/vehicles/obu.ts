@@ -105,6 +105,12 @@ export class Vehicle {
     this.car.autoTrips = on;
   }
 
+  /** A member leaves a door open (or shuts it): the unit reports it at once, as real units do on a door switch. */
+  async setDoorsClosed(closed: boolean): Promise<void> {
+    this.car.state.doorsClosed = closed;
+    await this.publishTelemetry();
+  }
+
   /** Sends the car to a station now, as a member with a badge would. */
   driveTo(stationId: string): void {
     const before = this.car.state.locked;

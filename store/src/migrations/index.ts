@@ -4,6 +4,10 @@ import * as m002 from './002_operators.ts';
 import * as m003 from './003_rejections.ts';
 import * as m004 from './004_bookings.ts';
 import * as m005 from './005_commands.ts';
+import * as m010 from './010_booking_return.ts';
+import * as m011 from './011_stations.ts';
+import * as m012 from './012_vehicle_types.ts';
+import * as m013 from './013_gbfs_systems.ts';
 import { type ColumnTypes, columnTypes, type MigrationDb } from './column-types.ts';
 
 type Step = { up(db: MigrationDb, t: ColumnTypes): Promise<void> };
@@ -15,6 +19,10 @@ const STEPS: Record<string, Step> = {
   '003_rejections': m003,
   '004_bookings': m004,
   '005_commands': m005,
+  '010_booking_return': m010,
+  '011_stations': m011,
+  '012_vehicle_types': m012,
+  '013_gbfs_systems': m013,
 };
 
 /** In-code provider: no file-system scanning, so it works the same under tsx, vitest and a bundle. */

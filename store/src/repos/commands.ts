@@ -146,6 +146,38 @@ export function createCommandRepo(db: Kysely<Database>): CommandRepo {
       return { command, created: true };
     },
 
+    async cancelForEndedBookings(now, limit = 500) {
+      const due = await db
+        .selectFrom('commands as c')
+        .innerJoin('bookings as b', 'b.id', 'c.booking_id')
+        .select(['c.id', 'b.cancelled_at', 'b.end_at'])
+        .where(sql<boolean>`c.state in ('pending', 'sent')`)
+        // Only commands of the booking's own time: a lock asked after its end is the operator closing the car.
+        .where('c.issued_at', '<', (eb) => eb.ref('b.end_at'))
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('b.cancelled_at', 'is not', null), eb('c.issued_at', '<=', eb.ref('b.cancelled_at'))]),
+            eb('b.end_at', '<=', iso(now)),
+          ]),
+        )
+        .orderBy('c.id')
+        .limit(limit)
+        .execute();
+      const cancelled: Command[] = [];
+      for (const d of due) {
+        // Recorded at the moment the booking stopped, however late the sweep runs (never in the future).
+        const end = toDate(d.end_at);
+        const cancelledAt = d.cancelled_at === null ? undefined : toDate(d.cancelled_at);
+        const byCancel = cancelledAt !== undefined && cancelledAt < end;
+        const stoppedAt = byCancel ? cancelledAt : end;
+        const at = new Date(Math.min(stoppedAt.getTime(), now.getTime()));
+        const reason = byCancel ? 'booking_cancelled' : 'booking_ended';
+        const c = await transition(d.id, OPEN, 'cancelled', at, reason);
+        if (c) cancelled.push(c);
+      }
+      return cancelled;
+    },
+
     async expireDue(now, limit = 500) {
       const due = await db
         .selectFrom('commands')
