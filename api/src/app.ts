@@ -32,6 +32,8 @@ import { commandRoutes } from './routes/commands.ts';
 import { devicesAdminRoutes } from './routes/devices-admin.ts';
 import { devicesPublicRoutes } from './routes/devices-public.ts';
 import { exportRoutes } from './routes/export.ts';
+import { gbfsRoutes } from './routes/gbfs.ts';
+import { gbfsRegistryRoutes } from './routes/gbfs-registry.ts';
 import { healthRoutes } from './routes/health.ts';
 import { mapRoutes } from './routes/map.ts';
 import { metricsRoutes } from './routes/metrics.ts';
@@ -54,6 +56,8 @@ export const ROUTE_GROUPS: ReadonlyArray<{ name: string; plugin: FastifyPluginAs
   { name: 'vehicles', plugin: vehicleRoutes },
   { name: 'bookings', plugin: bookingRoutes },
   { name: 'commands', plugin: commandRoutes },
+  { name: 'gbfs-registry', plugin: gbfsRegistryRoutes },
+  { name: 'gbfs', plugin: gbfsRoutes },
 ];
 
 export interface AppDeps {

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, optionalString, port, sharedEnv } from '@citytel/contract';
 import { z } from 'zod';
 import { carsharingEnv } from './commands/config.ts';
+import { gbfsEnv } from './routes/gbfs-config.ts';
 
 /** The api package folder: DASHBOARD_DIR's default is relative to it, wherever the process starts. */
 const API_PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -78,6 +79,7 @@ export const apiEnvSchema = z.object({
     .default('citytel:')
     .describe("prefix of the api's Redis keys and channel (several cities on one Redis)"),
   ...carsharingEnv,
+  ...gbfsEnv,
 });
 
 export type ApiConfig = Readonly<
