@@ -34,6 +34,7 @@ import { devicesPublicRoutes } from './routes/devices-public.ts';
 import { exportRoutes } from './routes/export.ts';
 import { gbfsRoutes } from './routes/gbfs.ts';
 import { gbfsRegistryRoutes } from './routes/gbfs-registry.ts';
+import { roamingRoutes } from './routes/roaming.ts';
 import { healthRoutes } from './routes/health.ts';
 import { mapRoutes } from './routes/map.ts';
 import { metricsRoutes } from './routes/metrics.ts';
@@ -56,6 +57,7 @@ export const ROUTE_GROUPS: ReadonlyArray<{ name: string; plugin: FastifyPluginAs
   { name: 'vehicles', plugin: vehicleRoutes },
   { name: 'bookings', plugin: bookingRoutes },
   { name: 'commands', plugin: commandRoutes },
+  { name: 'roaming', plugin: roamingRoutes },
   { name: 'gbfs-registry', plugin: gbfsRegistryRoutes },
   { name: 'gbfs', plugin: gbfsRoutes },
 ];

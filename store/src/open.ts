@@ -8,6 +8,7 @@ import { createDeviceRepo } from './repos/devices.ts';
 import { createFleetRegistryRepo } from './repos/fleet-registry.ts';
 import { createOperatorRepo } from './repos/operators.ts';
 import { createRejectionRepo } from './repos/rejections.ts';
+import { createRoamingRepo } from './repos/roaming.ts';
 import { createToucher } from './repos/touch.ts';
 import type { Store } from './types.ts';
 
@@ -39,6 +40,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     bookings: createBookingRepo(db),
     commands: createCommandRepo(db),
     fleet: createFleetRegistryRepo(db),
+    roaming: createRoamingRepo(db),
     touchMany,
     async ping() {
       await sql`select 1`.execute(db);

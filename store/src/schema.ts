@@ -60,6 +60,10 @@ export interface BookingsTable {
   cancelled_at: NullableTime;
   /** Migration 010: when the member returned the car before the booked end (end_at moved to it). */
   returned_at: NullableTime;
+  /** Migration 014: the member's operator when it is not the car's (roaming). */
+  home_operator_id: string | null;
+  odometer_start_km: number | null;
+  odometer_end_km: number | null;
 }
 
 export interface CommandsTable {
@@ -77,6 +81,8 @@ export interface CommandsTable {
   updated_at: Time;
   idempotency_key: string;
   request_hash: string;
+  /** Migration 014: the member's operator when it is not the car's. */
+  home_operator_id: string | null;
 }
 
 export interface CommandEventsTable {
@@ -129,6 +135,13 @@ export interface GbfsSystemsTable {
   updated_at: Time;
 }
 
+/** Migration 014: `accepts` is `"*"` or a JSON array of operator ids. */
+export interface RoamingPoliciesTable {
+  operator_id: string;
+  accepts: string;
+  updated_at: Time;
+}
+
 export interface Database {
   devices: DevicesTable;
   operators: OperatorsTable;
@@ -141,4 +154,5 @@ export interface Database {
   vehicle_types: VehicleTypesTable;
   vehicle_placements: VehiclePlacementsTable;
   gbfs_systems: GbfsSystemsTable;
+  roaming_policies: RoamingPoliciesTable;
 }

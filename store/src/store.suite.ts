@@ -283,6 +283,9 @@ export function storeSuite(name: string, makeBackend: () => Promise<Backend>): v
           createdAt: expect.any(Date),
           cancelledAt: null,
           returnedAt: null,
+          homeOperatorId: 'coop',
+          odometerStartKm: null,
+          odometerEndKm: null,
         });
         expect(await store.bookings.get(b.id)).toEqual(b);
         expect(await store.bookings.get('bk_nothing')).toBeUndefined();
@@ -391,6 +394,64 @@ export function storeSuite(name: string, makeBackend: () => Promise<Backend>): v
       });
     });
 
+    describe('roaming', () => {
+      it('keeps the home operator of a visiting member on the booking and its commands, visible to both', async () => {
+        const b = await store.bookings.create({
+          operatorId: 'coop-b',
+          homeOperatorId: 'coop-a',
+          vehicleId: 'car-b1',
+          memberId: 'm-a',
+          start: later(0),
+          end: later(3600),
+        });
+        const own = await store.bookings.create({
+          operatorId: 'coop-b',
+          vehicleId: 'car-b2',
+          memberId: 'm-b',
+          start: later(0),
+          end: later(3600),
+        });
+        expect(b.homeOperatorId).toBe('coop-a');
+        expect(own.homeOperatorId).toBe('coop-b');
+        const ids = async (visibleTo: string) =>
+          (await store.bookings.list({ visibleTo })).map((x) => x.id).sort();
+        expect(await ids('coop-a')).toEqual([b.id]);
+        expect(await ids('coop-b')).toEqual([b.id, own.id].sort());
+        expect(await ids('coop-c')).toEqual([]);
+        await store.bookings.setOdometerStart(b.id, 100.5);
+        await store.bookings.setOdometerStart(b.id, 999);
+        await store.bookings.setOdometerEnd(b.id, 142.25);
+        expect(await store.bookings.get(b.id)).toMatchObject({
+          odometerStartKm: 100.5,
+          odometerEndKm: 142.25,
+        });
+        const { command } = await store.commands.create({
+          vehicleId: 'car-b1',
+          operatorId: 'coop-b',
+          requestedBy: 'coop-a',
+          bookingId: b.id,
+          homeOperatorId: 'coop-a',
+          action: 'unlock',
+          issuedAt: later(0),
+          expiresAt: later(30),
+          idempotencyKey: 'k',
+          requestHash: 'h',
+        });
+        expect((await store.commands.list({ visibleTo: 'coop-a' })).map((c) => c.id)).toEqual([command.id]);
+        expect((await store.commands.list({ visibleTo: 'coop-b' })).map((c) => c.id)).toEqual([command.id]);
+        expect(await store.commands.list({ visibleTo: 'coop-c' })).toEqual([]);
+        expect((await store.commands.get(command.id))?.homeOperatorId).toBe('coop-a');
+      });
+
+      it("keeps each operator's policy, nobody by default", async () => {
+        expect(await store.roaming.accepts('coop-b')).toEqual([]);
+        await store.roaming.setAccepts('coop-b', ['coop-c', 'coop-a', 'coop-a']);
+        expect(await store.roaming.accepts('coop-b')).toEqual(['coop-a', 'coop-c']);
+        await store.roaming.setAccepts('coop-b', '*');
+        expect(await store.roaming.accepts('coop-b')).toBe('*');
+      });
+    });
+
     describe('fleet registry', () => {
       it('upserts stations, vehicle types, placements and GBFS systems', async () => {
         const st = {
@@ -468,6 +529,7 @@ export function storeSuite(name: string, makeBackend: () => Promise<Backend>): v
           updatedAt: later(0),
           idempotencyKey: 'key-1',
           requestHash: 'hash-1',
+          homeOperatorId: 'coop',
           history: [{ state: 'pending', at: later(0), reason: null }],
         });
         expect(await store.commands.get(c.id)).toEqual(c);

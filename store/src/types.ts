@@ -115,10 +115,17 @@ export interface Booking {
   cancelledAt: Date | null;
   /** When the member returned the car before the booked end; `end` is then this time. */
   returnedAt: Date | null;
+  /** The member's own operator (roaming): the car's operator when the member is its own. */
+  homeOperatorId: string;
+  /** The car's odometer at the first unlock and at the end of the booking, when the api saw them. */
+  odometerStartKm: number | null;
+  odometerEndKm: number | null;
 }
 
 export interface NewBooking {
   operatorId: string;
+  /** The member's operator, when not the car's (roaming). */
+  homeOperatorId?: string | undefined;
   vehicleId: string;
   memberId: string;
   start: Date;
@@ -127,6 +134,8 @@ export interface NewBooking {
 
 export interface BookingFilter {
   operatorId?: string | undefined;
+  /** Bookings this operator may see: of its cars, or of its members (roaming). */
+  visibleTo?: string | undefined;
   vehicleId?: string | undefined;
   memberId?: string | undefined;
   /** Only bookings with start <= at < end, not cancelled: who has each car now. */
@@ -159,6 +168,10 @@ export interface BookingRepo {
   returnEarly(id: string, at?: Date): Promise<Booking | undefined>;
   /** Latest start first, then id. */
   list(filter?: BookingFilter): Promise<Booking[]>;
+  /** Records the odometer at the booking's first unlock (kept if already set). */
+  setOdometerStart(id: string, km: number): Promise<void>;
+  /** Records the odometer at the booking's end (kept if already set). */
+  setOdometerEnd(id: string, km: number): Promise<void>;
   /** Per car, the start of its latest booking (not cancelled) that has started by `at`: its trip counter. */
   latestStarts(at: Date): Promise<Map<string, Date>>;
   /** Per car, the start of its first booking (not cancelled) starting in (from, to). */
@@ -184,6 +197,8 @@ export interface Command {
   /** The member on whose behalf the operator asked, when it said so. */
   memberId: string | null;
   bookingId: string;
+  /** The booking member's operator (roaming): the car's operator for its own members. */
+  homeOperatorId: string;
   action: CommandAction;
   state: CommandState;
   reason: string | null;
@@ -203,6 +218,7 @@ export interface NewCommand {
   requestedBy: string;
   memberId?: string | null | undefined;
   bookingId: string;
+  homeOperatorId?: string | undefined;
   action: CommandAction;
   issuedAt: Date;
   expiresAt: Date;
@@ -214,6 +230,8 @@ export interface CommandFilter {
   vehicleId?: string | undefined;
   bookingId?: string | undefined;
   operatorId?: string | undefined;
+  /** Commands this operator may see: to its cars, or within its members' bookings (roaming). */
+  visibleTo?: string | undefined;
   /** Cursor: only commands older than this id. */
   before?: string | undefined;
   /** Default 50. */
@@ -319,6 +337,15 @@ export interface FleetRegistryRepo {
   idKey(): Promise<Buffer>;
 }
 
+/** Whose members an operator's cars accept: `'*'` (the whole network) or a list of operators. */
+export type RoamingAccepts = '*' | string[];
+
+export interface RoamingRepo {
+  /** The operator's policy; none when it never set one (its cars stay its own members' until it opts in). */
+  accepts(operatorId: string): Promise<RoamingAccepts>;
+  setAccepts(operatorId: string, accepts: RoamingAccepts): Promise<void>;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   devices: DeviceRepo;
@@ -327,6 +354,7 @@ export interface Store {
   bookings: BookingRepo;
   commands: CommandRepo;
   fleet: FleetRegistryRepo;
+  roaming: RoamingRepo;
   /** Coalesced last-seen updates: one statement for many devices. */
   touchMany(seen: Array<{ id: string; at: Date; firmware?: string }>): Promise<void>;
   /** A cheap round trip, for /readyz. */

@@ -91,8 +91,28 @@ export function createAutoLock(deps: AutoLockDeps) {
     return true;
   }
 
+  /**
+   * The odometer at the end of each booking that recorded one at its unlock, from the car's first report
+   * after the end (a return records it at once): the kilometres the operators settle.
+   */
+  async function recordEndOdometers(now: Date): Promise<void> {
+    const ended = await store.bookings.list({
+      endedFrom: new Date(now.getTime() - LOOKBACK_MS),
+      endedTo: now,
+      limit: MAX_BOOKINGS,
+    });
+    for (const b of ended) {
+      if (b.odometerStartKm === null || b.odometerEndKm !== null) continue;
+      const live = fleet.get(b.vehicleId);
+      const km = live?.numbers.odometer_km;
+      if (km === undefined || !live?.telemetryAt || live.telemetryAt < b.end) continue;
+      await store.bookings.setOdometerEnd(b.id, km);
+    }
+  }
+
   /** One pass; resolves with the number of locks this instance sent. */
   async function run(now = new Date()): Promise<number> {
+    await recordEndOdometers(now).catch((err) => log.warn({ err }, 'could not record end odometers'));
     if (settings.AUTO_LOCK_AFTER_S === 0 || !deps.tracker.connected) return 0;
     const ended = await store.bookings.list({
       endedFrom: new Date(now.getTime() - LOOKBACK_MS),
@@ -123,7 +143,6 @@ export function createAutoLock(deps: AutoLockDeps) {
     fired,
     run,
     start(): void {
-      if (settings.AUTO_LOCK_AFTER_S === 0) return;
       timer = setInterval(() => {
         running ??= run()
           .catch((err) => {

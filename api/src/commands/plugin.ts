@@ -53,6 +53,15 @@ export const carsharingPlugin = fp(
       ackGraceMs: settings.COMMAND_ACK_GRACE_MS,
       waitPollMs: settings.COMMAND_WAIT_POLL_MS,
       signal: app.cluster?.commandSignal,
+      // The odometer at the first unlock starts the kilometres of the booking (roaming settlement).
+      onFinished: (c) => {
+        if (c.action !== 'unlock' || c.state !== 'done') return;
+        const km = fleet.get(c.vehicleId)?.numbers.odometer_km;
+        if (km === undefined) return;
+        app.store.bookings
+          .setOdometerStart(c.bookingId, km)
+          .catch((err) => log.warn({ err, booking: c.bookingId }, 'could not record the odometer at unlock'));
+      },
     });
     const commands = createCommandService({ store: app.store, fleet, tracker, settings, log });
     const autoLock = createAutoLock({ store: app.store, fleet, tracker, settings, log });

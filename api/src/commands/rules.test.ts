@@ -17,6 +17,9 @@ const booking: Booking = {
   createdAt: at(-600),
   cancelledAt: null,
   returnedAt: null,
+  homeOperatorId: 'coop',
+  odometerStartKm: null,
+  odometerEndKm: null,
 };
 const ask = (action: 'unlock' | 'lock', min: number, memberId?: string) => ({
   vehicleId: 'car-1',

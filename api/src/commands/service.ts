@@ -96,14 +96,6 @@ export function createCommandService(deps: CommandServiceDeps) {
     return { command: first, replayed: true };
   }
 
-  async function bookingOf(r: CommandRequest, vehicleOperator: string | null): Promise<Booking> {
-    const b = await store.bookings.get(r.bookingId);
-    // Another operator's booking is answered like a missing one: booking ids say who rents which car.
-    if (!b || (b.operatorId !== vehicleOperator && !r.operator.admin))
-      return refuse(r, { code: 'booking_not_found', message: `no booking ${r.bookingId}` });
-    return b;
-  }
-
   return {
     async request(r: CommandRequest): Promise<CommandOutcome> {
       const hash = requestHash(r);
@@ -111,9 +103,15 @@ export function createCommandService(deps: CommandServiceDeps) {
       if (earlier) return sameKey(r, earlier, hash);
 
       const device = await store.devices.get(r.vehicleId);
+      const found = await store.bookings.get(r.bookingId);
       const notYours = vehicleRefusal(r.vehicleId, device, r.operator);
-      if (notYours) refuse(r, notYours);
-      const booking = await bookingOf(r, device!.operatorId);
+      // Roaming: a member's home operator commands another operator's car only within its member's booking.
+      const visiting = found?.homeOperatorId === r.operator.id && found.vehicleId === r.vehicleId;
+      if (notYours && !(notYours.code === 'not_your_vehicle' && visiting)) refuse(r, notYours);
+      // Another operator's booking is answered like a missing one: booking ids say who rents which car.
+      if (!found || (found.operatorId !== device!.operatorId && !r.operator.admin))
+        return refuse(r, { code: 'booking_not_found', message: `no booking ${r.bookingId}` });
+      const booking = found;
       const issuedAt = new Date();
       const outside = bookingRefusal(booking, {
         vehicleId: r.vehicleId,
@@ -134,6 +132,7 @@ export function createCommandService(deps: CommandServiceDeps) {
         requestedBy: r.operator.id,
         memberId: r.memberId ?? null,
         bookingId: booking.id,
+        homeOperatorId: booking.homeOperatorId,
         action: r.action,
         issuedAt,
         expiresAt: commandExpiry(issuedAt, booking, r.ttlS ?? deps.settings.COMMAND_TTL_S, deps.settings),

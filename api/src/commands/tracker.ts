@@ -53,6 +53,8 @@ export interface TrackerOptions {
    * instance wakes the requests waiting here on that command at once (signal.ts says why Redis).
    */
   signal?: CommandSignal | undefined;
+  /** Called once for each command this instance moved to an end state (after it is stored). */
+  onFinished?: ((c: Command) => void) | undefined;
 }
 
 /**
@@ -315,6 +317,7 @@ export class CommandTracker {
     clearTimeout(this.expiryTimers.get(c.id));
     this.expiryTimers.delete(c.id);
     this.finished.inc({ action: c.action, state: c.state });
+    this.opts.onFinished?.(c);
     this.wake(c);
     this.opts.signal?.publish(c);
   }

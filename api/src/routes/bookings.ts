@@ -38,9 +38,17 @@ export const bookingRoutes: FastifyPluginAsyncZod = async (app) => {
   /** The booking, if this operator may see it; another operator's is answered like a missing one. */
   const visibleBooking = async (id: string, operator: Operator): Promise<Booking> => {
     const b = await app.store.bookings.get(id);
-    if (!b || !canManage(operator, { operatorId: b.operatorId }))
+    // The car's operator, and the member's home operator when it is another (roaming).
+    if (!b || !(canManage(operator, { operatorId: b.operatorId }) || b.homeOperatorId === operator.id))
       throw apiError('booking_not_found', `no booking ${id}`);
     return b;
+  };
+
+  /** Whether the car's operator accepts members of `home` (its roaming policy). */
+  const accepts = async (carOperator: string | null, home: string): Promise<boolean> => {
+    if (!carOperator) return false;
+    const policy = await app.store.roaming.accepts(carOperator);
+    return policy === '*' || policy.includes(home);
   };
 
   app.post(
@@ -51,7 +59,9 @@ export const bookingRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['carsharing'],
         summary: 'Book a car for a member',
         description:
-          "Books one of the operator's cars over [start, end). A booking that overlaps another live booking of " +
+          "Books one of the operator's cars over [start, end), or, for one of its members, another operator's car " +
+          'whose roaming policy accepts its members (roaming; otherwise 403 `not_your_vehicle`): the booking is ' +
+          "the car's operator's, with `homeOperatorId` the member's. A booking that overlaps another live booking of " +
           'the same car is refused with 409 `booking_conflict`, also when requests race.',
         security: auth,
         body: newBookingSchema,
@@ -63,11 +73,15 @@ export const bookingRoutes: FastifyPluginAsyncZod = async (app) => {
       const operator = request.operator!;
       const device = await app.store.devices.get(b.vehicleId);
       const refusal = vehicleRefusal(b.vehicleId, device, operator);
-      if (refusal) throw apiError(refusal.code, refusal.message);
+      // Roaming: another operator's car, for one of this operator's members, if the car's operator accepts them.
+      const roaming =
+        refusal?.code === 'not_your_vehicle' && (await accepts(device!.operatorId, operator.id));
+      if (refusal && !roaming) throw apiError(refusal.code, refusal.message);
       try {
         const booking = await app.store.bookings.create({
           // An admin books on the car's operator's behalf: the booking is that operator's.
           operatorId: device!.operatorId ?? operator.id,
+          homeOperatorId: roaming ? operator.id : undefined,
           vehicleId: b.vehicleId,
           memberId: b.memberId,
           start: new Date(b.start),
@@ -192,6 +206,11 @@ export const bookingRoutes: FastifyPluginAsyncZod = async (app) => {
       }
       const returned = await app.store.bookings.returnEarly(b.id, now);
       if (!returned) throw apiError('booking_not_active', `booking ${b.id} ended or was cancelled meanwhile`);
+      const km = fleet.get(b.vehicleId)?.numbers.odometer_km;
+      if (km !== undefined && returned.odometerStartKm !== null) {
+        await app.store.bookings.setOdometerEnd(b.id, km);
+        returned.odometerEndKm = km;
+      }
       request.log.info(
         {
           booking: b.id,
@@ -244,7 +263,7 @@ export const bookingRoutes: FastifyPluginAsyncZod = async (app) => {
       const q = request.query;
       const op = request.operator!;
       const rows = await app.store.bookings.list({
-        operatorId: op.admin ? undefined : op.id,
+        visibleTo: op.admin ? undefined : op.id,
         vehicleId: q.vehicleId,
         memberId: q.memberId,
         from: q.from ? new Date(q.from) : undefined,

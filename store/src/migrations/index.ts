@@ -8,6 +8,7 @@ import * as m010 from './010_booking_return.ts';
 import * as m011 from './011_stations.ts';
 import * as m012 from './012_vehicle_types.ts';
 import * as m013 from './013_gbfs_systems.ts';
+import * as m014 from './014_roaming.ts';
 import { type ColumnTypes, columnTypes, type MigrationDb } from './column-types.ts';
 
 type Step = { up(db: MigrationDb, t: ColumnTypes): Promise<void> };
@@ -23,6 +24,7 @@ const STEPS: Record<string, Step> = {
   '011_stations': m011,
   '012_vehicle_types': m012,
   '013_gbfs_systems': m013,
+  '014_roaming': m014,
 };
 
 /** In-code provider: no file-system scanning, so it works the same under tsx, vitest and a bundle. */

@@ -17,6 +17,9 @@ function toBooking(row: Selectable<BookingsTable>): Booking {
     createdAt: toDate(row.created_at),
     cancelledAt: row.cancelled_at === null ? null : toDate(row.cancelled_at),
     returnedAt: row.returned_at == null ? null : toDate(row.returned_at),
+    homeOperatorId: row.home_operator_id ?? row.operator_id,
+    odometerStartKm: row.odometer_start_km == null ? null : Number(row.odometer_start_km),
+    odometerEndKm: row.odometer_end_km == null ? null : Number(row.odometer_end_km),
   };
 }
 
@@ -66,6 +69,10 @@ export function createBookingRepo(db: Kysely<Database>): BookingRepo {
         created_at: iso(new Date()),
         cancelled_at: null,
         returned_at: null,
+        home_operator_id:
+          input.homeOperatorId && input.homeOperatorId !== input.operatorId ? input.homeOperatorId : null,
+        odometer_start_km: null,
+        odometer_end_km: null,
       };
       try {
         // On SQLite this transaction begins IMMEDIATE, holding the one write lock from the check to the
@@ -108,6 +115,24 @@ export function createBookingRepo(db: Kysely<Database>): BookingRepo {
       return row && toBooking(row);
     },
 
+    async setOdometerStart(id, km) {
+      await db
+        .updateTable('bookings')
+        .set({ odometer_start_km: km })
+        .where('id', '=', id)
+        .where('odometer_start_km', 'is', null)
+        .execute();
+    },
+
+    async setOdometerEnd(id, km) {
+      await db
+        .updateTable('bookings')
+        .set({ odometer_end_km: km })
+        .where('id', '=', id)
+        .where('odometer_end_km', 'is', null)
+        .execute();
+    },
+
     async latestStarts(at) {
       const rows = await db
         .selectFrom('bookings')
@@ -134,6 +159,11 @@ export function createBookingRepo(db: Kysely<Database>): BookingRepo {
     async list(f = {}) {
       let q = db.selectFrom('bookings').selectAll();
       if (f.operatorId) q = q.where('operator_id', '=', f.operatorId);
+      const visibleTo = f.visibleTo;
+      if (visibleTo)
+        q = q.where((eb) =>
+          eb.or([eb('operator_id', '=', visibleTo), eb('home_operator_id', '=', visibleTo)]),
+        );
       if (f.vehicleId) q = q.where('vehicle_id', '=', f.vehicleId);
       if (f.memberId) q = q.where('member_id', '=', f.memberId);
       if (f.activeAt) {

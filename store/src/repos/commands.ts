@@ -26,6 +26,7 @@ function toCommand(row: Selectable<CommandsTable>, history: CommandEvent[]): Com
     requestedBy: row.requested_by,
     memberId: row.member_id,
     bookingId: row.booking_id,
+    homeOperatorId: row.home_operator_id ?? row.operator_id,
     action: row.action as CommandAction,
     state: row.state as CommandState,
     reason: row.reason,
@@ -109,6 +110,8 @@ export function createCommandRepo(db: Kysely<Database>): CommandRepo {
             requested_by: input.requestedBy,
             member_id: input.memberId ?? null,
             booking_id: input.bookingId,
+            home_operator_id:
+              input.homeOperatorId && input.homeOperatorId !== input.operatorId ? input.homeOperatorId : null,
             action: input.action,
             state: 'pending',
             reason: null,
@@ -133,6 +136,7 @@ export function createCommandRepo(db: Kysely<Database>): CommandRepo {
         requestedBy: input.requestedBy,
         memberId: input.memberId ?? null,
         bookingId: input.bookingId,
+        homeOperatorId: input.homeOperatorId ?? input.operatorId,
         action: input.action,
         state: 'pending',
         reason: null,
@@ -202,6 +206,11 @@ export function createCommandRepo(db: Kysely<Database>): CommandRepo {
       if (f.vehicleId) q = q.where('vehicle_id', '=', f.vehicleId);
       if (f.bookingId) q = q.where('booking_id', '=', f.bookingId);
       if (f.operatorId) q = q.where('operator_id', '=', f.operatorId);
+      const visibleTo = f.visibleTo;
+      if (visibleTo)
+        q = q.where((eb) =>
+          eb.or([eb('operator_id', '=', visibleTo), eb('home_operator_id', '=', visibleTo)]),
+        );
       if (f.before) q = q.where('id', '<', f.before);
       const rows = await q
         .orderBy('id', 'desc')
