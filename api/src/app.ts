@@ -37,6 +37,7 @@ import { gbfsRegistryRoutes } from './routes/gbfs-registry.ts';
 import { healthRoutes } from './routes/health.ts';
 import { mapRoutes } from './routes/map.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { offlineRoutes } from './routes/offline.ts';
 import { roamingRoutes } from './routes/roaming.ts';
 import { seriesRoutes } from './routes/series.ts';
 import { type StreamRoutesOptions, streamRoutes } from './routes/stream.ts';
@@ -58,6 +59,7 @@ export const ROUTE_GROUPS: ReadonlyArray<{ name: string; plugin: FastifyPluginAs
   { name: 'bookings', plugin: bookingRoutes },
   { name: 'commands', plugin: commandRoutes },
   { name: 'roaming', plugin: roamingRoutes },
+  { name: 'offline', plugin: offlineRoutes },
   { name: 'gbfs-registry', plugin: gbfsRegistryRoutes },
   { name: 'gbfs', plugin: gbfsRoutes },
 ];

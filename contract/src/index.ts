@@ -10,6 +10,7 @@ export * from './metrics.ts';
 export * from './payloads/airrohr.ts';
 export * from './payloads/command.ts';
 export * from './payloads/native.ts';
+export * from './payloads/offline.ts';
 export * from './payloads/sck.ts';
 export * from './payloads/vehicle.ts';
 export * from './reading.ts';

@@ -18,7 +18,7 @@ import {
 } from './provision.ts';
 import { hashUnit } from './rng.ts';
 import { type Counters, createCounters, type SimStats } from './stats.ts';
-import { registerFleet } from './vehicles/fleet-setup.ts';
+import { fetchPlatformKey, registerFleet } from './vehicles/fleet-setup.ts';
 import { Vehicle, type VehicleDeps } from './vehicles/obu.ts';
 import { roadGraph } from './vehicles/routes.ts';
 
@@ -228,6 +228,12 @@ export function createSimulator(config: SimConfig, deps: SimulatorDeps): Simulat
         cars: vehicles.map((v) => ({ id: v.id, spec: v.spec })),
         log,
       }).catch((err: Error) => log.warn({ err: err.message }, 'could not register the fleet for GBFS'));
+    }
+    if (vehicles.length > 0) {
+      // Offline unlock: the units check their booking lists with the platform's key.
+      const key = await fetchPlatformKey(config.apiUrl).catch(() => undefined);
+      if (key) for (const v of vehicles) v.trustPlatformKey(key);
+      else log.warn('no platform signing key: the cars cannot open offline');
     }
     // First readings spread over the first period (at most 10 s), as kits powered up at random times.
     const firstWindow = Math.min(10_000, (config.intervalS * 1000) / clock.speedup);

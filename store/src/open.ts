@@ -6,6 +6,7 @@ import { createBookingRepo } from './repos/bookings.ts';
 import { createCommandRepo } from './repos/commands.ts';
 import { createDeviceRepo } from './repos/devices.ts';
 import { createFleetRegistryRepo } from './repos/fleet-registry.ts';
+import { createOfflineEventRepo } from './repos/offline-events.ts';
 import { createOperatorRepo } from './repos/operators.ts';
 import { createRejectionRepo } from './repos/rejections.ts';
 import { createRoamingRepo } from './repos/roaming.ts';
@@ -41,6 +42,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     commands: createCommandRepo(db),
     fleet: createFleetRegistryRepo(db),
     roaming: createRoamingRepo(db),
+    offlineEvents: createOfflineEventRepo(db),
     touchMany,
     async ping() {
       await sql`select 1`.execute(db);

@@ -64,6 +64,7 @@ export interface BookingsTable {
   home_operator_id: string | null;
   odometer_start_km: number | null;
   odometer_end_km: number | null;
+  credential_hash: string | null;
 }
 
 export interface CommandsTable {
@@ -142,6 +143,17 @@ export interface RoamingPoliciesTable {
   updated_at: Time;
 }
 
+/** Migration 014: what a car did without network, as it recorded it. */
+export interface OfflineEventsTable {
+  vehicle_id: string;
+  seq: number | string;
+  at: Time;
+  event: string;
+  booking_id: string | null;
+  reason: string | null;
+  received_at: Time;
+}
+
 export interface Database {
   devices: DevicesTable;
   operators: OperatorsTable;
@@ -155,4 +167,5 @@ export interface Database {
   vehicle_placements: VehiclePlacementsTable;
   gbfs_systems: GbfsSystemsTable;
   roaming_policies: RoamingPoliciesTable;
+  offline_events: OfflineEventsTable;
 }

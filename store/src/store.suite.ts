@@ -286,6 +286,7 @@ export function storeSuite(name: string, makeBackend: () => Promise<Backend>): v
           homeOperatorId: 'coop',
           odometerStartKm: null,
           odometerEndKm: null,
+          credentialHash: null,
         });
         expect(await store.bookings.get(b.id)).toEqual(b);
         expect(await store.bookings.get('bk_nothing')).toBeUndefined();

@@ -120,12 +120,15 @@ export interface Booking {
   /** The car's odometer at the first unlock and at the end of the booking, when the api saw them. */
   odometerStartKm: number | null;
   odometerEndKm: number | null;
+  /** Hex SHA-256 of the member's card id or phone key, for offline unlock (never the id itself). */
+  credentialHash: string | null;
 }
 
 export interface NewBooking {
   operatorId: string;
   /** The member's operator, when not the car's (roaming). */
   homeOperatorId?: string | undefined;
+  credentialHash?: string | null | undefined;
   vehicleId: string;
   memberId: string;
   start: Date;
@@ -335,6 +338,8 @@ export interface FleetRegistryRepo {
   listSystems(): Promise<GbfsSystem[]>;
   /** The installation's secret for GBFS vehicle ids (random, made once, the same for every api instance). */
   idKey(): Promise<Buffer>;
+  /** A value kept once for the installation: the first `make()` stored wins for every instance. */
+  installValue(key: string, make: () => string): Promise<string>;
 }
 
 /** Whose members an operator's cars accept: `'*'` (the whole network) or a list of operators. */
@@ -346,6 +351,30 @@ export interface RoamingRepo {
   setAccepts(operatorId: string, accepts: RoamingAccepts): Promise<void>;
 }
 
+/** One thing a car did with no network (offline unlock), as the car recorded it. */
+export interface OfflineEvent {
+  vehicleId: string;
+  /** The car's own sequence number: an event uploaded twice is stored once. */
+  seq: number;
+  /** The car's time. */
+  at: Date;
+  event: 'opened' | 'refused';
+  bookingId: string | null;
+  reason: string | null;
+  receivedAt: Date;
+}
+
+export interface OfflineEventRepo {
+  /** Stores the events not stored yet; returns how many were new. */
+  add(events: OfflineEvent[]): Promise<number>;
+  /** Newest first. */
+  list(filter: {
+    vehicleId?: string | undefined;
+    bookingId?: string | undefined;
+    limit?: number;
+  }): Promise<OfflineEvent[]>;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   devices: DeviceRepo;
@@ -355,6 +384,7 @@ export interface Store {
   commands: CommandRepo;
   fleet: FleetRegistryRepo;
   roaming: RoamingRepo;
+  offlineEvents: OfflineEventRepo;
   /** Coalesced last-seen updates: one statement for many devices. */
   touchMany(seen: Array<{ id: string; at: Date; firmware?: string }>): Promise<void>;
   /** A cheap round trip, for /readyz. */

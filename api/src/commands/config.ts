@@ -97,6 +97,20 @@ export const carsharingEnv = {
     .describe(
       'how often the api looks for cars left unlocked after their booking (every instance looks; one locks)',
     ),
+  OFFLINE_WINDOW_H: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(168)
+    .default(24)
+    .describe('offline unlock: hours of upcoming bookings each car holds, signed, to open with no network'),
+  OFFLINE_REFRESH_S: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(86_400)
+    .default(3600)
+    .describe('offline unlock: how often every car gets its booking list again (the window rolls on)'),
 };
 
 export interface CarsharingSettings {
@@ -113,4 +127,6 @@ export interface CarsharingSettings {
   RETURN_STATUS_MAX_AGE_S: number;
   AUTO_LOCK_AFTER_S: number;
   AUTO_LOCK_SWEEP_MS: number;
+  OFFLINE_WINDOW_H: number;
+  OFFLINE_REFRESH_S: number;
 }

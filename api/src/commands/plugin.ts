@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import { type AutoLock, createAutoLock } from './auto-lock.ts';
 import type { CarsharingSettings } from './config.ts';
 import { Fleet } from './fleet.ts';
+import { createOfflinePasses, type OfflinePasses } from './offline-passes.ts';
 import { type CommandService, createCommandService } from './service.ts';
 import { CommandTracker } from './tracker.ts';
 
@@ -11,6 +12,7 @@ export interface Carsharing {
   tracker: CommandTracker;
   commands: CommandService;
   autoLock: AutoLock;
+  passes: OfflinePasses;
 }
 
 declare module 'fastify' {
@@ -42,6 +44,8 @@ export const carsharingPlugin = fp(
       RETURN_STATUS_MAX_AGE_S: c.RETURN_STATUS_MAX_AGE_S,
       AUTO_LOCK_AFTER_S: c.AUTO_LOCK_AFTER_S,
       AUTO_LOCK_SWEEP_MS: c.AUTO_LOCK_SWEEP_MS,
+      OFFLINE_WINDOW_H: c.OFFLINE_WINDOW_H,
+      OFFLINE_REFRESH_S: c.OFFLINE_REFRESH_S,
     };
     const log = app.log.child({ component: 'carsharing' });
     const fleet = new Fleet(app.mqtt, log);
@@ -65,17 +69,25 @@ export const carsharingPlugin = fp(
     });
     const commands = createCommandService({ store: app.store, fleet, tracker, settings, log });
     const autoLock = createAutoLock({ store: app.store, fleet, tracker, settings, log });
-    app.decorate('carsharing', { settings, fleet, tracker, commands, autoLock });
+    const passes = createOfflinePasses({ store: app.store, mqtt: app.mqtt, settings, log });
+    app.decorate('carsharing', { settings, fleet, tracker, commands, autoLock, passes });
     app.metrics.addCollector(
-      () => tracker.finished.render() + tracker.ignoredAcks.render() + autoLock.fired.render(),
+      () =>
+        tracker.finished.render() +
+        tracker.ignoredAcks.render() +
+        autoLock.fired.render() +
+        passes.published.render() +
+        passes.logged.render(),
     );
 
     app.addHook('onReady', async () => {
       fleet.start();
       await tracker.start();
       autoLock.start();
+      passes.start();
     });
     app.addHook('preClose', async () => {
+      passes.stop();
       await autoLock.stop();
       await tracker.stop();
       fleet.stop();

@@ -20,6 +20,7 @@ const booking: Booking = {
   homeOperatorId: 'coop',
   odometerStartKm: null,
   odometerEndKm: null,
+  credentialHash: null,
 };
 const ask = (action: 'unlock' | 'lock', min: number, memberId?: string) => ({
   vehicleId: 'car-1',

@@ -16,7 +16,7 @@ import type { CommandSignal } from './signal.ts';
 /** The MQTT the tracker needs: the api's shared connection (mqtt.ts ApiMqtt) fits. */
 export interface TrackerMqtt {
   readonly connected: boolean;
-  publish(topic: string, payload: string, opts?: { qos?: 0 | 1 }): Promise<void>;
+  publish(topic: string, payload: string, opts?: { qos?: 0 | 1; retain?: boolean }): Promise<void>;
   subscribe(
     filter: string,
     handler: (topic: string, payload: Buffer) => void,

@@ -1,4 +1,4 @@
-import { idSchema } from '@citytel/contract';
+import { credentialHashSchema, idSchema } from '@citytel/contract';
 import { type Booking, BookingConflictError, type Operator } from '@citytel/store';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -19,6 +19,12 @@ const newBookingSchema = z
     memberId: idSchema.describe('the member, as the operator identifies them'),
     start: instant,
     end: instant,
+    credential: credentialHashSchema
+      .optional()
+      .describe(
+        'offline unlock: hex SHA-256 of "card:" + the member\'s card id (or "phone:" + phone key); the car opens ' +
+          'for it with no network inside the booking',
+      ),
   })
   .superRefine((b, ctx) => {
     const start = Date.parse(b.start);
@@ -51,6 +57,14 @@ export const bookingRoutes: FastifyPluginAsyncZod = async (app) => {
     return policy === '*' || policy.includes(home);
   };
 
+  /** The car's signed booking list, sent again after any change to its bookings (offline unlock). */
+  const resend = (vehicleId: string, log: { warn: (o: object, m: string) => void }) =>
+    app.carsharing.passes
+      .publishFor(vehicleId)
+      .catch((err) =>
+        log.warn({ err, vehicle: vehicleId }, 'could not send the booking list; the refresh will'),
+      );
+
   app.post(
     '/api/v1/bookings',
     {
@@ -82,6 +96,7 @@ export const bookingRoutes: FastifyPluginAsyncZod = async (app) => {
           // An admin books on the car's operator's behalf: the booking is that operator's.
           operatorId: device!.operatorId ?? operator.id,
           homeOperatorId: roaming ? operator.id : undefined,
+          credentialHash: b.credential ?? null,
           vehicleId: b.vehicleId,
           memberId: b.memberId,
           start: new Date(b.start),
@@ -96,6 +111,7 @@ export const bookingRoutes: FastifyPluginAsyncZod = async (app) => {
           },
           'booking created',
         );
+        await resend(booking.vehicleId, request.log);
         return reply
           .code(201)
           .header('Location', `/api/v1/bookings/${booking.id}`)
@@ -163,6 +179,7 @@ export const bookingRoutes: FastifyPluginAsyncZod = async (app) => {
             'could not cancel the commands of a cancelled booking yet',
           ),
         );
+      await resend(b.vehicleId, request.log);
       reply.header('Cache-Control', 'no-store');
       return bookingView(cancelled);
     },
@@ -225,6 +242,7 @@ export const bookingRoutes: FastifyPluginAsyncZod = async (app) => {
         .catch((err) =>
           request.log.warn({ err, booking: b.id }, 'could not cancel the commands of a returned booking yet'),
         );
+      await resend(b.vehicleId, request.log);
       reply.header('Cache-Control', 'no-store');
       return bookingView(returned, now);
     },

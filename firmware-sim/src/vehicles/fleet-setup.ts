@@ -70,3 +70,10 @@ export async function registerFleet(opts: {
   }
   opts.log.info({ stations: stations.size, cars: opts.cars.length }, 'fleet registered for GBFS');
 }
+
+/** The platform's public key for booking lists; undefined when the api does not offer one (older api). */
+export async function fetchPlatformKey(apiUrl: string): Promise<string | undefined> {
+  const r = await fetch(`${apiUrl}/api/v1/carsharing/signing-key`);
+  if (!r.ok) return undefined;
+  return ((await r.json()) as { publicKeyPem?: string }).publicKeyPem;
+}

@@ -20,6 +20,7 @@ function toBooking(row: Selectable<BookingsTable>): Booking {
     homeOperatorId: row.home_operator_id ?? row.operator_id,
     odometerStartKm: row.odometer_start_km == null ? null : Number(row.odometer_start_km),
     odometerEndKm: row.odometer_end_km == null ? null : Number(row.odometer_end_km),
+    credentialHash: row.credential_hash ?? null,
   };
 }
 
@@ -73,6 +74,7 @@ export function createBookingRepo(db: Kysely<Database>): BookingRepo {
           input.homeOperatorId && input.homeOperatorId !== input.operatorId ? input.homeOperatorId : null,
         odometer_start_km: null,
         odometer_end_km: null,
+        credential_hash: input.credentialHash ?? null,
       };
       try {
         // On SQLite this transaction begins IMMEDIATE, holding the one write lock from the check to the

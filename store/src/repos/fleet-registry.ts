@@ -55,7 +55,16 @@ export function createFleetRegistryRepo(db: Kysely<Database>): FleetRegistryRepo
       .executeTakeFirstOrThrow();
     return Buffer.from(row.value, 'base64');
   };
+  const installValue = async (k: string, make: () => string): Promise<string> => {
+    await db
+      .insertInto('meta')
+      .values({ key: k, value: make() })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
+    return (await db.selectFrom('meta').select('value').where('key', '=', k).executeTakeFirstOrThrow()).value;
+  };
   return {
+    installValue,
     idKey() {
       key ??= loadKey();
       key.catch(() => {
