@@ -453,6 +453,25 @@ export function storeSuite(name: string, makeBackend: () => Promise<Backend>): v
       });
     });
 
+    describe('offline events', () => {
+      it('stores each (car, seq) once, newest first', async () => {
+        const ev = (seq: number, at: number) => ({
+          vehicleId: 'car-1',
+          seq,
+          at: later(at),
+          event: 'refused' as const,
+          bookingId: null,
+          reason: 'unknown_credential',
+          receivedAt: later(100),
+        });
+        expect(await store.offlineEvents.add([ev(1, 1), ev(2, 2)])).toBe(2);
+        expect(await store.offlineEvents.add([ev(2, 2), ev(3, 3)])).toBe(1);
+        expect((await store.offlineEvents.list({ vehicleId: 'car-1' })).map((e) => e.seq)).toEqual([3, 2, 1]);
+        expect((await store.offlineEvents.list({ vehicleId: 'car-1' }))[0]).toEqual(ev(3, 3));
+        expect(await store.offlineEvents.list({ vehicleId: 'car-2' })).toEqual([]);
+      });
+    });
+
     describe('fleet registry', () => {
       it('upserts stations, vehicle types, placements and GBFS systems', async () => {
         const st = {
