@@ -210,16 +210,16 @@ export class Vehicle {
     this.client = client;
     client.on('connect', () => {
       void this.publishStatus();
-      client.subscribe(
-        [topics.vehicleCommands(this.id), topics.vehicleBookings(this.id)],
-        { qos: 1 },
-        (err) => {
-          if (err) {
-            this.deps.counters.errors++;
-            this.log.warn({ err: err.message }, 'subscribe refused');
-          }
-        },
-      );
+      const subscribed = (what: string) => (err: Error | null) => {
+        if (!err) return;
+        this.deps.counters.errors++;
+        this.log.warn({ err: err.message, topic: what }, 'subscribe refused');
+      };
+      // Commands first and alone: the booking list (offline unlock) is an extra a broker may not offer.
+      client.subscribe(topics.vehicleCommands(this.id), { qos: 1 }, (err) => {
+        subscribed('commands')(err);
+        if (!err) client.subscribe(topics.vehicleBookings(this.id), { qos: 1 }, subscribed('bookings'));
+      });
       void this.publishTelemetry();
       void this.flushLog();
     });
