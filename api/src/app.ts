@@ -33,12 +33,16 @@ import { commandRoutes } from './routes/commands.ts';
 import { devicesAdminRoutes } from './routes/devices-admin.ts';
 import { devicesPublicRoutes } from './routes/devices-public.ts';
 import { exportRoutes } from './routes/export.ts';
+import { gbfsRoutes } from './routes/gbfs.ts';
+import { gbfsRegistryRoutes } from './routes/gbfs-registry.ts';
 import { healthRoutes } from './routes/health.ts';
 import { kitProfileRoutes } from './routes/kit-profile.ts';
 import { mapRoutes } from './routes/map.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { noiseRoutes } from './routes/noise.ts';
+import { offlineRoutes } from './routes/offline.ts';
 import { operatorsAdminRoutes } from './routes/operators-admin.ts';
+import { roamingRoutes } from './routes/roaming.ts';
 import { seriesRoutes } from './routes/series.ts';
 import { type StreamRoutesOptions, streamRoutes } from './routes/stream.ts';
 import { vehicleRoutes } from './routes/vehicles.ts';
@@ -59,6 +63,10 @@ export const ROUTE_GROUPS: ReadonlyArray<{ name: string; plugin: FastifyPluginAs
   { name: 'vehicles', plugin: vehicleRoutes },
   { name: 'bookings', plugin: bookingRoutes },
   { name: 'commands', plugin: commandRoutes },
+  { name: 'roaming', plugin: roamingRoutes },
+  { name: 'offline', plugin: offlineRoutes },
+  { name: 'gbfs-registry', plugin: gbfsRegistryRoutes },
+  { name: 'gbfs', plugin: gbfsRoutes },
 ];
 
 export interface AppDeps {

@@ -11,6 +11,7 @@ import {
 } from '@citytel/contract';
 import { z } from 'zod';
 import { carsharingEnv } from './commands/config.ts';
+import { gbfsEnv } from './routes/gbfs-config.ts';
 
 /** The api package folder: DASHBOARD_DIR's default is relative to it, wherever the process starts. */
 const API_PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -170,6 +171,7 @@ export const apiEnvSchema = z.object({
     .default('citytel:')
     .describe("prefix of the api's Redis keys and channel (several cities on one Redis)"),
   ...carsharingEnv,
+  ...gbfsEnv,
 });
 
 export type ApiConfig = Readonly<

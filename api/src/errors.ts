@@ -34,6 +34,16 @@ export const ERRORS = {
   booking_cancelled: { status: 409, message: 'The booking was cancelled' },
   booking_other_vehicle: { status: 409, message: 'The booking is for another vehicle' },
   vehicle_offline: { status: 409, message: 'The vehicle is offline; the command was not sent' },
+  vehicle_moving: { status: 409, message: 'The vehicle is moving; it cannot be locked now' },
+  ignition_on: { status: 409, message: 'The ignition is on; the vehicle cannot be locked now' },
+  vehicle_not_secured: {
+    status: 409,
+    message: 'The vehicle does not report itself locked with its doors closed; the booking goes on',
+  },
+  vehicle_status_stale: {
+    status: 409,
+    message: 'No recent report from the vehicle; it cannot be returned now',
+  },
   idempotency_key_required: { status: 400, message: 'An Idempotency-Key header is required' },
   idempotency_conflict: {
     status: 422,

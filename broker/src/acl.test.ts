@@ -275,3 +275,23 @@ describe('covers', () => {
     expect(covers('a/b/c', 'a/+/c')).toBe(false);
   });
 });
+
+describe('offline unlock topics', () => {
+  const pub = (who: Identity, topic: string, retain = false) =>
+    checkPublish(who, { topic, payloadBytes: 10, retain });
+  it('the api publishes (retained) booking lists to any car; a car reads only its own', () => {
+    expect(pub(api, 'vehicles/car-1/bookings', true)).toMatchObject({ ok: true, retain: true });
+    expect(pub(car, 'vehicles/car-1/bookings').ok).toBe(false);
+    expect(pub(sim, 'vehicles/car-1/bookings').ok).toBe(false);
+    expect(checkSubscribe(car, 'vehicles/car-1/bookings')).toEqual({ ok: true });
+    expect(checkSubscribe(car, 'vehicles/other-1/bookings').ok).toBe(false);
+    expect(checkSubscribe(car, 'vehicles/+/bookings').ok).toBe(false);
+  });
+  it('a car uploads its own log only; the api reads every log', () => {
+    expect(pub(car, 'vehicles/car-1/log')).toMatchObject({ ok: true, retain: false });
+    expect(pub(car, 'vehicles/other-1/log').ok).toBe(false);
+    expect(pub(car, 'vehicles/car-1/log', true)).toMatchObject({ ok: true, retain: false });
+    expect(checkSubscribe(api, 'vehicles/+/log')).toEqual({ ok: true });
+    expect(checkSubscribe(car, 'vehicles/+/log').ok).toBe(false);
+  });
+});

@@ -36,7 +36,7 @@ export interface PublishRequest {
 const DEVICE_PUBLISH: Record<'native' | 'airrohr' | 'vehicle' | 'sck', ReadonlySet<TopicKind>> = {
   native: new Set(['native', 'airrohr']),
   airrohr: new Set(['native', 'airrohr']),
-  vehicle: new Set(['vehicle-telemetry', 'vehicle-status', 'vehicle-ack']),
+  vehicle: new Set(['vehicle-telemetry', 'vehicle-status', 'vehicle-ack', 'vehicle-log']),
   sck: new Set(['sck-raw', 'sck-json', 'sck-hello', 'sck-info']),
 };
 
@@ -44,7 +44,7 @@ const DEVICE_PUBLISH: Record<'native' | 'airrohr' | 'vehicle' | 'sck', ReadonlyS
 const SERVICE_PUBLISH: Record<ServiceAccount, ReadonlySet<TopicKind>> = {
   'svc:ingest': new Set(),
   // commands to cars, and the airrohr HTTP bridge (CONTRACT §2.3) republishing bodies it accepted
-  'svc:api': new Set(['vehicle-commands', 'airrohr']),
+  'svc:api': new Set(['vehicle-commands', 'vehicle-bookings', 'airrohr']),
   // the load-test gateway speaks for simulated kits and cars
   'svc:sim': new Set(['native', 'airrohr', 'vehicle-telemetry', 'vehicle-status']),
 };
@@ -60,6 +60,7 @@ const SERVICE_SUBSCRIBE: Record<ServiceAccount, readonly string[]> = {
   'svc:ingest': INGEST_SUBSCRIPTIONS,
   'svc:api': [
     'vehicles/+/commands/ack',
+    'vehicles/+/log',
     'vehicles/+/status',
     'vehicles/+/telemetry',
     'sensors/+/readings',
@@ -88,7 +89,7 @@ export function checkPublish(identity: Identity, req: PublishRequest): PublishVe
     ok: true,
     // a retained message outlives its sender; only a car's status (and its will) and a service's own
     // figures (kind undefined: the ingest stats topic) are worth that
-    retain: req.retain && (kind === 'vehicle-status' || kind === undefined),
+    retain: req.retain && (kind === 'vehicle-status' || kind === 'vehicle-bookings' || kind === undefined),
     stamp: kind !== undefined && STAMPED_TOPIC_KINDS.has(kind),
   };
 }
@@ -110,7 +111,7 @@ export function checkSubscribe(identity: Identity, filter: string): SubscribeVer
       ? SERVICE_SUBSCRIBE[identity.account].some((pattern) => covers(pattern, filter)) && wellFormed(filter)
       : identity.type === 'device' &&
         identity.kind === 'vehicle' &&
-        filter === topics.vehicleCommands(identity.id);
+        (filter === topics.vehicleCommands(identity.id) || filter === topics.vehicleBookings(identity.id));
   return granted ? { ok: true } : { ok: false, reason: 'subscribe_denied' };
 }
 

@@ -14,6 +14,7 @@ export * from './noise-indicators.ts';
 export * from './payloads/airrohr.ts';
 export * from './payloads/command.ts';
 export * from './payloads/native.ts';
+export * from './payloads/offline.ts';
 export * from './payloads/sck.ts';
 export * from './payloads/vehicle.ts';
 export * from './pm-correction.ts';

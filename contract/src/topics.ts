@@ -15,6 +15,10 @@ export const topics = {
   vehicleStatus: (vehicleId: string) => `vehicles/${vehicleId}/status`,
   vehicleCommands: (vehicleId: string) => `vehicles/${vehicleId}/commands`,
   vehicleAck: (vehicleId: string) => `vehicles/${vehicleId}/commands/ack`,
+  /** api → car, retained, QoS 1: its upcoming bookings, signed (offline unlock; optional for units). */
+  vehicleBookings: (vehicleId: string) => `vehicles/${vehicleId}/bookings`,
+  /** car → api, QoS 1: what it did with no network, uploaded when back. */
+  vehicleLog: (vehicleId: string) => `vehicles/${vehicleId}/log`,
 } as const;
 
 /** Subscriptions of the ingest service: everything devices publish as data. */
@@ -39,7 +43,9 @@ export type TopicKind =
   | 'vehicle-telemetry'
   | 'vehicle-status'
   | 'vehicle-commands'
-  | 'vehicle-ack';
+  | 'vehicle-ack'
+  | 'vehicle-bookings'
+  | 'vehicle-log';
 
 /** `owner` is a device or vehicle id, or an SCK token for `sck-*` kinds. */
 export interface ParsedTopic {
@@ -80,6 +86,8 @@ export function parseTopic(topic: string): ParsedTopic | undefined {
         status: 'vehicle-status',
         commands: 'vehicle-commands',
         'commands/ack': 'vehicle-ack',
+        bookings: 'vehicle-bookings',
+        log: 'vehicle-log',
       } as const
     )[rest];
     return kind ? { kind, owner: p[1]! } : undefined;

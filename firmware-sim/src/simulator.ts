@@ -18,6 +18,7 @@ import {
 } from './provision.ts';
 import { hashUnit } from './rng.ts';
 import { type Counters, createCounters, type SimStats } from './stats.ts';
+import { fetchPlatformKey, registerFleet } from './vehicles/fleet-setup.ts';
 import { Vehicle, type VehicleDeps } from './vehicles/obu.ts';
 import { roadGraph } from './vehicles/routes.ts';
 
@@ -218,6 +219,22 @@ export function createSimulator(config: SimConfig, deps: SimulatorDeps): Simulat
     plan.vehicles.forEach((spec, i) => {
       vehicles.push(new Vehicle(spec, creds.vehicles[i]!, vehicleDeps));
     });
+    if (config.adminToken && vehicles.length > 0) {
+      // Stations, types and home stations for GBFS; the fleet runs without them (they are only public data).
+      await registerFleet({
+        apiUrl: config.apiUrl,
+        token: config.adminToken,
+        city: config.city,
+        cars: vehicles.map((v) => ({ id: v.id, spec: v.spec })),
+        log,
+      }).catch((err: Error) => log.warn({ err: err.message }, 'could not register the fleet for GBFS'));
+    }
+    if (vehicles.length > 0) {
+      // Offline unlock: the units check their booking lists with the platform's key.
+      const key = await fetchPlatformKey(config.apiUrl).catch(() => undefined);
+      if (key) for (const v of vehicles) v.trustPlatformKey(key);
+      else log.warn('no platform signing key: the cars cannot open offline');
+    }
     // First readings spread over the first period (at most 10 s), as kits powered up at random times.
     const firstWindow = Math.min(10_000, (config.intervalS * 1000) / clock.speedup);
     const vehicleWindow = Math.min(10_000, (config.vehicleIntervalS * 1000) / clock.speedup);

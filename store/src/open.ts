@@ -6,8 +6,11 @@ import { createAuditRepo } from './repos/audit.ts';
 import { createBookingRepo } from './repos/bookings.ts';
 import { createCommandRepo } from './repos/commands.ts';
 import { createDeviceRepo } from './repos/devices.ts';
+import { createFleetRegistryRepo } from './repos/fleet-registry.ts';
+import { createOfflineEventRepo } from './repos/offline-events.ts';
 import { createOperatorRepo } from './repos/operators.ts';
 import { createRejectionRepo } from './repos/rejections.ts';
+import { createRoamingRepo } from './repos/roaming.ts';
 import { createToucher } from './repos/touch.ts';
 import type { Store } from './types.ts';
 
@@ -39,6 +42,9 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     bookings: createBookingRepo(db),
     commands: createCommandRepo(db),
     audit: createAuditRepo(db),
+    fleet: createFleetRegistryRepo(db),
+    roaming: createRoamingRepo(db),
+    offlineEvents: createOfflineEventRepo(db),
     touchMany,
     async ping() {
       await sql`select 1`.execute(db);

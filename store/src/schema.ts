@@ -61,6 +61,13 @@ export interface BookingsTable {
   end_at: Time;
   created_at: Time;
   cancelled_at: NullableTime;
+  /** Migration 010: when the member returned the car before the booked end (end_at moved to it). */
+  returned_at: NullableTime;
+  /** Migration 014: the member's operator when it is not the car's (roaming). */
+  home_operator_id: string | null;
+  odometer_start_km: number | null;
+  odometer_end_km: number | null;
+  credential_hash: string | null;
 }
 
 export interface CommandsTable {
@@ -78,6 +85,8 @@ export interface CommandsTable {
   updated_at: Time;
   idempotency_key: string;
   request_hash: string;
+  /** Migration 014: the member's operator when it is not the car's. */
+  home_operator_id: string | null;
 }
 
 export interface CommandEventsTable {
@@ -97,6 +106,66 @@ export interface AuditTable {
   detail: string | null;
 }
 
+/** Migration 011. */
+export interface StationsTable {
+  id: string;
+  operator_id: string;
+  name: string;
+  lat: number;
+  lon: number;
+  address: string | null;
+  parking_type: string | null;
+  capacity: number | null;
+  charging: Bool;
+  updated_at: Time;
+}
+
+/** Migration 012. */
+export interface VehicleTypesTable {
+  operator_id: string;
+  id: string;
+  propulsion: string;
+  make: string;
+  model: string;
+  max_range_m: number;
+  g_co2_km: number | null;
+  rider_capacity: number | null;
+  updated_at: Time;
+}
+
+export interface VehiclePlacementsTable {
+  vehicle_id: string;
+  vehicle_type_id: string;
+  station_id: string | null;
+  updated_at: Time;
+}
+
+/** Migration 013: JSON the api validates. */
+export interface GbfsSystemsTable {
+  operator_id: string;
+  info: string;
+  pricing_plans: string | null;
+  updated_at: Time;
+}
+
+/** Migration 014: `accepts` is `"*"` or a JSON array of operator ids. */
+export interface RoamingPoliciesTable {
+  operator_id: string;
+  accepts: string;
+  updated_at: Time;
+}
+
+/** Migration 014: what a car did without network, as it recorded it. */
+export interface OfflineEventsTable {
+  vehicle_id: string;
+  seq: number | string;
+  at: Time;
+  event: string;
+  booking_id: string | null;
+  reason: string | null;
+  received_at: Time;
+}
+
 export interface Database {
   devices: DevicesTable;
   operators: OperatorsTable;
@@ -106,4 +175,10 @@ export interface Database {
   commands: CommandsTable;
   command_events: CommandEventsTable;
   audit: AuditTable;
+  stations: StationsTable;
+  vehicle_types: VehicleTypesTable;
+  vehicle_placements: VehiclePlacementsTable;
+  gbfs_systems: GbfsSystemsTable;
+  roaming_policies: RoamingPoliciesTable;
+  offline_events: OfflineEventsTable;
 }

@@ -348,6 +348,11 @@ export function storeSuite(name: string, makeBackend: () => Promise<Backend>): v
           end: later(3600),
           createdAt: expect.any(Date),
           cancelledAt: null,
+          returnedAt: null,
+          homeOperatorId: 'coop',
+          odometerStartKm: null,
+          odometerEndKm: null,
+          credentialHash: null,
         });
         expect(await store.bookings.get(b.id)).toEqual(b);
         expect(await store.bookings.get('bk_nothing')).toBeUndefined();
@@ -427,6 +432,153 @@ export function storeSuite(name: string, makeBackend: () => Promise<Backend>): v
           c.id,
           a.id,
         ]);
+        expect(
+          ids(await store.bookings.list({ endedFrom: later(60 * 60), endedTo: later(100 * 60) })),
+        ).toEqual([c.id, d.id, a.id]);
+      });
+
+      it('returns a running booking early, once, and only while it runs', async () => {
+        const b = await store.bookings.create(booking('car-1', 0, 60));
+        expect(await store.bookings.returnEarly(b.id, later(-60))).toBeUndefined();
+        const r = await store.bookings.returnEarly(b.id, later(20 * 60));
+        expect(r).toMatchObject({ end: later(20 * 60), returnedAt: later(20 * 60) });
+        expect(await store.bookings.returnEarly(b.id, later(30 * 60))).toBeUndefined();
+        // The car is free from the return on.
+        await store.bookings.create(booking('car-1', 20, 40, 'm-2'));
+      });
+
+      it('gives each car its latest started and next booking start', async () => {
+        await store.bookings.create(booking('car-1', 0, 60));
+        await store.bookings.create(booking('car-1', 120, 180));
+        const x = await store.bookings.create(booking('car-2', 10, 20));
+        await store.bookings.cancel(x.id);
+        await store.bookings.create(booking('car-2', 200, 220));
+        const latest = await store.bookings.latestStarts(later(150 * 60));
+        expect([...latest.entries()]).toEqual([['car-1', later(120 * 60)]]);
+        const next = await store.bookings.nextStarts(later(0), later(300 * 60));
+        expect(next.get('car-1')).toEqual(later(120 * 60));
+        expect(next.get('car-2')).toEqual(later(200 * 60));
+      });
+    });
+
+    describe('roaming', () => {
+      it('keeps the home operator of a visiting member on the booking and its commands, visible to both', async () => {
+        const b = await store.bookings.create({
+          operatorId: 'coop-b',
+          homeOperatorId: 'coop-a',
+          vehicleId: 'car-b1',
+          memberId: 'm-a',
+          start: later(0),
+          end: later(3600),
+        });
+        const own = await store.bookings.create({
+          operatorId: 'coop-b',
+          vehicleId: 'car-b2',
+          memberId: 'm-b',
+          start: later(0),
+          end: later(3600),
+        });
+        expect(b.homeOperatorId).toBe('coop-a');
+        expect(own.homeOperatorId).toBe('coop-b');
+        const ids = async (visibleTo: string) =>
+          (await store.bookings.list({ visibleTo })).map((x) => x.id).sort();
+        expect(await ids('coop-a')).toEqual([b.id]);
+        expect(await ids('coop-b')).toEqual([b.id, own.id].sort());
+        expect(await ids('coop-c')).toEqual([]);
+        await store.bookings.setOdometerStart(b.id, 100.5);
+        await store.bookings.setOdometerStart(b.id, 999);
+        await store.bookings.setOdometerEnd(b.id, 142.25);
+        expect(await store.bookings.get(b.id)).toMatchObject({
+          odometerStartKm: 100.5,
+          odometerEndKm: 142.25,
+        });
+        const { command } = await store.commands.create({
+          vehicleId: 'car-b1',
+          operatorId: 'coop-b',
+          requestedBy: 'coop-a',
+          bookingId: b.id,
+          homeOperatorId: 'coop-a',
+          action: 'unlock',
+          issuedAt: later(0),
+          expiresAt: later(30),
+          idempotencyKey: 'k',
+          requestHash: 'h',
+        });
+        expect((await store.commands.list({ visibleTo: 'coop-a' })).map((c) => c.id)).toEqual([command.id]);
+        expect((await store.commands.list({ visibleTo: 'coop-b' })).map((c) => c.id)).toEqual([command.id]);
+        expect(await store.commands.list({ visibleTo: 'coop-c' })).toEqual([]);
+        expect((await store.commands.get(command.id))?.homeOperatorId).toBe('coop-a');
+      });
+
+      it("keeps each operator's policy, nobody by default", async () => {
+        expect(await store.roaming.accepts('coop-b')).toEqual([]);
+        await store.roaming.setAccepts('coop-b', ['coop-c', 'coop-a', 'coop-a']);
+        expect(await store.roaming.accepts('coop-b')).toEqual(['coop-a', 'coop-c']);
+        await store.roaming.setAccepts('coop-b', '*');
+        expect(await store.roaming.accepts('coop-b')).toBe('*');
+      });
+    });
+
+    describe('offline events', () => {
+      it('stores each (car, seq) once, newest first', async () => {
+        const ev = (seq: number, at: number) => ({
+          vehicleId: 'car-1',
+          seq,
+          at: later(at),
+          event: 'refused' as const,
+          bookingId: null,
+          reason: 'unknown_credential',
+          receivedAt: later(100),
+        });
+        expect(await store.offlineEvents.add([ev(1, 1), ev(2, 2)])).toBe(2);
+        expect(await store.offlineEvents.add([ev(2, 2), ev(3, 3)])).toBe(1);
+        expect((await store.offlineEvents.list({ vehicleId: 'car-1' })).map((e) => e.seq)).toEqual([3, 2, 1]);
+        expect((await store.offlineEvents.list({ vehicleId: 'car-1' }))[0]).toEqual(ev(3, 3));
+        expect(await store.offlineEvents.list({ vehicleId: 'car-2' })).toEqual([]);
+      });
+    });
+
+    describe('fleet registry', () => {
+      it('upserts stations, vehicle types, placements and GBFS systems', async () => {
+        const st = {
+          id: 'st-1',
+          operatorId: 'coop',
+          name: 'Gare',
+          lat: 48.1,
+          lon: -1.67,
+          address: null,
+          parkingType: 'underground_parking',
+          capacity: 4,
+          charging: true,
+        };
+        expect(await store.fleet.putStation(st)).toMatchObject(st);
+        expect(await store.fleet.putStation({ ...st, name: 'Gare Sud' })).toMatchObject({ name: 'Gare Sud' });
+        expect((await store.fleet.listStations({ operatorId: 'coop' })).map((x) => x.name)).toEqual([
+          'Gare Sud',
+        ]);
+        expect(await store.fleet.listStations({ operatorId: 'other' })).toEqual([]);
+        const vt = {
+          operatorId: 'coop',
+          id: 'zoe',
+          propulsion: 'electric',
+          make: 'Renault',
+          model: 'Zoe',
+          maxRangeM: 300_000,
+          gCo2Km: 0,
+          riderCapacity: 5,
+        };
+        expect(await store.fleet.putVehicleType(vt)).toMatchObject(vt);
+        await store.fleet.placeVehicle({ vehicleId: 'car-1', vehicleTypeId: 'zoe', stationId: 'st-1' });
+        await store.fleet.placeVehicle({ vehicleId: 'car-1', vehicleTypeId: 'zoe', stationId: null });
+        expect(await store.fleet.listPlacements()).toMatchObject([{ vehicleId: 'car-1', stationId: null }]);
+        await store.fleet.putSystem({ operatorId: 'coop', info: { name: 'Coop' }, pricingPlans: null });
+        expect(await store.fleet.getSystem('coop')).toMatchObject({
+          info: { name: 'Coop' },
+          pricingPlans: null,
+        });
+        const k = await store.fleet.idKey();
+        expect(k.length).toBe(32);
+        expect(await store.fleet.idKey()).toEqual(k);
       });
     });
 
@@ -463,6 +615,7 @@ export function storeSuite(name: string, makeBackend: () => Promise<Backend>): v
           updatedAt: later(0),
           idempotencyKey: 'key-1',
           requestHash: 'hash-1',
+          homeOperatorId: 'coop',
           history: [{ state: 'pending', at: later(0), reason: null }],
         });
         expect(await store.commands.get(c.id)).toEqual(c);
@@ -479,6 +632,36 @@ export function storeSuite(name: string, makeBackend: () => Promise<Backend>): v
         const elsewhere = await store.commands.create(command({ requestedBy: 'admin' }));
         expect(elsewhere.created).toBe(true);
         expect(elsewhere.command.id).not.toBe(results[0]!.command.id);
+      });
+
+      it('cancels the open commands of cancelled, returned and ended bookings, not a lock asked after the end', async () => {
+        const mk = (id: string, start: number, end: number) =>
+          store.bookings.create({
+            operatorId: 'coop',
+            vehicleId: id,
+            memberId: 'm',
+            start: later(start),
+            end: later(end),
+          });
+        const cancelled = await mk('car-a', 0, 3600);
+        const ended = await mk('car-b', 0, 600);
+        const running = await mk('car-c', 0, 3600);
+        const c1 = await store.commands.create(command({ bookingId: cancelled.id, idempotencyKey: 'k1' }));
+        const c2 = await store.commands.create(command({ bookingId: ended.id, idempotencyKey: 'k2' }));
+        const c3 = await store.commands.create(command({ bookingId: running.id, idempotencyKey: 'k3' }));
+        const late = await store.commands.create(
+          command({ bookingId: ended.id, action: 'lock', issuedAt: later(700), idempotencyKey: 'k4' }),
+        );
+        await store.bookings.cancel(cancelled.id, later(100));
+        const moved = await store.commands.cancelForEndedBookings(later(900));
+        const byId = new Map(moved.map((c) => [c.id, c]));
+        expect(byId.get(c1.command.id)).toMatchObject({ state: 'cancelled', reason: 'booking_cancelled' });
+        expect(byId.get(c1.command.id)?.history.at(-1)?.at).toEqual(later(100));
+        expect(byId.get(c2.command.id)).toMatchObject({ state: 'cancelled', reason: 'booking_ended' });
+        expect(byId.get(c2.command.id)?.history.at(-1)?.at).toEqual(later(600));
+        expect(byId.has(c3.command.id)).toBe(false);
+        expect(byId.has(late.command.id)).toBe(false);
+        expect(await store.commands.cancelForEndedBookings(later(900))).toEqual([]);
       });
 
       it('moves state only from the expected states, recording every move', async () => {

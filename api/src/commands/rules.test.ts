@@ -16,6 +16,11 @@ const booking: Booking = {
   end: at(60),
   createdAt: at(-600),
   cancelledAt: null,
+  returnedAt: null,
+  homeOperatorId: 'coop',
+  odometerStartKm: null,
+  odometerEndKm: null,
+  credentialHash: null,
 };
 const ask = (action: 'unlock' | 'lock', min: number, memberId?: string) => ({
   vehicleId: 'car-1',

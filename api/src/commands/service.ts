@@ -6,6 +6,7 @@ import type { CarsharingSettings } from './config.ts';
 import type { Fleet } from './fleet.ts';
 import { requestHash } from './idempotency.ts';
 import { bookingRefusal, type Refusal, vehicleRefusal } from './rules.ts';
+import { lockRefusal } from './safety.ts';
 import type { CommandTracker } from './tracker.ts';
 
 export interface CommandRequest {
@@ -27,11 +28,35 @@ export interface CommandOutcome {
   replayed: boolean;
 }
 
+/**
+ * CONTRACT §3: a command never outlives its booking plus COMMAND_END_GRACE_S, so a queued unlock that
+ * reaches a car after that is refused by the car itself. A lock asked once that is over (the operator
+ * closing a car left open) belongs to no running booking and keeps its own ttl.
+ */
+export function commandExpiry(
+  issuedAt: Date,
+  booking: Pick<Booking, 'end'>,
+  ttlS: number,
+  settings: Pick<CarsharingSettings, 'COMMAND_END_GRACE_S'>,
+): Date {
+  const byTtl = issuedAt.getTime() + ttlS * 1000;
+  const cap = booking.end.getTime() + settings.COMMAND_END_GRACE_S * 1000;
+  return new Date(cap > issuedAt.getTime() ? Math.min(byTtl, cap) : byTtl);
+}
+
 export interface CommandServiceDeps {
   store: Pick<Store, 'devices' | 'bookings' | 'commands'>;
-  fleet: Pick<Fleet, 'isOnline'>;
+  fleet: Pick<Fleet, 'isOnline' | 'get'>;
   tracker: Pick<CommandTracker, 'send' | 'fail' | 'connected'>;
-  settings: Pick<CarsharingSettings, 'COMMAND_TTL_S' | 'BOOKING_GRACE_S'>;
+  settings: Pick<
+    CarsharingSettings,
+    | 'COMMAND_TTL_S'
+    | 'BOOKING_GRACE_S'
+    | 'COMMAND_END_GRACE_S'
+    | 'LOCK_REFUSE_MOVING'
+    | 'LOCK_REFUSE_IGNITION'
+    | 'MOVING_SPEED_KMH'
+  >;
   log: Logger;
 }
 
@@ -71,14 +96,6 @@ export function createCommandService(deps: CommandServiceDeps) {
     return { command: first, replayed: true };
   }
 
-  async function bookingOf(r: CommandRequest, vehicleOperator: string | null): Promise<Booking> {
-    const b = await store.bookings.get(r.bookingId);
-    // Another operator's booking is answered like a missing one: booking ids say who rents which car.
-    if (!b || (b.operatorId !== vehicleOperator && !r.operator.admin))
-      return refuse(r, { code: 'booking_not_found', message: `no booking ${r.bookingId}` });
-    return b;
-  }
-
   return {
     async request(r: CommandRequest): Promise<CommandOutcome> {
       const hash = requestHash(r);
@@ -86,9 +103,15 @@ export function createCommandService(deps: CommandServiceDeps) {
       if (earlier) return sameKey(r, earlier, hash);
 
       const device = await store.devices.get(r.vehicleId);
+      const found = await store.bookings.get(r.bookingId);
       const notYours = vehicleRefusal(r.vehicleId, device, r.operator);
-      if (notYours) refuse(r, notYours);
-      const booking = await bookingOf(r, device!.operatorId);
+      // Roaming: a member's home operator commands another operator's car only within its member's booking.
+      const visiting = found?.homeOperatorId === r.operator.id && found.vehicleId === r.vehicleId;
+      if (notYours && !(notYours.code === 'not_your_vehicle' && visiting)) refuse(r, notYours);
+      // Another operator's booking is answered like a missing one: booking ids say who rents which car.
+      if (!found || (found.operatorId !== device!.operatorId && !r.operator.admin))
+        return refuse(r, { code: 'booking_not_found', message: `no booking ${r.bookingId}` });
+      const booking = found;
       const issuedAt = new Date();
       const outside = bookingRefusal(booking, {
         vehicleId: r.vehicleId,
@@ -98,6 +121,10 @@ export function createCommandService(deps: CommandServiceDeps) {
         graceMs: deps.settings.BOOKING_GRACE_S * 1000,
       });
       if (outside) refuse(r, outside);
+      if (r.action === 'lock') {
+        const unsafe = lockRefusal(deps.fleet.get(r.vehicleId), deps.settings);
+        if (unsafe) refuse(r, unsafe);
+      }
 
       const { command, created } = await store.commands.create({
         vehicleId: r.vehicleId,
@@ -105,9 +132,10 @@ export function createCommandService(deps: CommandServiceDeps) {
         requestedBy: r.operator.id,
         memberId: r.memberId ?? null,
         bookingId: booking.id,
+        homeOperatorId: booking.homeOperatorId,
         action: r.action,
         issuedAt,
-        expiresAt: new Date(issuedAt.getTime() + (r.ttlS ?? deps.settings.COMMAND_TTL_S) * 1000),
+        expiresAt: commandExpiry(issuedAt, booking, r.ttlS ?? deps.settings.COMMAND_TTL_S, deps.settings),
         idempotencyKey: r.idempotencyKey,
         requestHash: hash,
       });

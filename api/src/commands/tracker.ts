@@ -16,7 +16,7 @@ import type { CommandSignal } from './signal.ts';
 /** The MQTT the tracker needs: the api's shared connection (mqtt.ts ApiMqtt) fits. */
 export interface TrackerMqtt {
   readonly connected: boolean;
-  publish(topic: string, payload: string, opts?: { qos?: 0 | 1 }): Promise<void>;
+  publish(topic: string, payload: string, opts?: { qos?: 0 | 1; retain?: boolean }): Promise<void>;
   subscribe(
     filter: string,
     handler: (topic: string, payload: Buffer) => void,
@@ -53,6 +53,8 @@ export interface TrackerOptions {
    * instance wakes the requests waiting here on that command at once (signal.ts says why Redis).
    */
   signal?: CommandSignal | undefined;
+  /** Called once for each command this instance moved to an end state (after it is stored). */
+  onFinished?: ((c: Command) => void) | undefined;
 }
 
 /**
@@ -183,10 +185,26 @@ export class CommandTracker {
     return ended ?? (await this.opts.store.commands.get(c.id)) ?? c;
   }
 
-  /** One sweep: expires what is past expiresAt plus the grace, whoever sent it. */
+  /**
+   * Cancels the open commands of bookings cancelled, returned or ended by now (CONTRACT §3), whoever sent
+   * them; the routes that cancel or return a booking call it at once, the sweep catches the rest.
+   */
+  async cancelEnded(now = new Date()): Promise<Command[]> {
+    const cancelled = await this.opts.store.commands.cancelForEndedBookings(now);
+    for (const c of cancelled) this.settled(c);
+    if (cancelled.length)
+      this.log.info(
+        { commands: cancelled.map((c) => ({ id: c.id, booking: c.bookingId, reason: c.reason })) },
+        'commands cancelled with their booking',
+      );
+    return cancelled;
+  }
+
+  /** One sweep: cancels the commands of ended bookings, expires what is past expiresAt plus the grace. */
   sweep(): Promise<void> {
     this.sweeping ??= (async () => {
       try {
+        await this.cancelEnded();
         const expired = await this.opts.store.commands.expireDue(new Date(Date.now() - this.opts.ackGraceMs));
         for (const c of expired) this.settled(c);
         if (expired.length) this.log.info({ commands: expired.map((c) => c.id) }, 'commands expired');
@@ -234,6 +252,23 @@ export class CommandTracker {
     const known = await this.opts.store.commands.get(id);
     // An id of another car's command is as good as unknown.
     if (!known || known.vehicleId !== vehicleId) return this.ignore('unknown', vehicleId, id);
+    if (known.state === 'cancelled' && status === 'done') {
+      // The car already held it (an offline car's session) and carried it out before its expiresAt: the
+      // audit trail must say the car did act, so the car's word replaces the cancellation.
+      const late = await this.opts.store.commands.transition(
+        id,
+        ['cancelled'],
+        'done',
+        new Date(),
+        'carried_out_after_cancel',
+        { vehicleId },
+      );
+      if (late) {
+        this.settled(late);
+        this.log.warn({ command: id, vehicle: vehicleId }, 'a cancelled command was carried out by the car');
+        return 'applied';
+      }
+    }
     this.wake(known);
     return this.ignore('finished', vehicleId, id);
   }
@@ -282,6 +317,7 @@ export class CommandTracker {
     clearTimeout(this.expiryTimers.get(c.id));
     this.expiryTimers.delete(c.id);
     this.finished.inc({ action: c.action, state: c.state });
+    this.opts.onFinished?.(c);
     this.wake(c);
     this.opts.signal?.publish(c);
   }

@@ -16,7 +16,8 @@ export const commandSchema = z
       .nullable()
       .describe("why it ended so: the car's reason when rejected, vehicle_offline, no_answer, ..."),
     operatorId: z.string().describe('operator the car belongs to'),
-    requestedBy: z.string().describe('operator whose token asked'),
+    requestedBy: z.string().describe('operator whose token asked, or platform:auto-lock'),
+    homeOperatorId: z.string().describe("the booking member's operator (roaming: not the car's)"),
     memberId: z.string().nullable().describe('member the operator asked for, when it said'),
     issuedAt: z.iso.datetime(),
     expiresAt: z.iso.datetime(),
@@ -42,6 +43,7 @@ export const commandView = (c: Command): CommandView => ({
   reason: c.reason,
   operatorId: c.operatorId,
   requestedBy: c.requestedBy,
+  homeOperatorId: c.homeOperatorId,
   memberId: c.memberId,
   issuedAt: c.issuedAt.toISOString(),
   expiresAt: c.expiresAt.toISOString(),
@@ -80,6 +82,15 @@ export const bookingSchema = z
     status: z.enum(['upcoming', 'active', 'ended', 'cancelled']).describe('at the time of the answer'),
     createdAt: z.iso.datetime(),
     cancelledAt: z.iso.datetime().nullable(),
+    returnedAt: z.iso
+      .datetime()
+      .nullable()
+      .describe('when the member returned the car before the booked end'),
+    homeOperatorId: z
+      .string()
+      .describe("the member's operator: the car's own, or another's for a visiting member (roaming)"),
+    odometerStartKm: z.number().nullable().describe("the car's odometer at the first unlock"),
+    odometerEndKm: z.number().nullable().describe("the car's odometer at the end"),
   })
   .meta({ id: 'Booking', description: "A member's booking of one car over [start, end)" });
 export type BookingView = z.infer<typeof bookingSchema>;
@@ -94,4 +105,8 @@ export const bookingView = (b: Booking, now = new Date()): BookingView => ({
   status: bookingStatus(b, now),
   createdAt: b.createdAt.toISOString(),
   cancelledAt: b.cancelledAt ? b.cancelledAt.toISOString() : null,
+  returnedAt: b.returnedAt ? b.returnedAt.toISOString() : null,
+  homeOperatorId: b.homeOperatorId,
+  odometerStartKm: b.odometerStartKm,
+  odometerEndKm: b.odometerEndKm,
 });

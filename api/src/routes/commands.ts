@@ -112,7 +112,13 @@ export const commandRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const c = await app.store.commands.get(request.params.id);
       // Another operator's command is answered like a missing one.
-      if (!c || !canManage(request.operator!, { operatorId: c.operatorId }))
+      if (
+        !c ||
+        !(
+          canManage(request.operator!, { operatorId: c.operatorId }) ||
+          c.homeOperatorId === request.operator!.id
+        )
+      )
         throw apiError('command_not_found', `no command ${request.params.id}`);
       reply.header('Cache-Control', 'no-store');
       return commandView(c);
@@ -127,7 +133,8 @@ export const commandRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['carsharing'],
         summary: 'The audit trail: commands of a car or a booking, newest first',
         description:
-          "The calling operator's commands (an admin's: everyone's), filtered by car and/or booking, each " +
+          "The commands to the calling operator's cars and those within its members' bookings on other operators' " +
+          "cars (roaming; an admin's: everyone's), filtered by car and/or booking, each " +
           'with who asked, the booking and every state with its time. Paged: pass `nextCursor` back as `cursor`.',
         security: auth,
         querystring: z.object({
@@ -152,7 +159,7 @@ export const commandRoutes: FastifyPluginAsyncZod = async (app) => {
       const rows = await app.store.commands.list({
         vehicleId: q.vehicleId,
         bookingId: q.bookingId,
-        operatorId: op.admin ? undefined : op.id,
+        visibleTo: op.admin ? undefined : op.id,
         before: q.cursor,
         limit: q.limit + 1,
       });

@@ -5,9 +5,24 @@ import { idSchema } from '../ids.ts';
 export const COMMAND_ACTIONS = ['unlock', 'lock'] as const;
 export type CommandAction = (typeof COMMAND_ACTIONS)[number];
 
-export const COMMAND_STATES = ['pending', 'sent', 'done', 'rejected', 'expired', 'failed'] as const;
+/** `cancelled`: its booking was cancelled or ended while the command was still open (CONTRACT §3). */
+export const COMMAND_STATES = [
+  'pending',
+  'sent',
+  'done',
+  'rejected',
+  'expired',
+  'failed',
+  'cancelled',
+] as const;
 export type CommandState = (typeof COMMAND_STATES)[number];
-export const FINAL_COMMAND_STATES: readonly CommandState[] = ['done', 'rejected', 'expired', 'failed'];
+export const FINAL_COMMAND_STATES: readonly CommandState[] = [
+  'done',
+  'rejected',
+  'expired',
+  'failed',
+  'cancelled',
+];
 
 export const commandIdSchema = z.string().regex(/^cmd_[A-Za-z0-9]{10,40}$/);
 

@@ -11,6 +11,7 @@ import { hashUnit } from '../rng.ts';
 import type { Counters } from '../stats.ts';
 import { Car } from './car.ts';
 import { ack, applyAction, CommandBook } from './commands.ts';
+import { cardCredential, OfflineBook, type TapDecision } from './offline.ts';
 import type { RoadGraph } from './routes.ts';
 
 export interface VehicleDeps {
@@ -45,6 +46,9 @@ const KEPT_ACKS = 100;
 export class Vehicle {
   readonly car: Car;
   readonly book = new CommandBook();
+  /** Its signed booking list and its offline log (offline unlock). */
+  readonly passes: OfflineBook;
+  private flushing = false;
   /** Last acks sent, newest last. */
   readonly acks: CommandAck[] = [];
   private client: MqttClient | undefined;
@@ -62,6 +66,7 @@ export class Vehicle {
     private readonly deps: VehicleDeps,
   ) {
     this.creds = creds;
+    this.passes = new OfflineBook(creds.id);
     this.log = deps.log.child({ component: 'vehicle', vehicle: creds.id });
     this.car = new Car(spec, deps.city, deps.graph, deps.seed, deps.clock.sim());
     this.car.autoTrips = deps.autoTrips;
@@ -103,6 +108,52 @@ export class Vehicle {
 
   setAutoTrips(on: boolean): void {
     this.car.autoTrips = on;
+  }
+
+  /** The platform's public key, which signs the booking lists (GET /api/v1/carsharing/signing-key). */
+  trustPlatformKey(publicKeyPem: string): void {
+    this.passes.trust(publicKeyPem);
+  }
+
+  /**
+   * A member taps a card on the reader: the unit decides alone, from its signed booking list, network or
+   * not, opens on a match, and logs the tap with its own time; the log goes up when it is online.
+   */
+  async tapCard(cardId: string): Promise<TapDecision> {
+    const d = this.passes.tap(cardCredential(cardId), this.deps.clock.now());
+    if (d.open && this.car.state.locked) {
+      this.car.state.locked = false;
+      await this.publishStatus();
+    }
+    this.log.info(
+      { open: d.open, booking: d.bookingId, reason: d.open ? undefined : d.reason },
+      'card tapped',
+    );
+    await this.flushLog();
+    return d;
+  }
+
+  /** Uploads the offline log (QoS 1); what the broker acknowledged is dropped, the rest waits. */
+  async flushLog(): Promise<void> {
+    const c = this.client;
+    if (this.flushing || !c?.connected || this.passes.pending.length === 0) return;
+    this.flushing = true;
+    try {
+      const events = this.passes.pending.slice(0, 500);
+      await c.publishAsync(topics.vehicleLog(this.id), JSON.stringify({ events }), { qos: 1 });
+      this.passes.uploaded(events.length);
+    } catch (e) {
+      this.log.debug({ err: (e as Error).message }, 'offline log upload failed; retried on reconnect');
+    } finally {
+      this.flushing = false;
+    }
+    if (this.passes.pending.length > 0 && this.client?.connected) await this.flushLog();
+  }
+
+  /** A member leaves a door open (or shuts it): the unit reports it at once, as real units do on a door switch. */
+  async setDoorsClosed(closed: boolean): Promise<void> {
+    this.car.state.doorsClosed = closed;
+    await this.publishTelemetry();
   }
 
   /** Sends the car to a station now, as a member with a badge would. */
@@ -159,16 +210,25 @@ export class Vehicle {
     this.client = client;
     client.on('connect', () => {
       void this.publishStatus();
+      const subscribed = (what: string) => (err: Error | null) => {
+        if (!err) return;
+        this.deps.counters.errors++;
+        this.log.warn({ err: err.message, topic: what }, 'subscribe refused');
+      };
+      // Commands first and alone: the booking list (offline unlock) is an extra a broker may not offer.
       client.subscribe(topics.vehicleCommands(this.id), { qos: 1 }, (err) => {
-        if (err) {
-          this.deps.counters.errors++;
-          this.log.warn({ err: err.message }, 'subscribe refused');
-        }
+        subscribed('commands')(err);
+        if (!err) client.subscribe(topics.vehicleBookings(this.id), { qos: 1 }, subscribed('bookings'));
       });
       void this.publishTelemetry();
+      void this.flushLog();
     });
     client.on('message', (topic, payload) => {
       if (topic === topics.vehicleCommands(this.id)) void this.onCommand(payload);
+      else if (topic === topics.vehicleBookings(this.id)) {
+        const outcome = this.passes.accept(payload.toString());
+        this.log.debug({ outcome, seq: this.passes.listSeq }, 'booking list');
+      }
     });
     client.on('error', (e) => {
       if (isAuthRefusal(e)) {

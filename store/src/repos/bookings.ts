@@ -16,6 +16,11 @@ function toBooking(row: Selectable<BookingsTable>): Booking {
     end: toDate(row.end_at),
     createdAt: toDate(row.created_at),
     cancelledAt: row.cancelled_at === null ? null : toDate(row.cancelled_at),
+    returnedAt: row.returned_at == null ? null : toDate(row.returned_at),
+    homeOperatorId: row.home_operator_id ?? row.operator_id,
+    odometerStartKm: row.odometer_start_km == null ? null : Number(row.odometer_start_km),
+    odometerEndKm: row.odometer_end_km == null ? null : Number(row.odometer_end_km),
+    credentialHash: row.credential_hash ?? null,
   };
 }
 
@@ -64,6 +69,12 @@ export function createBookingRepo(db: Kysely<Database>): BookingRepo {
         end_at: iso(input.end),
         created_at: iso(new Date()),
         cancelled_at: null,
+        returned_at: null,
+        home_operator_id:
+          input.homeOperatorId && input.homeOperatorId !== input.operatorId ? input.homeOperatorId : null,
+        odometer_start_km: null,
+        odometer_end_km: null,
+        credential_hash: input.credentialHash ?? null,
       };
       try {
         // On SQLite this transaction begins IMMEDIATE, holding the one write lock from the check to the
@@ -93,9 +104,68 @@ export function createBookingRepo(db: Kysely<Database>): BookingRepo {
       return get(id);
     },
 
+    async returnEarly(id, at = new Date()) {
+      const row = await db
+        .updateTable('bookings')
+        .set({ end_at: iso(at), returned_at: iso(at) })
+        .where('id', '=', id)
+        .where('cancelled_at', 'is', null)
+        .where('start_at', '<=', iso(at))
+        .where('end_at', '>', iso(at))
+        .returningAll()
+        .executeTakeFirst();
+      return row && toBooking(row);
+    },
+
+    async setOdometerStart(id, km) {
+      await db
+        .updateTable('bookings')
+        .set({ odometer_start_km: km })
+        .where('id', '=', id)
+        .where('odometer_start_km', 'is', null)
+        .execute();
+    },
+
+    async setOdometerEnd(id, km) {
+      await db
+        .updateTable('bookings')
+        .set({ odometer_end_km: km })
+        .where('id', '=', id)
+        .where('odometer_end_km', 'is', null)
+        .execute();
+    },
+
+    async latestStarts(at) {
+      const rows = await db
+        .selectFrom('bookings')
+        .select(['vehicle_id', (eb) => eb.fn.max('start_at').as('start')])
+        .where('cancelled_at', 'is', null)
+        .where('start_at', '<=', iso(at))
+        .groupBy('vehicle_id')
+        .execute();
+      return new Map(rows.map((r) => [r.vehicle_id, toDate(r.start as Date | string)] as const));
+    },
+
+    async nextStarts(from, to) {
+      const rows = await db
+        .selectFrom('bookings')
+        .select(['vehicle_id', (eb) => eb.fn.min('start_at').as('start')])
+        .where('cancelled_at', 'is', null)
+        .where('start_at', '>', iso(from))
+        .where('start_at', '<', iso(to))
+        .groupBy('vehicle_id')
+        .execute();
+      return new Map(rows.map((r) => [r.vehicle_id, toDate(r.start as Date | string)] as const));
+    },
+
     async list(f = {}) {
       let q = db.selectFrom('bookings').selectAll();
       if (f.operatorId) q = q.where('operator_id', '=', f.operatorId);
+      const visibleTo = f.visibleTo;
+      if (visibleTo)
+        q = q.where((eb) =>
+          eb.or([eb('operator_id', '=', visibleTo), eb('home_operator_id', '=', visibleTo)]),
+        );
       if (f.vehicleId) q = q.where('vehicle_id', '=', f.vehicleId);
       if (f.memberId) q = q.where('member_id', '=', f.memberId);
       if (f.activeAt) {
@@ -103,6 +173,8 @@ export function createBookingRepo(db: Kysely<Database>): BookingRepo {
       }
       if (f.from) q = q.where('end_at', '>', iso(f.from));
       if (f.to) q = q.where('start_at', '<', iso(f.to));
+      if (f.endedFrom) q = q.where('end_at', '>=', iso(f.endedFrom));
+      if (f.endedTo) q = q.where('end_at', '<', iso(f.endedTo));
       if (!f.includeCancelled || f.activeAt) q = q.where('cancelled_at', 'is', null);
       const rows = await q
         .orderBy('start_at', 'desc')

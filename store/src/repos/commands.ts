@@ -26,6 +26,7 @@ function toCommand(row: Selectable<CommandsTable>, history: CommandEvent[]): Com
     requestedBy: row.requested_by,
     memberId: row.member_id,
     bookingId: row.booking_id,
+    homeOperatorId: row.home_operator_id ?? row.operator_id,
     action: row.action as CommandAction,
     state: row.state as CommandState,
     reason: row.reason,
@@ -109,6 +110,8 @@ export function createCommandRepo(db: Kysely<Database>): CommandRepo {
             requested_by: input.requestedBy,
             member_id: input.memberId ?? null,
             booking_id: input.bookingId,
+            home_operator_id:
+              input.homeOperatorId && input.homeOperatorId !== input.operatorId ? input.homeOperatorId : null,
             action: input.action,
             state: 'pending',
             reason: null,
@@ -133,6 +136,7 @@ export function createCommandRepo(db: Kysely<Database>): CommandRepo {
         requestedBy: input.requestedBy,
         memberId: input.memberId ?? null,
         bookingId: input.bookingId,
+        homeOperatorId: input.homeOperatorId ?? input.operatorId,
         action: input.action,
         state: 'pending',
         reason: null,
@@ -144,6 +148,38 @@ export function createCommandRepo(db: Kysely<Database>): CommandRepo {
         history: [{ state: 'pending', at: new Date(at), reason: null }],
       };
       return { command, created: true };
+    },
+
+    async cancelForEndedBookings(now, limit = 500) {
+      const due = await db
+        .selectFrom('commands as c')
+        .innerJoin('bookings as b', 'b.id', 'c.booking_id')
+        .select(['c.id', 'b.cancelled_at', 'b.end_at'])
+        .where(sql<boolean>`c.state in ('pending', 'sent')`)
+        // Only commands of the booking's own time: a lock asked after its end is the operator closing the car.
+        .where('c.issued_at', '<', (eb) => eb.ref('b.end_at'))
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('b.cancelled_at', 'is not', null), eb('c.issued_at', '<=', eb.ref('b.cancelled_at'))]),
+            eb('b.end_at', '<=', iso(now)),
+          ]),
+        )
+        .orderBy('c.id')
+        .limit(limit)
+        .execute();
+      const cancelled: Command[] = [];
+      for (const d of due) {
+        // Recorded at the moment the booking stopped, however late the sweep runs (never in the future).
+        const end = toDate(d.end_at);
+        const cancelledAt = d.cancelled_at === null ? undefined : toDate(d.cancelled_at);
+        const byCancel = cancelledAt !== undefined && cancelledAt < end;
+        const stoppedAt = byCancel ? cancelledAt : end;
+        const at = new Date(Math.min(stoppedAt.getTime(), now.getTime()));
+        const reason = byCancel ? 'booking_cancelled' : 'booking_ended';
+        const c = await transition(d.id, OPEN, 'cancelled', at, reason);
+        if (c) cancelled.push(c);
+      }
+      return cancelled;
     },
 
     async expireDue(now, limit = 500) {
@@ -170,6 +206,11 @@ export function createCommandRepo(db: Kysely<Database>): CommandRepo {
       if (f.vehicleId) q = q.where('vehicle_id', '=', f.vehicleId);
       if (f.bookingId) q = q.where('booking_id', '=', f.bookingId);
       if (f.operatorId) q = q.where('operator_id', '=', f.operatorId);
+      const visibleTo = f.visibleTo;
+      if (visibleTo)
+        q = q.where((eb) =>
+          eb.or([eb('operator_id', '=', visibleTo), eb('home_operator_id', '=', visibleTo)]),
+        );
       if (f.before) q = q.where('id', '<', f.before);
       const rows = await q
         .orderBy('id', 'desc')
