@@ -189,6 +189,9 @@ export async function hourProfile(
 }
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+/** A level given as a number, or as the api's period object `{level, hours, coverage, complete}`. */
+const level = (v: unknown): number | null =>
+  v !== null && typeof v === 'object' ? num((v as Record<string, unknown>).level) : num(v);
 
 /**
  * GET /api/v1/devices/{id}/noise-indicators: daily Lden and Lnight of the last `days` days, or undefined
@@ -200,7 +203,10 @@ export async function noiseIndicators(
   signal?: AbortSignal,
 ): Promise<NoiseDay[] | undefined> {
   const a = await optional<Record<string, unknown>>(
-    `/api/v1/devices/${encodeURIComponent(id)}/noise-indicators?${query({ from: `-${days}d` })}`,
+    // local dates, `to` (today) excluded by the api; a UTC date is the city's within a day
+    `/api/v1/devices/${encodeURIComponent(id)}/noise-indicators?${query({
+      from: new Date(Date.now() - days * 86_400_000).toISOString().slice(0, 10),
+    })}`,
     signal,
   );
   const rows = (a?.days ?? a?.indicators) as Array<Record<string, unknown>> | undefined;
@@ -212,12 +218,13 @@ export async function noiseIndicators(
     const flags = r.flags ?? r.flag;
     out.push({
       date: date.slice(0, 10),
-      lden: num(r.lden ?? r.Lden),
-      lnight: num(r.lnight ?? r.Lnight),
+      lden: level(r.lden ?? r.Lden),
+      lnight: level(r.lnight ?? r.Lnight),
       incomplete: r.complete === false || r.incomplete === true || (Array.isArray(flags) && flags.length > 0),
     });
   }
-  return out.length ? out : undefined;
+  // a kit with no level in any period yet (new, or no noise sensor): nothing to draw
+  return out.some((d) => d.lden !== null || d.lnight !== null) ? out : undefined;
 }
 
 /** The quality flags of a kit's latest value of `m`, when the api gives them. */
