@@ -65,7 +65,9 @@ describe('dashboard: the city map in a browser', () => {
       kits: 8,
       vehicles: 3,
       intervalS: 2,
-      apiEnv: { CSP_MAP_ORIGINS: `https://tile.openstreetmap.org http://127.0.0.1:${silentPort}` },
+      apiEnv: {
+        CSP_MAP_ORIGINS: `https://tiles.openfreemap.org https://tile.openstreetmap.org http://127.0.0.1:${silentPort}`,
+      },
     });
     kit = await sys.kit(KIT, KIT_AT, 'Place Hoche');
     const now = Date.now();

@@ -20,7 +20,8 @@ import { freePort } from './helpers/ports.ts';
  */
 const READINGS = 3000;
 const PER_MESSAGE = 10;
-const T = Date.UTC(2026, 10, 22, 8, 0);
+// Device times from a day ago, on the hour: inside the age ingest takes a device's time for (7 days).
+const T = Math.floor((Date.now() - 86_400_000) / 3_600_000) * 3_600_000;
 
 let stack: DurableStack | undefined;
 let dir: string | undefined;

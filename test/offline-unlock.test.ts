@@ -2,6 +2,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type OfflineLogEvent, topics } from '@citytel/contract';
+import { deriveServiceSecret } from '@citytel/store';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Vehicle } from '../firmware-sim/src/vehicles/obu.ts';
@@ -67,15 +68,15 @@ beforeAll(async () => {
   watcher = await mqtt.connectAsync(stack.mqttUrl, {
     username: car.id,
     password: state.devices[car.id].secret,
-    clientId: `${car.id}-watch`,
+    clientId: `${car.id}/watch`,
     reconnectPeriod: 0,
   });
   await watcher.subscribeAsync(topics.vehicleBookings(car.id), { qos: 1 });
   watcher.on('message', (_t, p) => lists.push(p.toString()));
   platform = await mqtt.connectAsync(stack.mqttUrl, {
     username: 'svc:api',
-    password: stack.serviceSecret,
-    clientId: 'test-replayer',
+    password: deriveServiceSecret(stack.serviceSecret, 'svc:api'),
+    clientId: 'svc:api/test-replayer',
     reconnectPeriod: 0,
   });
 });

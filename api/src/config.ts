@@ -66,7 +66,7 @@ export const apiEnvSchema = z.object({
     .describe('at first start, creates the admin operator with this bearer token'),
   CSP_MAP_ORIGINS: z
     .string()
-    .default('https://tile.openstreetmap.org')
+    .default('https://tiles.openfreemap.org https://tile.openstreetmap.org')
     .transform((v, ctx) => {
       const list = v.split(/[\s,]+/).filter(Boolean);
       for (const o of list) {

@@ -50,7 +50,9 @@ export interface ChaosResult {
   unacknowledged: number;
 }
 
-const T0 = Date.UTC(2026, 10, 1, 0, 0);
+// Device times one per second from two days ago, on the hour: inside the age ingest takes a device's time
+// for (7 days by default; an older one is replaced by the broker's, and the reading no longer found by it).
+const T0 = Math.floor((Date.now() - 2 * 86_400_000) / 3_600_000) * 3_600_000;
 
 export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const kitCount = opts.kits ?? 10;
