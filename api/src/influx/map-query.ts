@@ -22,6 +22,7 @@ import {
   tagEquals,
   timeRange,
 } from './influxql.ts';
+import { aggregatePoints } from './map-points.ts';
 import type { Bbox } from './params.ts';
 import { planSegments, type TierCoverage } from './plan.ts';
 import { publicPosition } from './public-position.ts';
@@ -51,6 +52,8 @@ export interface CellAggregate {
   max: number;
   /** Distinct devices: kits that do not move, plus mobile ones. */
   devices: number;
+  /** Readings served by their humidity-corrected value (`MapQuery.corrected`). */
+  corrected: number;
 }
 
 export interface MapQuery {
@@ -58,6 +61,15 @@ export interface MapQuery {
   from: number;
   to: number;
   cell: number;
+  /**
+   * PM: each reading counts by its corrected value where it has one, its measured value otherwise. Read
+   * from raw readings only (point by point, map-points.ts): the caller passes no tiers with it.
+   */
+  corrected?: boolean;
+  /** Leave out readings flagged stuck or jump; raw readings only, as `corrected`. */
+  excludeFlagged?: boolean;
+  /** Filled with the correction methods of the readings served corrected. */
+  methods?: Set<string>;
 }
 
 /** Most prefixes put in one regex (the export's bbox prefilter): past this it is coarsened. */
@@ -70,6 +82,7 @@ interface Acc {
   fixed: Set<string>;
   mobile: Set<string>;
   mobileAtLeast: number;
+  corrected: number;
 }
 
 export async function aggregateCells(
@@ -89,6 +102,7 @@ export async function aggregateCells(
         fixed: new Set(),
         mobile: new Set(),
         mobileAtLeast: 0,
+        corrected: 0,
       };
       cells.set(cell, a);
     }
@@ -108,9 +122,33 @@ export async function aggregateCells(
   const mobile = tagEquals(READING_TAGS.loc, 'mobile');
   const work: Array<Promise<void>> = [];
 
-  for (const seg of planSegments(q.from, q.to, tiers)) {
+  const pointwise = q.corrected === true || q.excludeFlagged === true;
+  for (const seg of planSegments(q.from, q.to, pointwise ? [] : tiers)) {
     const time = timeRange(seg.from, seg.to);
     const t = seg.tier;
+    if (!t && pointwise) {
+      const choice = { corrected: q.corrected === true, excludeFlagged: q.excludeFlagged === true };
+      work.push(
+        aggregatePoints(
+          influx,
+          m,
+          time,
+          q.cell,
+          MOBILE_CELL_LENGTH,
+          choice,
+          (cell, device, isMobile, sum, v, method) => {
+            const a = add(cell, sum, 1, v)!;
+            (isMobile ? a.mobile : a.fixed).add(device);
+            if (method !== undefined) {
+              a.corrected++;
+              q.methods?.add(method);
+            }
+          },
+          signal,
+        ),
+      );
+      continue;
+    }
     if (!t) {
       const fine = q.cell > STORED_GEOHASH_LENGTH;
       // A level in dB is summed as energy, from a subquery giving each point's (influxql.ts).
@@ -224,6 +262,7 @@ export async function aggregateCells(
       count: a.count,
       max: a.max,
       devices: a.fixed.size + Math.max(a.mobile.size, a.mobileAtLeast),
+      corrected: a.corrected,
     }))
     .sort((a, b) => (a.cell < b.cell ? -1 : a.cell > b.cell ? 1 : 0));
 }
