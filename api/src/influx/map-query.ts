@@ -22,11 +22,16 @@ import {
   tagEquals,
   timeRange,
 } from './influxql.ts';
-import { aggregatePoints } from './map-points.ts';
+import { aggregatePoints, isCorrectedMetric } from './map-points.ts';
 import type { Bbox } from './params.ts';
 import { planSegments, type TierCoverage } from './plan.ts';
 import { publicPosition } from './public-position.ts';
-import { MOBILE_CELL_LENGTH, parseMapEntries } from './rollup.ts';
+import {
+  correctedMapField,
+  correctionMethodsField,
+  MOBILE_CELL_LENGTH,
+  parseMapEntries,
+} from './rollup-build.ts';
 
 /**
  * Map aggregates per geohash cell, computed from rollups and raw readings (plan.ts, rollup.ts).
@@ -62,11 +67,11 @@ export interface MapQuery {
   to: number;
   cell: number;
   /**
-   * PM: each reading counts by its corrected value where it has one, its measured value otherwise. Read
-   * from raw readings only (point by point, map-points.ts): the caller passes no tiers with it.
+   * PM: each reading counts by its corrected value where it has one, its measured value otherwise: raw
+   * readings point by point (map-points.ts), rollups from their `_cx` entries.
    */
   corrected?: boolean;
-  /** Leave out readings flagged stuck or jump; raw readings only, as `corrected`. */
+  /** Leave out readings flagged stuck or jump: raw readings only, point by point. */
   excludeFlagged?: boolean;
   /** Filled with the correction methods of the readings served corrected. */
   methods?: Set<string>;
@@ -122,8 +127,10 @@ export async function aggregateCells(
   const mobile = tagEquals(READING_TAGS.loc, 'mobile');
   const work: Array<Promise<void>> = [];
 
-  const pointwise = q.corrected === true || q.excludeFlagged === true;
-  for (const seg of planSegments(q.from, q.to, pointwise ? [] : tiers)) {
+  const corrected = q.corrected === true && isCorrectedMetric(m);
+  const pointwise = corrected || q.excludeFlagged === true;
+  // The rollups keep every reading: a map without the flagged ones reads raw readings only.
+  for (const seg of planSegments(q.from, q.to, q.excludeFlagged ? [] : tiers)) {
     const time = timeRange(seg.from, seg.to);
     const t = seg.tier;
     if (!t && pointwise) {
@@ -222,9 +229,10 @@ export async function aggregateCells(
       );
       continue;
     }
-    // One packed row per 6-cell and bucket: kits by device and position, mobile readings by 7-cell.
+    // One packed row per 6-cell and bucket: kits by device and position, mobile readings by 7-cell; PM by
+    // corrected value where a reading has one from its own field, with the methods beside it.
     const sql = select({
-      fields: [ident(m)],
+      fields: corrected ? [ident(correctedMapField(m)), ident(correctionMethodsField(m))] : [ident(m)],
       from: t.map,
       rp: t.rp,
       where: time,
@@ -234,19 +242,24 @@ export async function aggregateCells(
       (async () => {
         for await (const chunk of influx.queryChunks(sql, opts)) {
           for (const s of chunk) {
-            for (const [, text] of s.values as Array<[number, unknown]>) {
+            for (const [, text, methods] of s.values as Array<[number, unknown, unknown]>) {
               if (typeof text !== 'string') continue;
+              if (typeof methods === 'string' && methods)
+                for (const x of methods.split(',')) q.methods?.add(x);
               for (const e of parseMapEntries(text)) {
+                let a: Acc | undefined;
                 if (e.kind === 'd') {
-                  add(e.pos.slice(0, q.cell), e.sum, e.count, e.max)?.fixed.add(e.device);
+                  a = add(e.pos.slice(0, q.cell), e.sum, e.count, e.max);
+                  a?.fixed.add(e.device);
                 } else {
                   const cell =
                     q.cell <= MOBILE_CELL_LENGTH
                       ? e.cell.slice(0, q.cell)
                       : geohash(geohashCenter(e.cell), q.cell);
-                  const a = add(cell, e.sum, e.count, e.max);
+                  a = add(cell, e.sum, e.count, e.max);
                   if (a) a.mobileAtLeast = Math.max(a.mobileAtLeast, e.devices);
                 }
+                if (a) a.corrected += e.corrected;
               }
             }
           }

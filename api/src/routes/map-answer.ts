@@ -70,12 +70,6 @@ export const mapSchema = z
   .meta({ id: 'MapCells', description: 'GeoJSON FeatureCollection of geohash cells with their aggregates' });
 export type MapAnswer = z.infer<typeof mapSchema>;
 
-/**
- * Longest window served with corrected PM values: they are read from raw readings point by point (the
- * rollups keep measured values only), which covers the EAQI's 24-hour period and a day either side of
- * it; a longer window is served measured values, and its `correction` says so.
- */
-export const CORRECTED_MAX_WINDOW_MS = 2 * UNIT_MS.d;
 /** Longest window `flagged=exclude` reads (raw readings point by point, as the series does). */
 export const UNFLAGGED_MAX_WINDOW_MS = 7 * UNIT_MS.d;
 
@@ -109,19 +103,11 @@ export function mapIndex(metric: Metric, window: number): MapAnswer['index'] {
 export function correctionOf(
   metric: Metric,
   wanted: boolean,
-  window: number,
   cells: readonly CellAggregate[],
   methods: ReadonlySet<string>,
 ): MapAnswer['correction'] {
   if (!isCorrectedMetric(metric)) return null;
   if (!wanted) return { used: false, methods: [], share: 0, reason: 'corrected=false asked' };
-  if (window > CORRECTED_MAX_WINDOW_MS)
-    return {
-      used: false,
-      methods: [],
-      share: 0,
-      reason: `corrected values are served for windows up to ${formatDuration(CORRECTED_MAX_WINDOW_MS)}; the rollups a longer window reads keep measured values`,
-    };
   let count = 0;
   let corrected = 0;
   for (const c of cells) {

@@ -14,7 +14,6 @@ import { round6 } from '../influx/public-position.ts';
 import { createResultCache } from '../influx/result-cache.ts';
 import { formatDuration, iso, parseTime, UNIT_MS } from '../influx/time.ts';
 import {
-  CORRECTED_MAX_WINDOW_MS,
   correctionOf,
   type MapAnswer,
   type MapChoice,
@@ -92,7 +91,7 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
         // Resolved when the computation starts, so that a queued or background refresh is current.
         const to = parseTime(toText, Date.now()) ?? Date.now();
         const from = to - window;
-        const corrected = choice.corrected && window <= CORRECTED_MAX_WINDOW_MS;
+        const { corrected } = choice;
         const methods = new Set<string>();
         const cells = await aggregateCells(
           opts.influx,
@@ -100,7 +99,7 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
           opts.rollups?.coverage() ?? [],
         );
         return mapView(metric, window, cell, from, to, cells, {
-          correction: correctionOf(metric, choice.corrected, window, cells, methods),
+          correction: correctionOf(metric, choice.corrected, cells, methods),
           flagged: choice.flagged,
         });
       });
@@ -147,7 +146,7 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
             .optional()
             .describe(
               'PM2.5, PM10 (default true): count each reading by its humidity-corrected value where it has ' +
-                `one (windows up to ${formatDuration(CORRECTED_MAX_WINDOW_MS)}); false: measured values`,
+                'one, its measured value otherwise (`correction` says how many); false: measured values',
             ),
           flagged: z
             .enum(['include', 'exclude'])
