@@ -117,7 +117,11 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
           'mean, max, count, distinct devices and the index band of the mean (EEA EAQI 2024 for PM2.5, ' +
           'PM10, NO2, O3 — only for a window of the period the index is defined on, 24h for PM, 1h for ' +
           'NO2 and O3, as `index` states; END 5 dB classes for noise). A mean of noise levels is on the ' +
-          'energy scale. Mobile readings count in the cell they were taken ' +
+          'energy scale. PM2.5 and PM10 count each reading by its humidity-corrected value where it has ' +
+          'one and by its measured value otherwise (`corrected=false`: measured values), from raw readings ' +
+          'and rollups alike; `correction` says whether corrected values were used, by which methods and for ' +
+          'what share of the readings. Readings flagged stuck or jump are counted unless `flagged=exclude`; ' +
+          'sensor error codes never are. Mobile readings count in the cell they were taken ' +
           'in. With `bbox`, the cells overlapping the box are returned whole. Indoor kits count at their ' +
           'public position (centre of their length-7 cell). Long windows read hourly and daily rollups ' +
           'with raw readings at both ends, so the edges stay exact. Answers are shared by every client ' +

@@ -124,6 +124,8 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
           'rank ⌊0.95·n + 0.5⌋ of the sorted bucket). Buckets start at multiples of `every` since the epoch ' +
           '(UTC midnight for 1d). Every bucket of the range is present; an empty one has `v: null`. ' +
           'The mean of a level in dB (noise_laeq) is its energy mean, 10·lg(mean(10^(L/10))) (ISO 1996-1). ' +
+          'With `corrected=true` (pm25, pm10) the humidity-corrected values are served, read from raw ' +
+          'readings (readings without one are left out), and `corrected` names the methods. ' +
           "Values are rounded to 3 decimals. A car's series is served to its operator only (with its " +
           'token): its readings by its id would tell when and where a member drove.',
         params: z.object({ id: deviceIdParam }),
