@@ -89,10 +89,13 @@ const PARAMS: Record<string, { path: string; names: string[] }> = {
   devices: { path: '/api/v1/devices', names: ['kind', 'metric', 'bbox'] },
   series: {
     path: '/api/v1/devices/kit-a/series?metric=pm25',
-    names: ['metric', 'from', 'to', 'every', 'fn', 'flagged'],
+    names: ['metric', 'from', 'to', 'every', 'fn', 'flagged', 'corrected'],
   },
   noise: { path: '/api/v1/devices/kit-a/noise-indicators', names: ['from', 'to'] },
-  map: { path: '/api/v1/map?metric=pm25', names: ['metric', 'window', 'to', 'bbox', 'cell'] },
+  map: {
+    path: '/api/v1/map?metric=pm25',
+    names: ['metric', 'window', 'to', 'bbox', 'cell', 'corrected', 'flagged'],
+  },
   export: {
     path: '/api/v1/export?metric=pm25',
     names: ['metric', 'from', 'to', 'bbox', 'device', 'kind', 'format', 'sensor', 'every', 'fn'],

@@ -150,6 +150,6 @@ describe('noise on the energy scale, from the rollups', () => {
     expect(esum! / 1e7).toBeCloseTo(1.1, 9);
     expect(count).toBe(2);
     const v = await stack.query.query(`SELECT last("version") FROM "citytel_rollups"."rollup_meta"`);
-    expect(v[0]!.values[0]![1]).toBe(2);
+    expect(v[0]!.values[0]![1]).toBe(3);
   });
 });

@@ -85,12 +85,14 @@ describe('quality flags', () => {
       points: Array<{ v: number }>;
     };
     expect(series.points.map((p) => p.v)).toEqual([10]);
-    const map = (await (
-      await get(`/api/v1/map?metric=pm10&window=1h&to=${iso(T0 + 30 * MIN)}&cell=6`)
-    ).json()) as {
-      features: Array<{ properties: { count: number; max: number } }>;
-    };
+    // Measured values (corrected=false): the two real readings, 12 and 14; the corrected map counts
+    // their corrected values, 8.8 and 2.5.
+    type Body = { features: Array<{ properties: { count: number; max: number } }> };
+    const at = `window=1h&to=${iso(T0 + 30 * MIN)}&cell=6`;
+    const map = (await (await get(`/api/v1/map?metric=pm10&${at}&corrected=false`)).json()) as Body;
     expect(map.features.map((f) => [f.properties.count, f.properties.max])).toEqual([[2, 14]]);
+    const corrected = (await (await get(`/api/v1/map?metric=pm10&${at}`)).json()) as Body;
+    expect(corrected.features.map((f) => [f.properties.count, f.properties.max])).toEqual([[2, 8.8]]);
   });
 
   it('the export names the flags and keeps the error values out of the concentration columns', async () => {
@@ -140,10 +142,11 @@ describe('the air index by its definition', () => {
       await get(`/api/v1/map?metric=pm25&window=24h&to=${iso(T0 + 30 * MIN)}&cell=6`)
     ).json()) as Body;
     expect(day.index).toMatchObject({ period: '24-hour running mean', status: 'ok' });
-    // The air kit's PM2.5 mean of 8 and 10 is 9 (fair); the error value is not in it.
+    // The air kit's PM2.5 by its corrected values, 5.87 and 1.78, is 3.825 (good; measured, 8 and 10
+    // would be 9, fair); the error value is not in it. kit-1 names no sensor: measured, 6.5 (fair).
     expect(day.features.map((f) => [f.properties.mean, f.properties.band?.label]).sort()).toEqual([
+      [3.825, 'good'],
       [6.5, 'fair'],
-      [9, 'fair'],
     ]);
   });
 });

@@ -142,11 +142,18 @@ async function measure(base: string, influx: ReturnType<typeof createInfluxQuery
     'window=1h&cell=6',
     'window=30d&cell=6',
   ];
+  // The peer of the corrected PM map (the default): measured values, aggregated by InfluxDB on raw edges.
+  const measuredMaps = ['window=1h&cell=7', 'window=24h&cell=7', 'window=30d&cell=7'].map(
+    (q) => `${q}&corrected=false`,
+  );
 
   // With --only, a quick look at some load lines: no cold computations, no burst.
   const coldLines: Array<{ name: string; median: number; max: number }> = [];
   const coldPaths = [
-    ...maps.map((q) => ({ name: `map ${q}`, paths: [1, 2, 3].map(() => map(q, freshTo())) })),
+    ...[...maps, ...measuredMaps].map((q) => ({
+      name: `map ${q}`,
+      paths: [1, 2, 3].map(() => map(q, freshTo())),
+    })),
     ...SERIES.map((sr) => ({ name: sr.name, paths: [1, 2, 3].map((k) => series(sr, freshTo(), k)) })),
   ];
   if (!args.only) say('computing each answer once, from scratch, one request at a time (median of 3)...');

@@ -22,10 +22,16 @@ import {
   tagEquals,
   timeRange,
 } from './influxql.ts';
+import { aggregatePoints, isCorrectedMetric } from './map-points.ts';
 import type { Bbox } from './params.ts';
 import { planSegments, type TierCoverage } from './plan.ts';
 import { publicPosition } from './public-position.ts';
-import { MOBILE_CELL_LENGTH, parseMapEntries } from './rollup.ts';
+import {
+  correctedMapField,
+  correctionMethodsField,
+  MOBILE_CELL_LENGTH,
+  parseMapEntries,
+} from './rollup-build.ts';
 
 /**
  * Map aggregates per geohash cell, computed from rollups and raw readings (plan.ts, rollup.ts).
@@ -51,6 +57,8 @@ export interface CellAggregate {
   max: number;
   /** Distinct devices: kits that do not move, plus mobile ones. */
   devices: number;
+  /** Readings served by their humidity-corrected value (`MapQuery.corrected`). */
+  corrected: number;
 }
 
 export interface MapQuery {
@@ -58,6 +66,15 @@ export interface MapQuery {
   from: number;
   to: number;
   cell: number;
+  /**
+   * PM: each reading counts by its corrected value where it has one, its measured value otherwise: raw
+   * readings point by point (map-points.ts), rollups from their `_cx` entries.
+   */
+  corrected?: boolean;
+  /** Leave out readings flagged stuck or jump: raw readings only, point by point. */
+  excludeFlagged?: boolean;
+  /** Filled with the correction methods of the readings served corrected. */
+  methods?: Set<string>;
 }
 
 /** Most prefixes put in one regex (the export's bbox prefilter): past this it is coarsened. */
@@ -70,6 +87,7 @@ interface Acc {
   fixed: Set<string>;
   mobile: Set<string>;
   mobileAtLeast: number;
+  corrected: number;
 }
 
 export async function aggregateCells(
@@ -89,6 +107,7 @@ export async function aggregateCells(
         fixed: new Set(),
         mobile: new Set(),
         mobileAtLeast: 0,
+        corrected: 0,
       };
       cells.set(cell, a);
     }
@@ -108,9 +127,35 @@ export async function aggregateCells(
   const mobile = tagEquals(READING_TAGS.loc, 'mobile');
   const work: Array<Promise<void>> = [];
 
-  for (const seg of planSegments(q.from, q.to, tiers)) {
+  const corrected = q.corrected === true && isCorrectedMetric(m);
+  const pointwise = corrected || q.excludeFlagged === true;
+  // The rollups keep every reading: a map without the flagged ones reads raw readings only.
+  for (const seg of planSegments(q.from, q.to, q.excludeFlagged ? [] : tiers)) {
     const time = timeRange(seg.from, seg.to);
     const t = seg.tier;
+    if (!t && pointwise) {
+      const choice = { corrected: q.corrected === true, excludeFlagged: q.excludeFlagged === true };
+      work.push(
+        aggregatePoints(
+          influx,
+          m,
+          time,
+          q.cell,
+          MOBILE_CELL_LENGTH,
+          choice,
+          (cell, device, isMobile, sum, v, method) => {
+            const a = add(cell, sum, 1, v)!;
+            (isMobile ? a.mobile : a.fixed).add(device);
+            if (method !== undefined) {
+              a.corrected++;
+              q.methods?.add(method);
+            }
+          },
+          signal,
+        ),
+      );
+      continue;
+    }
     if (!t) {
       const fine = q.cell > STORED_GEOHASH_LENGTH;
       // A level in dB is summed as energy, from a subquery giving each point's (influxql.ts).
@@ -184,9 +229,10 @@ export async function aggregateCells(
       );
       continue;
     }
-    // One packed row per 6-cell and bucket: kits by device and position, mobile readings by 7-cell.
+    // One packed row per 6-cell and bucket: kits by device and position, mobile readings by 7-cell; PM by
+    // corrected value where a reading has one from its own field, with the methods beside it.
     const sql = select({
-      fields: [ident(m)],
+      fields: corrected ? [ident(correctedMapField(m)), ident(correctionMethodsField(m))] : [ident(m)],
       from: t.map,
       rp: t.rp,
       where: time,
@@ -196,19 +242,24 @@ export async function aggregateCells(
       (async () => {
         for await (const chunk of influx.queryChunks(sql, opts)) {
           for (const s of chunk) {
-            for (const [, text] of s.values as Array<[number, unknown]>) {
+            for (const [, text, methods] of s.values as Array<[number, unknown, unknown]>) {
               if (typeof text !== 'string') continue;
+              if (typeof methods === 'string' && methods)
+                for (const x of methods.split(',')) q.methods?.add(x);
               for (const e of parseMapEntries(text)) {
+                let a: Acc | undefined;
                 if (e.kind === 'd') {
-                  add(e.pos.slice(0, q.cell), e.sum, e.count, e.max)?.fixed.add(e.device);
+                  a = add(e.pos.slice(0, q.cell), e.sum, e.count, e.max);
+                  a?.fixed.add(e.device);
                 } else {
                   const cell =
                     q.cell <= MOBILE_CELL_LENGTH
                       ? e.cell.slice(0, q.cell)
                       : geohash(geohashCenter(e.cell), q.cell);
-                  const a = add(cell, e.sum, e.count, e.max);
+                  a = add(cell, e.sum, e.count, e.max);
                   if (a) a.mobileAtLeast = Math.max(a.mobileAtLeast, e.devices);
                 }
+                if (a) a.corrected += e.corrected;
               }
             }
           }
@@ -224,6 +275,7 @@ export async function aggregateCells(
       count: a.count,
       max: a.max,
       devices: a.fixed.size + Math.max(a.mobile.size, a.mobileAtLeast),
+      corrected: a.corrected,
     }))
     .sort((a, b) => (a.cell < b.cell ? -1 : a.cell > b.cell ? 1 : 0));
 }

@@ -1,20 +1,22 @@
-import {
-  geohash,
-  isDbMetric,
-  levelToEnergy,
-  MEASUREMENTS,
-  METRIC_NAMES,
-  type Metric,
-  POSITION_FIELDS,
-  READING_TAGS,
-  STORED_GEOHASH_LENGTH,
-} from '@citytel/contract';
+import { MEASUREMENTS, METRIC_NAMES, type Metric, POSITION_FIELDS } from '@citytel/contract';
 import type { Logger } from 'pino';
-import type { InfluxQuery, InfluxSeries } from './client.ts';
+import type { InfluxQuery } from './client.ts';
 import { ident, select, timeRange } from './influxql.ts';
 import type { TierCoverage } from './plan.ts';
-import { publicPosition } from './public-position.ts';
+import { GROUP_TAGS, POINT_COUNT_FIELD, passFields, Rollup } from './rollup-build.ts';
 import { floorTo, iso } from './time.ts';
+
+export {
+  correctedMapField,
+  correctionMethodsField,
+  type MapEntry,
+  MOBILE_CELL_LENGTH,
+  POINT_COUNT_FIELD,
+  POSITION_LENGTH,
+  parseMapEntries,
+  type RollupStat,
+  rollupField,
+} from './rollup-build.ts';
 
 /**
  * The api's own rollup job: hourly and daily aggregates of `readings`, so that a 30-day map reads
@@ -52,38 +54,13 @@ export const MAP_MEASUREMENTS = { hour: 'map_1h', day: 'map_1d' } as const;
 export const ROLLUP_RP = 'citytel_rollups';
 
 /**
- * Two rollups, both written from one pass over the raw points:
- * - per device (`readings_1h|1d`, tags device, kind, loc; fields `{metric}_sum|_count|_min|_max` and `n`,
- *   the points): the series endpoint reads them by device;
- * - per 6-cell (`map_1h|1d`, tag `gh`; one string field per metric, `n`): the map. InfluxDB 1.x's cost
- *   grows with series × fields × shards, and a city's cars add a series for every cell they visit, so the
- *   map's rollup is packed: one row per 6-cell and bucket lists, `;`-separated,
- *   `d|{device}|{pos}|{sum}|{count}|{max}` for each kit that does not move (`pos`: geohash of length 9 of
- *   its public position, indoor kits at their 7-cell centre) and `m|{7-cell}|{sum}|{count}|{max}|{devices}`
- *   for mobile readings by the 7-cell they were taken in. A 30-day whole-city map reads ~150 series.
- */
-export type RollupStat = 'sum' | 'count' | 'min' | 'max';
-/**
- * A level in dB (noise) is summed as energy, 10^(L/10), so that buckets combine into an exact energy mean
- * (ISO 1996-1; contract levels.ts): its sum field is `{metric}_esum`, and the sums in its packed map
- * entries are sums of energy.
- */
-export const rollupField = (m: Metric, stat: RollupStat): string =>
-  stat === 'sum' && isDbMetric(m) ? `${m}_esum` : `${m}_${stat}`;
-
-/**
- * Version of what the rollups hold, kept in `rollup_meta`. Version 2: levels in dB summed as energy. At
+ * Version of what the rollups hold, kept in `rollup_meta`. Version 2: levels in dB summed as energy.
+ * Version 3: the map's PM also by corrected value where a reading has one (`{metric}_cx`, `_cm`). At
  * start a job finding rollups of an older version drops them and rebuilds them from the raw readings (its
  * backfill), since a packed map sum cannot tell which scale it was added on.
  */
-export const ROLLUP_VERSION = 2;
+export const ROLLUP_VERSION = 3;
 export const ROLLUP_META = 'rollup_meta';
-export const POINT_COUNT_FIELD = 'n';
-export const POSITION_LENGTH = 9;
-export const MOBILE_CELL_LENGTH = 7;
-
-/** Tags of the raw series a pass reads, and of the per-device rollups. */
-const GROUP_TAGS = [READING_TAGS.device, READING_TAGS.kind, READING_TAGS.loc];
 
 export interface RollupOptions {
   influx: InfluxQuery;
@@ -188,7 +165,7 @@ export function createRollups(opts: RollupOptions): Rollups {
     const hours = new Rollup(metrics);
     const days = withDay ? new Rollup(metrics) : undefined;
     const sql = select({
-      fields: [...metrics, POSITION_FIELDS.lat, POSITION_FIELDS.lon].map(ident),
+      fields: passFields(metrics).map(ident),
       from: MEASUREMENTS.readings,
       where: timeRange(from, to),
       groupBy: GROUP_TAGS,
@@ -258,178 +235,6 @@ const tier = (t: 'hour' | 'day', rp: string | undefined) => ({
   ...(rp ? { rp } : {}),
 });
 
-/** Sum, count, min and max of each metric, and the points, of one rollup entry being built. */
-class Stats {
-  n = 0;
-  readonly sum: number[];
-  readonly count: number[];
-  readonly min: number[];
-  readonly max: number[];
-  constructor(k: number) {
-    this.sum = Array(k).fill(0);
-    this.count = Array(k).fill(0);
-    this.min = Array(k).fill(Number.POSITIVE_INFINITY);
-    this.max = Array(k).fill(Number.NEGATIVE_INFINITY);
-  }
-
-  /** Adds value `v`, whose summand (itself, or its energy for a level in dB) is `s`. */
-  add(i: number, v: number, s: number): void {
-    this.sum[i]! += s;
-    this.count[i]!++;
-    if (v < this.min[i]!) this.min[i] = v;
-    if (v > this.max[i]!) this.max[i] = v;
-  }
-}
-
-/** One 6-cell in one bucket: its fixed kits by device and position, its mobile readings by 7-cell. */
-interface MapCell {
-  gh: string;
-  t: number;
-  n: number;
-  fixed: Map<string, Stats>;
-  mobile: Map<string, { stats: Stats; devices: Array<Set<string>> }>;
-}
-
-/** Per-device and per-cell statistics of one pass, by bucket. */
-class Rollup {
-  private readonly devices = new Map<string, { tags: string; t: number; stats: Stats }>();
-  private readonly cells = new Map<string, MapCell>();
-  private readonly db: boolean[];
-  constructor(private readonly metrics: Metric[]) {
-    this.db = metrics.map(isDbMetric);
-  }
-
-  add(series: InfluxSeries, step: number): void {
-    const tags = series.tags ?? {};
-    const device = tags[READING_TAGS.device] ?? '';
-    const loc = tags[READING_TAGS.loc] ?? '';
-    const mobile = loc === 'mobile';
-    const deviceTags = GROUP_TAGS.filter((t) => tags[t])
-      .map((t) => `${t}=${escapeTag(tags[t]!)}`)
-      .join(',');
-    const k = this.metrics.length;
-    const col = (name: string) => series.columns.indexOf(name);
-    const metricCols = this.metrics.map(col);
-    const latCol = col(POSITION_FIELDS.lat);
-    const lonCol = col(POSITION_FIELDS.lon);
-    for (const row of series.values) {
-      const t = floorTo(row[0] as number, step);
-      const d = this.entry(this.devices, `${deviceTags} ${t}`, () => ({
-        tags: deviceTags,
-        t,
-        stats: new Stats(k),
-      })).stats;
-      d.n++;
-      const lat = row[latCol];
-      const lon = row[lonCol];
-      let place: Stats | undefined;
-      let seen: Array<Set<string>> | undefined;
-      if (typeof lat === 'number' && typeof lon === 'number') {
-        const p = mobile ? { lat, lon } : publicPosition({ lat, lon }, loc);
-        const fine = geohash(p, mobile ? MOBILE_CELL_LENGTH : POSITION_LENGTH);
-        const gh = fine.slice(0, STORED_GEOHASH_LENGTH);
-        const cell = this.entry(this.cells, `${gh} ${t}`, () => ({
-          gh,
-          t,
-          n: 0,
-          fixed: new Map(),
-          mobile: new Map(),
-        }));
-        cell.n++;
-        if (mobile) {
-          const m = this.entry(cell.mobile, fine, () => ({
-            stats: new Stats(k),
-            devices: this.metrics.map(() => new Set<string>()),
-          }));
-          place = m.stats;
-          seen = m.devices;
-        } else place = this.entry(cell.fixed, `${device}|${fine}`, () => new Stats(k));
-      }
-      for (let i = 0; i < k; i++) {
-        const v = metricCols[i]! >= 0 ? row[metricCols[i]!] : undefined;
-        if (typeof v !== 'number') continue;
-        const e = this.db[i] ? levelToEnergy(v) : v;
-        d.add(i, v, e);
-        place?.add(i, v, e);
-        seen?.[i]?.add(device);
-      }
-    }
-  }
-
-  *lines(deviceMeasurement: string, mapMeasurement: string): Generator<string> {
-    for (const { tags, t, stats: s } of this.devices.values()) {
-      const fields: string[] = [];
-      this.metrics.forEach((m, i) => {
-        if (s.count[i] === 0) return;
-        fields.push(
-          `${rollupField(m, 'sum')}=${floatText(s.sum[i]!)}`,
-          `${rollupField(m, 'count')}=${s.count[i]}i`,
-          `${rollupField(m, 'min')}=${floatText(s.min[i]!)}`,
-          `${rollupField(m, 'max')}=${floatText(s.max[i]!)}`,
-        );
-      });
-      fields.push(`${POINT_COUNT_FIELD}=${s.n}i`);
-      yield `${deviceMeasurement},${tags} ${fields.join(',')} ${t}`;
-    }
-    for (const c of this.cells.values()) {
-      const fields: string[] = [];
-      this.metrics.forEach((m, i) => {
-        const entries: string[] = [];
-        for (const [key, s] of c.fixed) {
-          if (s.count[i]) entries.push(`d|${key}|${s.sum[i]}|${s.count[i]}|${s.max[i]}`);
-        }
-        for (const [cell, { stats: s, devices }] of c.mobile) {
-          if (s.count[i]) entries.push(`m|${cell}|${s.sum[i]}|${s.count[i]}|${s.max[i]}|${devices[i]!.size}`);
-        }
-        if (entries.length) fields.push(`${m}="${entries.join(';')}"`);
-      });
-      fields.push(`${POINT_COUNT_FIELD}=${c.n}i`);
-      yield `${mapMeasurement},gh=${c.gh} ${fields.join(',')} ${c.t}`;
-    }
-  }
-
-  private entry<K, V>(map: Map<K, V>, key: K, make: () => V): V {
-    let v = map.get(key);
-    if (v === undefined) {
-      v = make();
-      map.set(key, v);
-    }
-    return v;
-  }
-}
-
-/** One entry of a packed map rollup (see the schema above). */
-export type MapEntry =
-  | { kind: 'd'; device: string; pos: string; sum: number; count: number; max: number }
-  | { kind: 'm'; cell: string; sum: number; count: number; max: number; devices: number };
-
-export function parseMapEntries(text: string): MapEntry[] {
-  const out: MapEntry[] = [];
-  for (const e of text.split(';')) {
-    const p = e.split('|');
-    if (p[0] === 'd' && p.length === 6) {
-      out.push({
-        kind: 'd',
-        device: p[1]!,
-        pos: p[2]!,
-        sum: Number(p[3]),
-        count: Number(p[4]),
-        max: Number(p[5]),
-      });
-    } else if (p[0] === 'm' && p.length === 6) {
-      out.push({
-        kind: 'm',
-        cell: p[1]!,
-        sum: Number(p[2]),
-        count: Number(p[3]),
-        max: Number(p[4]),
-        devices: Number(p[5]),
-      });
-    }
-  }
-  return out;
-}
-
 async function writeLines(
   influx: InfluxQuery,
   lines: Iterable<string>,
@@ -445,12 +250,6 @@ async function writeLines(
   }
   if (batch.length) await influx.write(batch.join('\n'), { timeoutMs: 120_000, rp });
 }
-
-/** A float that line protocol reads back as a float, never as an integer. */
-const floatText = (v: number): string => (Number.isInteger(v) ? `${v}.0` : String(v));
-
-/** Line protocol tag values escape commas, spaces and equals signs. */
-const escapeTag = (v: string): string => v.replace(/([,= \\])/g, '\\$1');
 
 /** The rollups' retention policy on 1.x (created if missing); undefined where the server has none (2.x, 3.x). */
 async function rollupRetentionPolicy(influx: InfluxQuery): Promise<string | undefined> {

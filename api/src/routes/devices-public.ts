@@ -6,7 +6,9 @@ import {
   MEASUREMENTS,
   type Metric,
   type Position,
+  QUALITY_FLAG_NAMES,
   READING_TAGS,
+  SENSOR_ERROR_VALUES,
   TIME_SOURCE_FIELD,
   VEHICLE_TAGS,
 } from '@citytel/contract';
@@ -19,6 +21,7 @@ import { etagOf, type PreparedAnswer, prepareAnswer, sendJsonText, sendPrepared 
 import type { InfluxQuery, InfluxSeries } from '../influx/client.ts';
 import { influxFailure } from '../influx/http.ts';
 import { ident, select, time } from '../influx/influxql.ts';
+import { type LatestQuality, latestQuality } from '../influx/latest-quality.ts';
 import { type Bbox, bboxParam, inBbox, kindParam, metricParam } from '../influx/params.ts';
 import { type Placement, placed, placementOf, round6 } from '../influx/public-position.ts';
 import { createResultCache } from '../influx/result-cache.ts';
@@ -71,6 +74,22 @@ export const publicDeviceSchema = z
       valuesAt: z.iso.datetime().nullable().describe('time of its latest reading'),
       values: z.record(z.string(), z.number()).describe('latest value of each metric (within the lookback)'),
       bands: z.record(z.string(), bandSchema).describe('index band of each latest value that has one'),
+      flags: z
+        .record(z.string(), z.array(z.enum(QUALITY_FLAG_NAMES as [string, ...string[]])))
+        .describe(
+          'quality flags of the latest reading of each metric ([] when clean), including one whose value ' +
+            'was a sensor error code (sensor_error, no value served)',
+        ),
+      corrected: z
+        .object({
+          pm25: z.object({ value: z.number(), method: z.string() }).optional(),
+          pm10: z.object({ value: z.number(), method: z.string() }).optional(),
+        })
+        .optional()
+        .describe(
+          'humidity-corrected value of the latest PM reading, when it has one, with its method ' +
+            '(`id@version`); `values` keeps the measured one',
+        ),
       vehicle: z
         .record(z.string(), z.union([z.number(), z.boolean()]))
         .optional()
@@ -92,6 +111,7 @@ type PublicDevice = z.infer<typeof publicDeviceSchema>;
 interface Latest {
   at?: number;
   values: Partial<Record<Metric, number>>;
+  quality?: LatestQuality;
   position?: Position;
   loc?: string;
 }
@@ -218,6 +238,8 @@ function feature(
   // Readings of a kit once registered indoors (loc tag) stay at their cell even for its operator.
   const pos = where && placed(where, latest?.loc === 'indoor' && placement === 'exact' ? 'cell' : placement);
   const values = latest?.values ?? {};
+  const quality = latest?.quality;
+  const hasCorrected = quality && Object.keys(quality.corrected).length > 0;
   const bands: Record<string, Band> = {};
   for (const [m, v] of Object.entries(values) as Array<[Metric, number]>) {
     const band = bandFor(m, v);
@@ -238,6 +260,8 @@ function feature(
       valuesAt: latest?.at !== undefined ? iso(latest.at) : null,
       values,
       bands,
+      flags: quality?.flags ?? {},
+      ...(hasCorrected ? { corrected: quality.corrected } : {}),
       ...(d.kind === 'vehicle' ? { vehicle: vehicle?.fields ?? {} } : {}),
     },
   };
@@ -282,6 +306,13 @@ async function latestReadings(influx: InfluxQuery, since: number): Promise<Map<s
     if (!latest || typeof t !== 'number' || (latest.at !== undefined && latest.at >= t)) continue;
     latest.at = t;
     latest.loc = s.tags?.[READING_TAGS.loc];
+  }
+  // The metrics some kit has a latest value of, and those a sensor reports error codes for.
+  const metrics = new Set<Metric>(Object.keys(SENSOR_ERROR_VALUES) as Metric[]);
+  for (const l of out.values()) for (const m of Object.keys(l.values)) metrics.add(m as Metric);
+  for (const [device, q] of await latestQuality(influx, since, [...metrics])) {
+    const latest = out.get(device);
+    if (latest) latest.quality = q;
   }
   return out;
 }

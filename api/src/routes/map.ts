@@ -1,15 +1,4 @@
-import {
-  BAND_SCALES,
-  bandFor,
-  EAQI_PERIODS,
-  EAQI_SOURCE,
-  geohashBounds,
-  geohashPolygon,
-  type IndexPollutant,
-  legendFor,
-  METRICS,
-  type Metric,
-} from '@citytel/contract';
+import { bandFor, geohashBounds, geohashPolygon, legendFor, METRICS, type Metric } from '@citytel/contract';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import pLimit from 'p-limit';
 import { z } from 'zod';
@@ -17,12 +6,23 @@ import { apiError, errorResponses } from '../errors.ts';
 import { etagOf, type PreparedAnswer, prepareAnswer, sendJsonText, sendPrepared } from '../influx/answer.ts';
 import type { InfluxQuery } from '../influx/client.ts';
 import { influxFailure, metricMean3, round3 } from '../influx/http.ts';
+import { isCorrectedMetric } from '../influx/map-points.ts';
 import { aggregateCells, type CellAggregate } from '../influx/map-query.ts';
 import { bboxParam, durationParam, metricParam, rawParam, timeKey, timeParam } from '../influx/params.ts';
 import type { TierCoverage } from '../influx/plan.ts';
 import { round6 } from '../influx/public-position.ts';
 import { createResultCache } from '../influx/result-cache.ts';
 import { formatDuration, iso, parseTime, UNIT_MS } from '../influx/time.ts';
+import {
+  correctionOf,
+  type MapAnswer,
+  type MapChoice,
+  mapIndex,
+  mapSchema,
+  UNFLAGGED_MAX_WINDOW_MS,
+} from './map-answer.ts';
+
+export { mapCellSchema, mapIndex, mapSchema } from './map-answer.ts';
 
 export interface MapRoutesOptions {
   influx: InfluxQuery;
@@ -37,57 +37,6 @@ export interface MapRoutesOptions {
   /** Maps waiting to be computed past which a request for a new one is answered 503 (default 100). */
   maxQueued?: number;
 }
-
-const bandSchema = z
-  .object({ level: z.number().int(), label: z.string(), color: z.string() })
-  .meta({ id: 'Band' });
-
-export const mapCellSchema = z
-  .object({
-    type: z.literal('Feature'),
-    geometry: z.object({ type: z.literal('Polygon'), coordinates: z.array(z.array(z.array(z.number()))) }),
-    properties: z.object({
-      cell: z.string().describe('geohash of the cell'),
-      mean: z.number(),
-      max: z.number(),
-      count: z.number().int().describe('readings'),
-      devices: z.number().int().describe('distinct devices that contributed'),
-      band: bandSchema
-        .nullable()
-        .describe('index band of the mean; null for a metric without one, or when `index.status` says why'),
-    }),
-  })
-  .meta({ id: 'MapCell' });
-
-export const mapSchema = z
-  .object({
-    type: z.literal('FeatureCollection'),
-    metric: z.string(),
-    unit: z.string(),
-    cell: z.number().int(),
-    window: z.string(),
-    from: z.iso.datetime(),
-    to: z.iso.datetime(),
-    index: z
-      .object({
-        scale: z.enum(['eaqi', 'noise']),
-        period: z.string().describe('the averaging period the index is defined on'),
-        status: z.enum(['ok', 'insufficient_data']),
-        reason: z.string().optional(),
-        source: z.string(),
-      })
-      .nullable()
-      .describe('how the bands were given: the index, its period, and why there are none'),
-    legend: z.array(
-      bandSchema.extend({
-        from: z.number().nullable().describe('lower bound'),
-        to: z.number().nullable().describe('upper bound'),
-      }),
-    ),
-    features: z.array(mapCellSchema),
-  })
-  .meta({ id: 'MapCells', description: 'GeoJSON FeatureCollection of geohash cells with their aggregates' });
-type MapAnswer = z.infer<typeof mapSchema>;
 
 /**
  * One computed map, shared by every request for it: the whole answer prepared (JSON, gzip, ETag) once,
@@ -128,27 +77,33 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
   /** How long past its ttl an answer is still served while refreshed: a live map a minute old at most. */
   const staleFor = (ttl: number) => 6 * ttl;
 
-  const compute = (metric: Metric, window: number, toText: string, cell: number) => async () => {
-    if (computing.pendingCount >= maxQueued)
-      throw apiError(
-        'unavailable',
-        `${computing.pendingCount} maps are waiting to be computed; retry later`,
-        {
-          'Retry-After': '5',
-        },
-      );
-    return computing(async () => {
-      // Resolved when the computation starts, so that a queued or background refresh is current.
-      const to = parseTime(toText, Date.now()) ?? Date.now();
-      const from = to - window;
-      const cells = await aggregateCells(
-        opts.influx,
-        { metric, from, to, cell },
-        opts.rollups?.coverage() ?? [],
-      );
-      return mapView(metric, window, cell, from, to, cells);
-    });
-  };
+  const compute =
+    (metric: Metric, window: number, toText: string, cell: number, choice: MapChoice) => async () => {
+      if (computing.pendingCount >= maxQueued)
+        throw apiError(
+          'unavailable',
+          `${computing.pendingCount} maps are waiting to be computed; retry later`,
+          {
+            'Retry-After': '5',
+          },
+        );
+      return computing(async () => {
+        // Resolved when the computation starts, so that a queued or background refresh is current.
+        const to = parseTime(toText, Date.now()) ?? Date.now();
+        const from = to - window;
+        const { corrected } = choice;
+        const methods = new Set<string>();
+        const cells = await aggregateCells(
+          opts.influx,
+          { metric, from, to, cell, corrected, excludeFlagged: choice.flagged === 'exclude', methods },
+          opts.rollups?.coverage() ?? [],
+        );
+        return mapView(metric, window, cell, from, to, cells, {
+          correction: correctionOf(metric, choice.corrected, cells, methods),
+          flagged: choice.flagged,
+        });
+      });
+    };
 
   app.get(
     '/api/v1/map',
@@ -162,7 +117,11 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
           'mean, max, count, distinct devices and the index band of the mean (EEA EAQI 2024 for PM2.5, ' +
           'PM10, NO2, O3 — only for a window of the period the index is defined on, 24h for PM, 1h for ' +
           'NO2 and O3, as `index` states; END 5 dB classes for noise). A mean of noise levels is on the ' +
-          'energy scale. Mobile readings count in the cell they were taken ' +
+          'energy scale. PM2.5 and PM10 count each reading by its humidity-corrected value where it has ' +
+          'one and by its measured value otherwise (`corrected=false`: measured values), from raw readings ' +
+          'and rollups alike; `correction` says whether corrected values were used, by which methods and for ' +
+          'what share of the readings. Readings flagged stuck or jump are counted unless `flagged=exclude`; ' +
+          'sensor error codes never are. Mobile readings count in the cell they were taken ' +
           'in. With `bbox`, the cells overlapping the box are returned whole. Indoor kits count at their ' +
           'public position (centre of their length-7 cell). Long windows read hourly and daily rollups ' +
           'with raw readings at both ends, so the edges stay exact. Answers are shared by every client ' +
@@ -186,6 +145,21 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
             .max(9)
             .default(7)
             .describe('geohash length of the cells, 1 to 9'),
+          corrected: z
+            .enum(['true', 'false'])
+            .optional()
+            .describe(
+              'PM2.5, PM10 (default true): count each reading by its humidity-corrected value where it has ' +
+                'one, its measured value otherwise (`correction` says how many); false: measured values',
+            ),
+          flagged: z
+            .enum(['include', 'exclude'])
+            .default('include')
+            .describe(
+              'readings flagged stuck or jump (a faulty sensor) are counted (include) or left out (exclude, ' +
+                `read from raw readings, windows up to ${formatDuration(UNFLAGGED_MAX_WINDOW_MS)}). Sensor ` +
+                'error codes are never counted either way.',
+            ),
         }),
         response: { 200: mapSchema, ...errorResponses(400, 429, 503) },
       },
@@ -193,6 +167,20 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
     async (request, reply) => {
       const q = request.query;
       const window = q.window ?? UNIT_MS.h;
+      if (q.corrected === 'true' && !isCorrectedMetric(q.metric))
+        throw apiError(
+          'invalid_parameter',
+          'querystring.corrected: only pm25 and pm10 have corrected values',
+        );
+      if (q.flagged === 'exclude' && window > UNFLAGGED_MAX_WINDOW_MS)
+        throw apiError(
+          'invalid_parameter',
+          `querystring.flagged: exclude reads raw readings, for a window up to ${formatDuration(UNFLAGGED_MAX_WINDOW_MS)}`,
+        );
+      const choice: MapChoice = {
+        corrected: isCorrectedMetric(q.metric) && q.corrected !== 'false',
+        flagged: q.flagged,
+      };
       // A relative or absent `to` is resolved when the answer is computed, so that a background refresh
       // is as current as a new request.
       const toText = rawParam(request.url, 'to') ?? 'now';
@@ -200,8 +188,8 @@ export const mapRoutes: FastifyPluginAsyncZod<MapRoutesOptions> = async (app, op
       const stale = staleFor(ttl);
       const view = await cache
         .get(
-          `${q.metric}|${window}|${timeKey(toText, q.to ?? Date.now())}|${q.cell}`,
-          compute(q.metric, window, toText, q.cell),
+          `${q.metric}|${window}|${timeKey(toText, q.to ?? Date.now())}|${q.cell}|${choice.corrected}|${choice.flagged}`,
+          compute(q.metric, window, toText, q.cell, choice),
           ttl,
           stale,
         )
@@ -257,6 +245,7 @@ async function mapView(
   from: number,
   to: number,
   cells: CellAggregate[],
+  served: Pick<MapAnswer, 'correction' | 'flagged'>,
 ): Promise<MapView> {
   const index = mapIndex(metric, window);
   const banded = index?.status === 'ok';
@@ -269,6 +258,7 @@ async function mapView(
     from: iso(from),
     to: iso(to),
     index,
+    ...served,
     legend: legendFor(metric),
     features: [],
   } satisfies MapAnswer);
@@ -287,27 +277,6 @@ async function mapView(
   });
   starts[cells.length] = at;
   return { bounds, starts, whole: await prepareAnswer(`${head}${texts.join(',')}]}`) };
-}
-
-/**
- * The index of a map: the EEA index is defined on a 24-hour running mean for PM and hourly values for NO2
- * and O3 (contract air-index.ts), so a band is given only for a window of exactly that period; any other
- * window's mean is served without a band, and the answer says why. Noise classes band any energy mean.
- */
-export function mapIndex(metric: Metric, window: number): MapAnswer['index'] {
-  const scale = BAND_SCALES[metric];
-  if (!scale) return null;
-  if (scale.kind === 'noise')
-    return { scale: 'noise', period: 'the window', status: 'ok', source: scale.source };
-  const p = EAQI_PERIODS[metric as IndexPollutant];
-  if (window === p.ms) return { scale: 'eaqi', period: p.label, status: 'ok', source: EAQI_SOURCE };
-  return {
-    scale: 'eaqi',
-    period: p.label,
-    status: 'insufficient_data',
-    reason: `the EEA index is defined on the ${p.label}: ask window=${formatDuration(p.ms)} for its bands`,
-    source: EAQI_SOURCE,
-  };
 }
 
 function feature(

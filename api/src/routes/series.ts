@@ -1,12 +1,9 @@
 import {
-  energyToLevel,
+  correctedField,
   isDbMetric,
-  levelToEnergy,
   MEASUREMENTS,
   METRICS,
   type Metric,
-  QUALITY_FIELD,
-  QUALITY_FLAGS,
   READING_TAGS,
 } from '@citytel/contract';
 import type { Store } from '@citytel/store';
@@ -27,6 +24,7 @@ import {
   tagEquals,
   timeRange,
 } from '../influx/influxql.ts';
+import { isCorrectedMetric } from '../influx/map-points.ts';
 import {
   deviceIdParam,
   durationParam,
@@ -40,6 +38,7 @@ import {
 import { planSegments, type TierCoverage } from '../influx/plan.ts';
 import { createResultCache } from '../influx/result-cache.ts';
 import { rollupField } from '../influx/rollup.ts';
+import { correctionMethods, unflaggedBuckets } from '../influx/series-points.ts';
 import { floorTo, formatDuration, iso, UNIT_MS } from '../influx/time.ts';
 import { canManage } from '../plugins/auth.ts';
 
@@ -61,6 +60,13 @@ export const seriesSchema = z
     fn: fnParam,
     every: z.string().describe('bucket width, e.g. 5m, 1h, 1d'),
     unit: z.string(),
+    corrected: z
+      .object({
+        field: z.string().describe('the stored field served, e.g. pm25_c'),
+        methods: z.array(z.string()).describe('methods (`id@version`) of the corrected values in the range'),
+      })
+      .optional()
+      .describe('present with corrected=true: the values are humidity-corrected, by these methods'),
     from: z.iso.datetime().describe('start of the first bucket'),
     to: z.iso.datetime().describe('end of the range (excluded)'),
     points: z.array(
@@ -118,6 +124,8 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
           'rank ⌊0.95·n + 0.5⌋ of the sorted bucket). Buckets start at multiples of `every` since the epoch ' +
           '(UTC midnight for 1d). Every bucket of the range is present; an empty one has `v: null`. ' +
           'The mean of a level in dB (noise_laeq) is its energy mean, 10·lg(mean(10^(L/10))) (ISO 1996-1). ' +
+          'With `corrected=true` (pm25, pm10) the humidity-corrected values are served, read from raw ' +
+          'readings (readings without one are left out), and `corrected` names the methods. ' +
           "Values are rounded to 3 decimals. A car's series is served to its operator only (with its " +
           'token): its readings by its id would tell when and where a member drove.',
         params: z.object({ id: deviceIdParam }),
@@ -134,6 +142,13 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
               'readings flagged stuck or jump (a faulty sensor) are counted (include) or left out (exclude, ' +
                 'read from raw readings). Sensor error codes are never served as values either way.',
             ),
+          corrected: z
+            .enum(['true', 'false'])
+            .default('false')
+            .describe(
+              'pm25, pm10: serve the humidity-corrected values (read from raw readings) instead of the ' +
+                'measured ones; a reading without a corrected value is left out. The answer names the method.',
+            ),
         }),
         security: [{}, { bearerAuth: [] }],
         response: { 200: seriesSchema, ...errorResponses(400, 401, 404, 429, 503) },
@@ -146,6 +161,12 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
       const from = q.from ?? to - UNIT_MS.d;
       const every = q.every ?? UNIT_MS.h;
       if (from >= to) throw apiError('invalid_parameter', 'querystring.from: must be before to');
+      const corrected = q.corrected === 'true';
+      if (corrected && !isCorrectedMetric(q.metric))
+        throw apiError(
+          'invalid_parameter',
+          'querystring.corrected: only pm25 and pm10 have corrected values',
+        );
       const first = floorTo(from, every);
       const buckets = Math.ceil((to - first) / every);
       if (buckets > maxPoints) {
@@ -169,26 +190,35 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (a
         every,
         timeKey(rawParam(request.url, 'from'), q.from),
         timeKey(rawParam(request.url, 'to'), q.to),
+        q.flagged,
+        corrected,
       ].join('|');
       const body = await cache
         .get(key, async () => {
-          const values = await bucketValues(
-            influx,
-            id,
-            q.metric,
-            q.fn,
-            from,
-            to,
-            every,
-            tiersFor(q.fn, every),
-            q.flagged === 'exclude',
-          );
+          // The rollups keep measured values: corrected ones are read from raw readings.
+          const field = corrected ? correctedField(q.metric as 'pm25' | 'pm10') : q.metric;
+          const [values, methods] = await Promise.all([
+            bucketValues(
+              influx,
+              id,
+              q.metric,
+              field,
+              q.fn,
+              from,
+              to,
+              every,
+              corrected ? [] : tiersFor(q.fn, every),
+              q.flagged === 'exclude',
+            ),
+            corrected ? correctionMethods(influx, id, field, from, to) : undefined,
+          ]);
           const out: Series = {
             device: id,
             metric: q.metric,
             fn: q.fn,
             every: formatDuration(every),
             unit: METRICS[q.metric].unit,
+            ...(methods ? { corrected: { field, methods } } : {}),
             from: iso(first),
             to: iso(to),
             points: [],
@@ -212,6 +242,7 @@ async function bucketValues(
   influx: InfluxQuery,
   device: string,
   metric: Metric,
+  field: string,
   fn: Fn,
   from: number,
   to: number,
@@ -220,11 +251,11 @@ async function bucketValues(
   excludeFlagged = false,
 ): Promise<Map<number, number>> {
   const where = (a: number, b: number) => and(tagEquals(READING_TAGS.device, device), timeRange(a, b));
-  if (excludeFlagged) return unflaggedBuckets(influx, metric, fn, where(from, to), every);
+  if (excludeFlagged) return unflaggedBuckets(influx, metric, field, fn, where(from, to), every);
   const out = new Map<number, number>();
   if (!COMBINABLE.has(fn)) {
     const q = select({
-      fields: [as(call(fn === 'p95' ? 'p95' : 'median', metric), 'v')],
+      fields: [as(call(fn === 'p95' ? 'p95' : 'median', field), 'v')],
       from: MEASUREMENTS.readings,
       where: where(from, to),
       groupBy: [{ time: every }],
@@ -261,11 +292,11 @@ async function bucketValues(
           }),
         );
       }
-      const m = ident(metric);
+      const m = ident(field);
       return influx.query(
         select({
           fields: [
-            as(`sum(${ident(db ? energyField(metric) : metric)})`, 's'),
+            as(`sum(${ident(db ? energyField(metric) : field)})`, 's'),
             as(`count(${m})`, 'c'),
             as(`min(${m})`, 'lo'),
             as(`max(${m})`, 'hi'),
@@ -300,53 +331,4 @@ async function bucketValues(
     out.set(t, round3(v));
   }
   return out;
-}
-
-/** Flags of a faulty sensor, whose readings `flagged=exclude` leaves out. */
-const FAULTY = QUALITY_FLAGS.stuck | QUALITY_FLAGS.jump;
-
-/**
- * Buckets of one device's readings without the faulty ones. InfluxQL cannot keep the points a field is
- * absent from (`"qf" & 6 = 0` is false where no flag was written, i.e. on every clean reading), so the
- * points are read with their flags and aggregated here, with the same definitions as InfluxDB's: median
- * the mean of the middle two, p95 the nearest rank, a level in dB on the energy scale.
- */
-async function unflaggedBuckets(
-  influx: InfluxQuery,
-  metric: Metric,
-  fn: Fn,
-  where: string,
-  every: number,
-): Promise<Map<number, number>> {
-  const byBucket = new Map<number, number[]>();
-  for await (const chunk of influx.queryChunks(
-    select({ fields: [ident(metric), ident(QUALITY_FIELD)], from: MEASUREMENTS.readings, where }),
-  )) {
-    for (const s of chunk) {
-      for (const [t, v, qf] of s.values as Array<[number, unknown, unknown]>) {
-        if (typeof v !== 'number' || (typeof qf === 'number' && (qf & FAULTY) !== 0)) continue;
-        const b = Math.floor(t / every) * every;
-        const list = byBucket.get(b);
-        if (list) list.push(v);
-        else byBucket.set(b, [v]);
-      }
-    }
-  }
-  const out = new Map<number, number>();
-  for (const [t, values] of byBucket) out.set(t, round3(aggregateValues(metric, fn, values)));
-  return out;
-}
-
-function aggregateValues(metric: Metric, fn: Fn, values: number[]): number {
-  const n = values.length;
-  if (fn === 'count') return n;
-  if (fn === 'mean') {
-    if (isDbMetric(metric)) return energyToLevel(values.reduce((a, v) => a + levelToEnergy(v), 0) / n);
-    return Math.round(values.reduce((a, v) => a + v, 0) * 1e6) / 1e6 / n;
-  }
-  const sorted = values.sort((a, b) => a - b);
-  if (fn === 'min') return sorted[0]!;
-  if (fn === 'max') return sorted[n - 1]!;
-  if (fn === 'median') return n % 2 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
-  return sorted[Math.max(0, Math.floor(n * 0.95 + 0.5) - 1)]!;
 }
