@@ -55,6 +55,13 @@ export const simEnvSchema = z.object({
   SIM_STATE_FILE: optionalString,
   /** Cars start trips between stations on their own (a member with a badge); off for command tests. */
   SIM_AUTO_TRIPS: boolFlag(true),
+  /** A car whose trip ends at an underground station loses its uplink until it drives out (offline unlock). */
+  SIM_UNDERGROUND: boolFlag(true),
+  /**
+   * Members book cars parking underground (needs the operator token) and tap their cards there, one now and
+   * then with a wrong card first; the car opens offline from its signed booking list.
+   */
+  SIM_MEMBERS: boolFlag(true),
   SIM_LOAD: boolFlag(false),
   SIM_LOAD_DEVICES: count(1000),
   SIM_LOAD_CONNECTIONS: z.coerce.number().int().min(1).max(10_000).default(10),
@@ -85,6 +92,8 @@ const FLAGS = {
   speedup: 'SIM_SPEEDUP',
   'state-file': 'SIM_STATE_FILE',
   'auto-trips': 'SIM_AUTO_TRIPS',
+  underground: 'SIM_UNDERGROUND',
+  members: 'SIM_MEMBERS',
   'log-level': 'LOG_LEVEL',
   'load-devices': 'SIM_LOAD_DEVICES',
   'load-connections': 'SIM_LOAD_CONNECTIONS',
@@ -125,6 +134,8 @@ export interface SimConfig {
   speedup: number;
   stateFile: string;
   autoTrips: boolean;
+  underground: boolean;
+  members: boolean;
   logLevel: z.infer<typeof logLevel>;
   /** The svc:sim password's sources: its own variable, the older shared one (load.ts readServiceSecret). */
   simSecret: { own: string | undefined; shared: string | undefined };
@@ -143,6 +154,8 @@ export const HELP = `citytel firmware simulator: plays Smart Citizen, sensor.com
   --admin-token T       operator token for provisioning (BOOTSTRAP_ADMIN_TOKEN)
   --prefix P            device id prefix (sim)           --state-file F        ($DATA_DIR/sim-devices.json)
   --auto-trips BOOL     cars drive on their own (true)
+  --underground BOOL    cars parked underground lose their uplink (true)
+  --members BOOL        members book underground cars and tap their cards (true)
   --load                benchmark mode: --load-devices N --load-connections C --load-qos 0|1
                         --load-batch B --load-total N --load-inflight N --load-per-device --load-provision
 Every flag also reads from its variable (SIM_KITS, SIM_INTERVAL, ..., see firmware-sim/src/config.ts).`;
@@ -191,6 +204,8 @@ export function loadSimConfig(argv: readonly string[] = [], env: NodeJS.ProcessE
     speedup: e.SIM_SPEEDUP,
     stateFile: e.SIM_STATE_FILE ? fromInvocationDir(e.SIM_STATE_FILE) : join(e.DATA_DIR, 'sim-devices.json'),
     autoTrips: e.SIM_AUTO_TRIPS,
+    underground: e.SIM_UNDERGROUND,
+    members: e.SIM_MEMBERS,
     logLevel: e.LOG_LEVEL,
     simSecret: { own: e.MQTT_SECRET_SIM, shared: e.MQTT_SERVICE_SECRET },
     dataDir: e.DATA_DIR,

@@ -19,6 +19,7 @@ import {
 import { hashUnit } from './rng.ts';
 import { type Counters, createCounters, type SimStats } from './stats.ts';
 import { fetchPlatformKey, registerFleet } from './vehicles/fleet-setup.ts';
+import { createMembers, type Members } from './vehicles/members.ts';
 import { Vehicle, type VehicleDeps } from './vehicles/obu.ts';
 import { roadGraph } from './vehicles/routes.ts';
 
@@ -145,6 +146,20 @@ export function createSimulator(config: SimConfig, deps: SimulatorDeps): Simulat
     intervalS: config.intervalS,
     onAuthFailure: (kit, reason) => void recover(kit, kitRequest(kit.spec), reason),
   };
+  // Members book the departures of cars parked underground: that needs the operator token and auto trips.
+  const members: Members | undefined =
+    config.members && config.underground && config.autoTrips && config.adminToken
+      ? createMembers({
+          apiUrl: config.apiUrl,
+          token: config.adminToken,
+          fetch: doFetch,
+          clock,
+          seed: config.seed,
+          counters,
+          log: deps.log,
+          intervalS: config.vehicleIntervalS,
+        })
+      : undefined;
   const vehicleDeps: VehicleDeps = {
     clock,
     counters,
@@ -156,6 +171,8 @@ export function createSimulator(config: SimConfig, deps: SimulatorDeps): Simulat
     mqttUrl: config.mqttUrl,
     vehicleIntervalS: config.vehicleIntervalS,
     autoTrips: config.autoTrips,
+    underground: config.underground,
+    ...(members ? { onParkedUnderground: members.onParkedUnderground } : {}),
     onAuthFailure: (v, reason) => void recover(v, vehicleRequest(v.spec), reason),
   };
 
@@ -198,6 +215,7 @@ export function createSimulator(config: SimConfig, deps: SimulatorDeps): Simulat
     stopped = true;
     for (const t of timers) clearTimeout(t);
     timers.clear();
+    members?.stop();
     await Promise.allSettled([...kits.map((k) => k.stop()), ...vehicles.map((v) => v.stop())]);
     log.info({ stats: stats() }, 'simulator stopped');
     resolveDone();
@@ -247,6 +265,7 @@ export function createSimulator(config: SimConfig, deps: SimulatorDeps): Simulat
       const first = hashUnit(config.seed, v.spec.id, 'first') * vehicleWindow;
       later(slot++ * CONNECT_SPREAD_MS, () => !stopped && v.start(first));
     }
+    members?.start();
     if (config.durationS > 0) later(config.durationS * 1000, () => void stop());
     log.info(
       {

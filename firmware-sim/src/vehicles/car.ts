@@ -80,6 +80,11 @@ export class Car {
     }
   }
 
+  /** When (simulated ms) the parked car leaves on its next trip, when trips are on. */
+  get departsAt(): number {
+    return this.parkedUntil;
+  }
+
   private nextDestination(): string {
     const others = this.city.stations.filter((s) => s.id !== this.state.station);
     return others[Math.floor(hashUnit(this.seed, this.spec.id, 'trip', this.trip) * others.length)]!.id;

@@ -13,6 +13,7 @@ import { Car } from './car.ts';
 import { ack, applyAction, CommandBook } from './commands.ts';
 import { cardCredential, OfflineBook, type TapDecision } from './offline.ts';
 import type { RoadGraph } from './routes.ts';
+import { uplinkChange, type Whereabouts } from './underground.ts';
 
 export interface VehicleDeps {
   clock: Clock;
@@ -26,6 +27,10 @@ export interface VehicleDeps {
   /** Telemetry period while driving, in simulated seconds; parked cars report every PARKED_EVERY periods. */
   vehicleIntervalS: number;
   autoTrips: boolean;
+  /** A trip that ends at an underground station cuts the uplink until the car drives out (underground.ts). */
+  underground?: boolean;
+  /** Called once the car reported itself parked underground, before its uplink goes (a member books it). */
+  onParkedUnderground?(v: Vehicle): Promise<void>;
   onAuthFailure(v: Vehicle, reason: string): void;
 }
 
@@ -59,6 +64,7 @@ export class Vehicle {
   private failing: string | undefined;
   private silent = false;
   private offline = false;
+  private where: Whereabouts;
 
   constructor(
     readonly spec: VehicleSpec,
@@ -70,6 +76,7 @@ export class Vehicle {
     this.log = deps.log.child({ component: 'vehicle', vehicle: creds.id });
     this.car = new Car(spec, deps.city, deps.graph, deps.seed, deps.clock.sim());
     this.car.autoTrips = deps.autoTrips;
+    this.where = { phase: this.car.state.phase, station: this.car.state.station };
     this.ticker = new Ticker(
       () => (deps.vehicleIntervalS * 1000) / deps.clock.speedup,
       () => this.tick(),
@@ -160,6 +167,7 @@ export class Vehicle {
   driveTo(stationId: string): void {
     const before = this.car.state.locked;
     this.car.startTrip(stationId, this.deps.clock.sim());
+    if (this.uplink() === 'restore') this.comeBack();
     if (this.car.state.locked !== before) void this.publishStatus();
     void this.publishTelemetry();
   }
@@ -242,12 +250,29 @@ export class Vehicle {
     });
   }
 
+  /** Whether the car's last move takes it under or out of a car park with no network (underground.ts). */
+  private uplink(): 'cut' | 'restore' | undefined {
+    const before = this.where;
+    this.where = { phase: this.car.state.phase, station: this.car.state.station };
+    const change = this.deps.underground ? uplinkChange(this.deps.city, before, this.where) : undefined;
+    if (change) this.log.info({ station: this.where.station, uplink: change }, 'underground car park');
+    return change;
+  }
+
   private async tick(): Promise<void> {
     const lockChanged = this.car.advance(this.deps.clock.sim());
-    if (lockChanged) await this.publishStatus();
+    const change = this.uplink();
+    // Out of the car park: the connect handler reports status and telemetry and uploads the log.
+    if (change === 'restore') this.comeBack();
+    if (lockChanged || change) await this.publishStatus();
     this.ticks++;
-    if (lockChanged || this.car.state.phase === 'driving' || this.ticks % PARKED_EVERY === 0)
+    if (lockChanged || change || this.car.state.phase === 'driving' || this.ticks % PARKED_EVERY === 0)
       await this.publishTelemetry();
+    // Parked and reported while still in coverage at the ramp; then down into the car park.
+    if (change === 'cut') {
+      await this.deps.onParkedUnderground?.(this);
+      this.goOffline();
+    }
   }
 
   async publishStatus(): Promise<void> {

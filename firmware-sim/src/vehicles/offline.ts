@@ -58,6 +58,11 @@ export class OfflineBook {
     return this.list?.seq;
   }
 
+  /** Whether the list it holds has this booking, to open for (`passes`). */
+  holds(bookingId: string): boolean {
+    return this.list?.passes.some((p) => p.bookingId === bookingId) ?? false;
+  }
+
   /** A message on `vehicles/{id}/bookings`. */
   accept(payload: string): 'accepted' | 'stale' | 'invalid' | 'untrusted' {
     if (!this.key) return 'untrusted';
