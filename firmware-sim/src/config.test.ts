@@ -16,6 +16,8 @@ describe('config', () => {
       prefix: 'sim',
       speedup: 1,
       load: false,
+      underground: true,
+      members: true,
     });
     // Relative to where the command was typed, as every process finds the same .data.
     expect(c.stateFile).toBe(`${process.env.INIT_CWD ?? process.cwd()}/.data/sim-devices.json`);
@@ -44,6 +46,9 @@ describe('config', () => {
       load: true,
     });
     expect(loadSimConfig(['--admin-token', 'flag'], env).adminToken).toBe('flag');
+    const off = loadSimConfig(['--underground', 'false'], { SIM_MEMBERS: '0' });
+    expect([off.underground, off.members]).toEqual([false, false]);
+    expect(() => loadSimConfig(['--underground', 'maybe'], {})).toThrow(/SIM_UNDERGROUND/);
   });
 
   it('stops on a wrong value or an unknown flag, naming it', () => {
