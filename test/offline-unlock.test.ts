@@ -5,6 +5,8 @@ import { type OfflineLogEvent, topics } from '@citytel/contract';
 import { deriveServiceSecret } from '@citytel/store';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stationPosition } from '../firmware-sim/src/city.ts';
+import { isUnderground } from '../firmware-sim/src/vehicles/fleet-setup.ts';
 import type { Vehicle } from '../firmware-sim/src/vehicles/obu.ts';
 import { cardCredential } from '../firmware-sim/src/vehicles/offline.ts';
 import { type CarsharingStack, startCarsharingStack, waitFor } from './helpers/carsharing-stack.ts';
@@ -177,5 +179,56 @@ describe('offline unlock', () => {
       return text.includes('citytel_api_offline_events_total{outcome="duplicate"} 4');
     });
     expect((await auditTrail()).length).toBe(4);
+  });
+
+  it('parks underground by itself: offline after reporting where it parked, opens for the card, uploads on the way out', async () => {
+    const before = (await auditTrail()).length;
+    const dave = await book('dave', 'DAVE', 0, 30 * MIN); // Alice's ended a moment ago
+    await waitFor('the car holds Dave’s booking', () => car.passes.holds(dave.id));
+    const city = stack.sim.config.city;
+    const under = city.stations.find((s) => isUnderground(city, s.id) && s.id !== car.car.state.station)!;
+    const parkedAt = Date.now();
+    car.driveTo(under.id);
+    // The trip itself, fast-forwarded on the car's own model; the unit notices the arrival at its next tick.
+    car.car.advance(Date.now() + 3_600_000);
+    expect(car.car.state).toMatchObject({ phase: 'parked', station: under.id, locked: true });
+    const seen = await waitFor('the car offline in the fleet view, parked underground', async () => {
+      const r = await stack.http('GET', '/api/v1/vehicles', { token: stack.operator.token });
+      const v = r.body.vehicles.find((x: { id: string }) => x.id === car.id);
+      return v?.online === false && Date.parse(v.telemetryAt) >= parkedAt - 1000 ? v : undefined;
+    });
+    expect(car.online).toBe(false);
+    // Its last report before the ramp: at the station.
+    const p = stationPosition(city, under.id);
+    expect(seen.position.lat).toBeCloseTo(p.lat, 5);
+    expect(seen.position.lon).toBeCloseTo(p.lon, 5);
+
+    expect(await car.tapCard('EVE')).toEqual({ open: false, reason: 'unknown_credential' });
+    expect(await car.tapCard('DAVE')).toEqual({ open: true, bookingId: dave.id });
+    expect(car.locked).toBe(false);
+    const recorded = car.passes.pending.map((e) => ({ ...e }));
+    expect(recorded).toHaveLength(2);
+    expect(await auditTrail()).toHaveLength(before);
+
+    // Dave drives out: the uplink is back in the same session and the log goes up, once.
+    const back = Date.now();
+    car.driveTo(city.stations.find((s) => !isUnderground(city, s.id))!.id);
+    const trail = await waitFor('the underground log in the audit trail', async () => {
+      const t = await auditTrail();
+      return t.length === before + 2 ? t : undefined;
+    });
+    expect(car.online).toBe(true);
+    expect(car.passes.pending).toEqual([]);
+    const mine = trail.filter((e) => recorded.some((r) => r.seq === e.seq)).sort((a, b) => a.seq - b.seq);
+    expect(mine.map((e) => [e.event, e.reason, e.bookingId])).toEqual([
+      ['refused', 'unknown_credential', null],
+      ['opened', null, dave.id],
+    ]);
+    mine.forEach((e, i) => {
+      expect(e.at).toBe(recorded[i]!.ts);
+      expect(Date.parse(e.receivedAt)).toBeGreaterThanOrEqual(back);
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await auditTrail()).toHaveLength(before + 2);
   });
 });
