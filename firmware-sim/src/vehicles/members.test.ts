@@ -58,7 +58,18 @@ function setup(vehicleId: string, departsAt: number, seed = 42) {
   const posted: Array<Record<string, string>> = [];
   let sim = T0;
   const clock: Clock = { now: () => sim, sim: () => sim, speedup: 1 };
-  const fakeFetch = (async (_url: string, init: RequestInit) => {
+  const returns: string[] = [];
+  let secured = 1;
+  const fakeFetch = (async (url: string, init: RequestInit) => {
+    if (url.endsWith('/return')) {
+      returns.push(url);
+      // The api has not seen the parked report yet the first time.
+      return secured-- > 0
+        ? new Response(JSON.stringify({ error: { code: 'vehicle_not_secured', message: 'x' } }), {
+            status: 409,
+          })
+        : new Response('{}', { status: 200 });
+    }
     const b = JSON.parse(String(init.body));
     posted.push(b);
     // The api sends the car its list right after the booking is made.
@@ -78,6 +89,7 @@ function setup(vehicleId: string, departsAt: number, seed = 42) {
   return {
     v,
     posted,
+    returns,
     members,
     at: (ms: number) => {
       sim = ms;
@@ -96,7 +108,7 @@ describe('members', () => {
 
   it('book the departure of a car parked underground with the hash of the card they will tap', async () => {
     const departsAt = T0 + 40 * MIN;
-    const { v, posted, members, at } = setup('sim-car-1', departsAt);
+    const { v, posted, returns, members, at } = setup('sim-car-1', departsAt);
     await members.onParkedUnderground(v as unknown as Vehicle);
     const card = memberCard(42, 'sim-car-1', departsAt);
     expect(posted).toEqual([
@@ -122,6 +134,17 @@ describe('members', () => {
     expect(members.trip(v as unknown as Vehicle)?.tapped).toBe(true);
     await members.check();
     expect(v.passes.pending.filter((e) => e.event === 'opened')).toHaveLength(1);
+
+    // The trip: nothing while driving; parked at its end, the member returns the car (again once the
+    // api has its parked report).
+    v.car.state.phase = 'driving';
+    await members.check();
+    expect(returns).toEqual([]);
+    Object.assign(v.car, { departsAt: departsAt + 3 * 60 * MIN });
+    v.car.state.phase = 'parked';
+    await members.check();
+    expect(returns).toEqual(['http://api/api/v1/bookings/b1/return', 'http://api/api/v1/bookings/b1/return']);
+    expect(members.trip(v as unknown as Vehicle)).toBeUndefined();
   });
 
   it('sometimes tap a wrong card first, which the car refuses', async () => {

@@ -11,6 +11,9 @@ const BOOK_BEFORE_MS = 15 * MIN;
 const BOOK_AFTER_MS = 60 * MIN;
 /** How long the car waits at the ramp for the list with the new booking before it goes under. */
 const LIST_WAIT_MS = 5_000;
+/** A return right after arrival may meet the api before the car's parked report: tried again this often. */
+const RETURN_TRIES = 10;
+const RETURN_RETRY_MS = 200;
 /** Share of departures where someone first taps a card that is not the booking's (refused). */
 const WRONG_CARD_SHARE = 0.25;
 
@@ -55,23 +58,57 @@ export interface MembersDeps {
 export function createMembers(deps: MembersDeps) {
   const log = deps.log.child({ component: 'members' });
   const trips = new Map<Vehicle, Trip>();
+  /** Returns under way, which a new booking of the car waits for. */
+  const returning = new Map<Vehicle, Promise<void>>();
   const toReal = (simMs: number) => deps.clock.now() + (simMs - deps.clock.sim()) / deps.clock.speedup;
+  const api = (path: string, body?: unknown) =>
+    deps.fetch(`${deps.apiUrl}${path}`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${deps.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+
+  /**
+   * The member is back with the car, parked and locked: the booking ends now (the api checks the car's own
+   * report), so the car is free for the next member. A refusal for a report not in yet is tried again.
+   */
+  function giveBack(v: Vehicle, trip: Trip): Promise<void> {
+    trips.delete(v);
+    const p = tryReturn(v, trip).finally(() => returning.delete(v));
+    returning.set(v, p);
+    return p;
+  }
+
+  async function tryReturn(v: Vehicle, trip: Trip): Promise<void> {
+    for (let i = 0; i < RETURN_TRIES; i++) {
+      const r = await api(`/api/v1/bookings/${trip.bookingId}/return`);
+      if (r.ok) return log.info({ vehicle: v.id, booking: trip.bookingId }, 'member returned the car');
+      const code = ((await r.json().catch(() => ({}))) as { error?: { code?: string } }).error?.code;
+      if (code !== 'vehicle_not_secured' && code !== 'vehicle_status_stale') {
+        return log.info({ vehicle: v.id, booking: trip.bookingId, status: r.status, code }, 'no return');
+      }
+      await new Promise((ok) => setTimeout(ok, RETURN_RETRY_MS));
+    }
+    log.warn({ vehicle: v.id, booking: trip.bookingId }, 'return refused; the booking runs to its end');
+  }
 
   /** Books the car's next departure for a member; resolves once the car holds it (or gave up waiting). */
   async function onParkedUnderground(v: Vehicle): Promise<void> {
     const departsAt = v.car.departsAt;
     const card = memberCard(deps.seed, v.spec.id, departsAt);
     try {
-      const r = await deps.fetch(`${deps.apiUrl}/api/v1/bookings`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${deps.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          vehicleId: v.id,
-          memberId: `member-${card.toLowerCase()}`,
-          start: new Date(toReal(departsAt - BOOK_BEFORE_MS)).toISOString(),
-          end: new Date(toReal(departsAt + BOOK_AFTER_MS)).toISOString(),
-          credential: cardCredential(card),
-        }),
+      // The member who drove it here first (their booking would overlap the next one).
+      const last = trips.get(v);
+      await (last ? giveBack(v, last) : returning.get(v));
+      const r = await api('/api/v1/bookings', {
+        vehicleId: v.id,
+        memberId: `member-${card.toLowerCase()}`,
+        start: new Date(toReal(departsAt - BOOK_BEFORE_MS)).toISOString(),
+        end: new Date(toReal(departsAt + BOOK_AFTER_MS)).toISOString(),
+        credential: cardCredential(card),
       });
       if (r.status !== 201) {
         log.info({ vehicle: v.id, status: r.status, body: await r.text() }, 'member could not book');
@@ -88,12 +125,17 @@ export function createMembers(deps: MembersDeps) {
     }
   }
 
-  /** At departure (within one period before it), the member taps; sometimes a wrong card first. */
+  /**
+   * At departure (within one period before it), the member taps; sometimes a wrong card first. Parked at
+   * the end of the trip (a street station; underground, `onParkedUnderground` does it), the car is returned.
+   */
   async function check(): Promise<void> {
     const lead = deps.intervalS * 1000;
     for (const [v, trip] of trips) {
-      if (v.car.state.phase === 'driving' || v.car.departsAt !== trip.departsAt) {
-        trips.delete(v);
+      if (v.car.state.phase === 'driving') continue;
+      if (v.car.departsAt !== trip.departsAt) {
+        if (trip.tapped) await giveBack(v, trip);
+        else trips.delete(v);
         continue;
       }
       if (trip.tapped || deps.clock.sim() < trip.departsAt - lead) continue;
