@@ -6,6 +6,7 @@ import { deriveServiceSecret } from '@citytel/store';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stationPosition } from '../firmware-sim/src/city.ts';
+import { createSimulator, simConfig } from '../firmware-sim/src/index.ts';
 import { isUnderground } from '../firmware-sim/src/vehicles/fleet-setup.ts';
 import type { Vehicle } from '../firmware-sim/src/vehicles/obu.ts';
 import { cardCredential } from '../firmware-sim/src/vehicles/offline.ts';
@@ -231,4 +232,50 @@ describe('offline unlock', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(await auditTrail()).toHaveLength(before + 2);
   });
+
+  it('plays members: cars parking underground on their own trips open offline for the booked card, the log goes up', async () => {
+    // A second simulator on the same platform, its cars driving on their own, a day in 2.4 minutes.
+    const sim = createSimulator(
+      simConfig({
+        kits: 0,
+        vehicles: 2,
+        vehicleIntervalS: 30,
+        speedup: 600,
+        seed: 11,
+        prefix: 'members',
+        apiUrl: stack.baseUrl,
+        mqttUrl: stack.mqttUrl,
+        adminToken: stack.operator.token,
+        stateFile: join(stack.dir, 'members-devices.json'),
+        autoTrips: true,
+      }),
+      { log: stack.log },
+    );
+    try {
+      await sim.start();
+      const trails = async () =>
+        Promise.all(
+          sim.vehicles.map(
+            async (v) =>
+              (
+                await stack.http('GET', `/api/v1/vehicles/${v.id}/offline-log`, {
+                  token: stack.operator.token,
+                })
+              ).body.events as Array<{ seq: number; event: string; bookingId: string | null; at: string }>,
+          ),
+        );
+      const opened = await waitFor(
+        'a member’s offline opening in the audit trail',
+        async () => (await trails()).flat().find((e) => e.event === 'opened'),
+        90_000,
+      );
+      const booking = await stack.http('GET', `/api/v1/bookings/${opened.bookingId}`, {
+        token: stack.operator.token,
+      });
+      expect(booking.body.memberId).toMatch(/^member-sim/);
+      for (const t of await trails()) expect(new Set(t.map((e) => e.seq)).size).toBe(t.length);
+    } finally {
+      await sim.stop();
+    }
+  }, 120_000);
 });

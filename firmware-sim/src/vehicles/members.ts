@@ -130,7 +130,8 @@ export function createMembers(deps: MembersDeps) {
    * the end of the trip (a street station; underground, `onParkedUnderground` does it), the car is returned.
    */
   async function check(): Promise<void> {
-    const lead = deps.intervalS * 1000;
+    // Three periods ahead: the member is at the car before its departure, whatever the two tickers do.
+    const lead = 3 * deps.intervalS * 1000;
     for (const [v, trip] of trips) {
       if (v.car.state.phase === 'driving') continue;
       if (v.car.departsAt !== trip.departsAt) {
