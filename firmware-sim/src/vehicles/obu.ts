@@ -46,7 +46,8 @@ const KEPT_ACKS = 100;
  *
  * Test hooks: `setFailing(reason)` rejects every command, `setSilent(true)` ignores them (no action, no
  * ack), `goOffline()` drops the connection without a DISCONNECT so the broker fires the will, and
- * `comeBack()` reconnects.
+ * `comeBack()` reconnects. With `underground` on, a trip ending at an underground station does the same by
+ * itself, and leaving it comes back (underground.ts).
  */
 export class Vehicle {
   readonly car: Car;
