@@ -126,7 +126,7 @@ export function createMembers(deps: MembersDeps) {
   }
 
   /**
-   * At departure (within one period before it), the member taps; sometimes a wrong card first. Parked at
+   * At departure (up to three periods before it), the member taps; sometimes a wrong card first. Parked at
    * the end of the trip (a street station; underground, `onParkedUnderground` does it), the car is returned.
    */
   async function check(): Promise<void> {
@@ -134,9 +134,9 @@ export function createMembers(deps: MembersDeps) {
     const lead = 3 * deps.intervalS * 1000;
     for (const [v, trip] of trips) {
       if (v.car.state.phase === 'driving') continue;
+      // Parked again after the trip (a missed tap too: the booking may be running).
       if (v.car.departsAt !== trip.departsAt) {
-        if (trip.tapped) await giveBack(v, trip);
-        else trips.delete(v);
+        await giveBack(v, trip);
         continue;
       }
       if (trip.tapped || deps.clock.sim() < trip.departsAt - lead) continue;
