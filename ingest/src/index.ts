@@ -5,7 +5,8 @@ import type { IngestConfig } from './config.ts';
 import { createDeviceCache, StoppedError } from './devices.ts';
 import { createInfluxSetup } from './influx-setup.ts';
 import { createLastSeen } from './last-seen.ts';
-import { createPipeline, type Outcome } from './pipeline.ts';
+import type { Outcome } from './outcome.ts';
+import { createPipeline } from './pipeline.ts';
 import { createRejections } from './rejections.ts';
 import { createMqttSource } from './source/mqtt.ts';
 import { createRedisStreamSource, type RedisStreamSource } from './source/redis-stream.ts';
@@ -16,7 +17,8 @@ import { createWriter } from './writer.ts';
 
 export { type IngestConfig, ingestEnvSchema, loadIngestConfig } from './config.ts';
 export { createDeviceCache, type DeviceCache, type DeviceDirectory } from './devices.ts';
-export { createPipeline, type InboundMessage, type Outcome, type Pipeline } from './pipeline.ts';
+export type { Outcome } from './outcome.ts';
+export { createPipeline, type InboundMessage, type Pipeline } from './pipeline.ts';
 export { type Line, lineText, nanos, readingLine, type TimeSource, vehicleLine } from './points.ts';
 export { createMqttSource, type MqttSource } from './source/mqtt.ts';
 export {
