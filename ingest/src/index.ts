@@ -17,6 +17,7 @@ import { createWriter } from './writer.ts';
 
 export { type IngestConfig, ingestEnvSchema, loadIngestConfig } from './config.ts';
 export { createDeviceCache, type DeviceCache, type DeviceDirectory } from './devices.ts';
+export { writePath } from './influx-write-api.ts';
 export type { Outcome } from './outcome.ts';
 export { createPipeline, type InboundMessage, type Pipeline } from './pipeline.ts';
 export { type Line, lineText, nanos, readingLine, type TimeSource, vehicleLine } from './points.ts';
@@ -29,7 +30,8 @@ export {
 } from './source/redis-stream.ts';
 export type { MessageSource, SourceHandlers, SourceMessage, SourceStats } from './source/types.ts';
 export type { IngestStats } from './stats.ts';
-export { classifyWriteError, createWriter, type Writer, type WriterOptions, writePath } from './writer.ts';
+export { classifyWriteError } from './write-failures.ts';
+export { createWriter, type Writer, type WriterOptions } from './writer.ts';
 
 export interface IngestDeps {
   config: IngestConfig;
