@@ -116,7 +116,7 @@ async function record(req: IncomingMessage): Promise<Recorded> {
   };
 }
 
-/** Ingest's writer as ingest/src/index.ts builds it from the environment. */
+/** Ingest's writer as ingest/src/worker.ts builds it from the environment. */
 function writerFromEnv(env: Record<string, string>): ReturnType<typeof createWriter> {
   const c = loadIngestConfig({ DATA_DIR: '/tmp', ...env });
   const opts: WriterOptions = {
