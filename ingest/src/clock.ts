@@ -3,6 +3,7 @@ import { type Outcome, prefixOf } from './outcome.ts';
 import { nanos, type TimeSource } from './points.ts';
 import type { QualityState } from './quality.ts';
 
+/** A message's receive time and what resolving its readings' times needs: made once per message. */
 export interface Clock {
   at: Date;
   /** `at` in epoch ms. */
