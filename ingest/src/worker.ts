@@ -35,13 +35,9 @@ export interface Ingest {
 /** Below this share of a bound, a source held back by backpressure is let go again. */
 const LOW_WATER = 0.75;
 
-/**
- * The ingest worker: messages from the source go through the pipeline into the writer, and each is
- * acknowledged only once every point it produced is in InfluxDB (at least once, end to end).
- */
-export function createIngest(deps: IngestDeps): Ingest {
+/** The worker's parts, built from its config: registry, pipeline, writer, side stores, message source. */
+function createParts(deps: IngestDeps, log: Logger) {
   const { config, store } = deps;
-  const log = deps.log.child({ component: 'ingest' });
   const devices = createDeviceCache(store.devices, {
     ttlMs: config.INGEST_DEVICE_TTL_MS,
     unknownTtlMs: config.INGEST_UNKNOWN_TTL_MS,
@@ -123,6 +119,19 @@ export function createIngest(deps: IngestDeps): Ingest {
         })
       : undefined;
   const publish = source.publish?.bind(source) ?? statsLink?.publish;
+  return { devices, pipeline, writer, influxSetup, rejections, lastSeen, stream, source, statsLink, publish };
+}
+
+/**
+ * The ingest worker: messages from the source go through the pipeline into the writer, and each is
+ * acknowledged only once every point it produced is in InfluxDB (at least once, end to end).
+ */
+export function createIngest(deps: IngestDeps): Ingest {
+  const { config } = deps;
+  const log = deps.log.child({ component: 'ingest' });
+  // Destructured: the per-message path reads its parts as plain bindings, as when they were built here.
+  const { devices, pipeline, writer, influxSetup, rejections, lastSeen, stream, source, statsLink, publish } =
+    createParts(deps, log);
 
   const counters = newCounters();
   const startedAt = Date.now();
