@@ -9,7 +9,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createInfluxQuery } from '../api/src/influx/client.ts';
 import { createInfluxClient } from '../api/src/influx.ts';
-import { isLoopback } from '../ingest/src/writer.ts';
+import { isLoopback } from '../ingest/src/influx-write-api.ts';
 
 /**
  * The exact HTTP requests ingest's writer and the api's InfluxQL client send to InfluxDB 1.x, 2.x and 3.x.
@@ -116,7 +116,7 @@ async function record(req: IncomingMessage): Promise<Recorded> {
   };
 }
 
-/** Ingest's writer as ingest/src/index.ts builds it from the environment. */
+/** Ingest's writer as ingest/src/worker.ts builds it from the environment. */
 function writerFromEnv(env: Record<string, string>): ReturnType<typeof createWriter> {
   const c = loadIngestConfig({ DATA_DIR: '/tmp', ...env });
   const opts: WriterOptions = {

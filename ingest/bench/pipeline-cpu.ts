@@ -15,9 +15,9 @@ import { parseArgs } from 'node:util';
 import { stamp } from '@citytel/contract';
 import pino from 'pino';
 import { loadIngestConfig } from '../src/config.ts';
-import { createIngest } from '../src/index.ts';
 import type { SourceHandlers, SourceMessage } from '../src/source/types.ts';
 import { device } from '../src/testing.ts';
+import { createIngest } from '../src/worker.ts';
 import { num } from './common.ts';
 import { benchDevices, workload } from './workload.ts';
 

@@ -15,7 +15,8 @@ import {
 } from '@citytel/contract';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createPipeline, type Outcome } from './pipeline.ts';
+import type { Outcome } from './outcome.ts';
+import { createPipeline } from './pipeline.ts';
 import { encodeReading, lineText, type ReadingPoint } from './points.ts';
 import { cacheOf, device } from './testing.ts';
 

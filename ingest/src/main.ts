@@ -22,7 +22,7 @@ async function main() {
   }
   // Before MQTT.js and mqtt-packet load: their disabled debug loggers then cost nothing (store's quiet-debug.ts).
   quietDisabledDebug();
-  const { createIngest } = await import('./index.ts');
+  const { createIngest } = await import('./worker.ts');
   const log = createLogger('ingest', config.LOG_LEVEL);
   const store = await openStore({ dataDir: config.DATA_DIR, databaseUrl: config.DATABASE_URL, log });
   const serviceSecret = resolveServiceSecret(config.DATA_DIR, 'svc:ingest');

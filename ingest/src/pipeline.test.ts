@@ -1,6 +1,7 @@
 import { encodeAirrohr, geohash, stamp, topics } from '@citytel/contract';
 import { describe, expect, it } from 'vitest';
-import { createPipeline, type InboundMessage, type Outcome } from './pipeline.ts';
+import type { Outcome } from './outcome.ts';
+import { createPipeline, type InboundMessage } from './pipeline.ts';
 import { lineText } from './points.ts';
 import { cacheOf, device } from './testing.ts';
 

@@ -1,7 +1,7 @@
 import type { Rejection } from '@citytel/store';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { Outcome } from './pipeline.ts';
+import type { Outcome } from './outcome.ts';
 import { createRejections, sample } from './rejections.ts';
 
 function outcome(over: Partial<Outcome>): Outcome {

@@ -1,7 +1,7 @@
 import type { RejectionReason } from '@citytel/contract';
 import type { Rejection, RejectionRepo } from '@citytel/store';
 import type { Logger } from 'pino';
-import type { Outcome } from './pipeline.ts';
+import type { Outcome } from './outcome.ts';
 
 const MINUTE = 60_000;
 /** Rows a device may add to the store per minute: a kit stuck sending garbage cannot flood it. */

@@ -1,7 +1,9 @@
-import { HttpError, InfluxDB, setLogger, type Transport, type WriteApi } from '@influxdata/influxdb-client';
 import type { Logger } from 'pino';
-import { encodeReading, type Line, lineText } from './points.ts';
+import { type Batch, firstLine, fitBody, growBody, linesOf, newBatch, type Ticket } from './batch.ts';
+import { MAX_RETRIES, openWriteApi } from './influx-write-api.ts';
+import { encodeReading, type Line } from './points.ts';
 import { BATCH_BOUNDS, createSampler, MS_BOUNDS, type Summary } from './sampler.ts';
+import { classifyWriteError, requeueDelayMs } from './write-failures.ts';
 
 export interface WriterOptions {
   url: string;
@@ -61,88 +63,6 @@ export interface Writer {
   stats(): WriterStats;
 }
 
-interface Ticket {
-  left: number;
-  done: (arg: unknown) => void;
-  arg: unknown;
-  t0: number;
-}
-
-/**
- * One write request: its body, written into one Buffer as its lines arrive (no line kept, no `join` of the
- * batch, no second copy into a Buffer), and which messages its lines belong to (`counts[i]` lines of
- * `tickets[i]`). What the client is given is `lines`: an array of the batch's length whose `join` returns
- * that body (the client's `sendBatch` only reads `length`, calls `join('\n')` and hands the same array back
- * to writeSuccess / writeFailed, on retries too), so a finished request finds its messages by identity
- * instead of looking every line up.
- */
-interface Batch {
-  lines: BatchLines;
-  /** Lines written into `body` so far. */
-  count: number;
-  body: Buffer;
-  /** Bytes of `body` used, each line with its `\n`. */
-  bytes: number;
-  /** The first line, for the log of a refused batch. */
-  first: Line;
-  tickets: Ticket[];
-  counts: number[];
-}
-
-/** The stand-in for a batch's lines handed to the client: `length` lines, `join` gives the body. */
-type BatchLines = string[];
-
-/**
- * The array the client gets for a batch: `count` (empty) slots, and a `join` of its own that returns the body
- * without its last `\n`. The transport takes the Buffer as it would the joined string (`Buffer.from`).
- */
-function linesOf(body: Buffer, bytes: number, count: number): BatchLines {
-  const lines = new Array<string>(count);
-  const text = body.subarray(0, Math.max(0, bytes - 1));
-  Object.defineProperty(lines, 'join', { value: () => text, enumerable: false });
-  return lines;
-}
-
-/** What the writer uses of the client's WriteApiImpl: one request, with the client's retries and gzip. */
-interface BatchSender {
-  sendBatch(lines: string[], retryAttempts: number): Promise<void>;
-}
-
-type Failure = 'retry' | 'hold' | 'refused';
-
-/**
- * What to do with a failed write. InfluxDB refusing the data itself (400 with a type conflict or a limit,
- * 422) will refuse it again: those lines are dropped, counted and logged. A server down, slow or overloaded
- * (network errors, 429, 5xx) is retried by the client. Anything else (401/403 bad credentials, 404 no such
- * database, 413 batch too large) is an operator's fix away: the lines are held and retried, never lost.
- */
-export function classifyWriteError(err: Error): Failure {
-  if (!(err instanceof HttpError)) return 'retry';
-  if (err.statusCode === 400 || err.statusCode === 422) return 'refused';
-  return err.statusCode >= 429 ? 'retry' : 'hold';
-}
-
-/**
- * The 1.x write endpoint (Debian's influxd 1.6 has no /api/v2/write), or the v2 one that 2.x and 3.x serve:
- * with an org, the client's own `/api/v2/write?org=&bucket=&precision=ns` (2.x needs the org); without one,
- * InfluxDB 3's form as its own client (influxdb3-js) sends it, `/api/v2/write?bucket=&precision=ns`.
- */
-export function writePath(o: Pick<WriterOptions, 'db' | 'token' | 'org' | 'bucket'>): string | undefined {
-  if (o.token && o.org) return undefined;
-  if (o.token) return `/api/v2/write?bucket=${encodeURIComponent(o.bucket ?? o.db)}&precision=ns`;
-  return `/write?db=${encodeURIComponent(o.db)}&precision=ns`;
-}
-
-const EMPTY: BatchLines = [];
-
-let clientLog: Logger | undefined;
-// The client logs every failed attempt of every batch: during an outage that is a flood. Its lines go to
-// debug; the writer logs the outage once and the recovery once.
-setLogger({
-  error: (message, error) => clientLog?.debug({ err: error }, `influxdb-client: ${message}`),
-  warn: (message, error) => clientLog?.debug({ err: error }, `influxdb-client: ${message}`),
-});
-
 /**
  * Lines are batched here (by lines, bytes and time) and each batch is sent through
  * @influxdata/influxdb-client's WriteApi (`sendBatch`: its HTTP transport, gzip and retries with backoff).
@@ -155,7 +75,6 @@ setLogger({
  * sent again after a backoff.
  */
 export function createWriter(opts: WriterOptions, log: Logger): Writer {
-  clientLog = log;
   const batches = new Map<string[], Batch>();
   const waiters: Array<{ n: number; resolve: () => void }> = [];
   const timers = new Set<NodeJS.Timeout>();
@@ -172,82 +91,55 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
   let bodyCap = 64 * 1024;
   let flushTimer: NodeJS.Timeout | undefined;
 
-  const maxRetries = 1_000_000_000;
-  const headers: Record<string, string> = {};
-  if (opts.username && !opts.token) {
-    headers.Authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password ?? ''}`).toString('base64')}`;
-  }
-  const influx = new InfluxDB({
-    url: opts.url,
-    timeout: opts.timeoutMs,
-    ...(opts.token ? { token: opts.token } : {}),
-  });
-  timeTransport(influx.transport, (ms) => writeMs.add(ms));
-  const api: WriteApi = influx.getWriteApi(opts.org ?? '', opts.bucket ?? opts.db, 'ns', {
-    // The client's own buffer is not used (batches are made here and sent whole); no timer of its own.
-    batchSize: opts.batchLines,
-    maxBatchBytes: opts.batchBytes,
-    flushInterval: 0,
-    gzipThreshold: isLoopback(opts.url) ? Number.POSITIVE_INFINITY : opts.gzipBytes,
-    headers,
-    maxRetries,
-    // Far away: lines never expire inside the client (and would be taken back if they did).
-    maxRetryTime: 365 * 86_400_000,
-    maxBufferLines: opts.maxInFlight * 2 + 10_000,
-    minRetryDelay: opts.retryMinMs,
-    maxRetryDelay: Math.max(opts.retryMinMs, opts.retryMaxMs),
-    retryJitter: Math.min(200, opts.retryMinMs),
-    exponentialBase: 2,
-    writeSuccess(lines) {
-      if (!up) log.info({ pending: s.pending }, 'InfluxDB writes succeed again');
-      up = true;
-      holdFailures = 0;
-      s.batches++;
-      batchLines.add(lines.length);
-      settle(lines);
-      s.written += lines.length;
-    },
-    writeFailed(error, lines, attempt, expires) {
-      if (closed) return Promise.resolve();
-      s.failedAttempts++;
-      lastError = error.message.slice(0, 300);
-      const kind = classifyWriteError(error);
-      if (kind === 'refused') {
-        log.error(
-          { err: error, lines: lines.length, first: firstLine(batches.get(lines)) },
-          'InfluxDB refused points',
-        );
-        s.refused += lines.length;
+  const { api, sendBatch } = openWriteApi(
+    opts,
+    log,
+    {
+      writeSuccess(lines) {
+        if (!up) log.info({ pending: s.pending }, 'InfluxDB writes succeed again');
+        up = true;
+        holdFailures = 0;
+        s.batches++;
+        batchLines.add(lines.length);
         settle(lines);
+        s.written += lines.length;
+      },
+      writeFailed(error, lines, attempt, expires) {
+        if (closed) return Promise.resolve();
+        s.failedAttempts++;
+        lastError = error.message.slice(0, 300);
+        const kind = classifyWriteError(error);
+        if (kind === 'refused') {
+          log.error(
+            { err: error, lines: lines.length, first: firstLine(batches.get(lines)) },
+            'InfluxDB refused points',
+          );
+          s.refused += lines.length;
+          settle(lines);
+          return Promise.resolve();
+        }
+        if (up)
+          log.warn({ err: error, pending: s.pending }, 'InfluxDB write failed; holding points and retrying');
+        up = false;
+        if (kind === 'retry' && attempt <= MAX_RETRIES && expires > Date.now()) return undefined;
+        requeue(lines, error);
         return Promise.resolve();
-      }
-      if (up)
-        log.warn({ err: error, pending: s.pending }, 'InfluxDB write failed; holding points and retrying');
-      up = false;
-      if (kind === 'retry' && attempt <= maxRetries && expires > Date.now()) return undefined;
-      requeue(lines, error);
-      return Promise.resolve();
+      },
+      writeRetrySkipped(entry) {
+        // Unreachable while pending stays under maxInFlight; if it ever happens, nothing is dropped.
+        log.error(
+          { lines: entry.lines.length },
+          'client retry buffer overflowed; re-queueing its oldest lines',
+        );
+        requeue(entry.lines);
+      },
     },
-    writeRetrySkipped(entry) {
-      // Unreachable while pending stays under maxInFlight; if it ever happens, nothing is dropped.
-      log.error(
-        { lines: entry.lines.length },
-        'client retry buffer overflowed; re-queueing its oldest lines',
-      );
-      requeue(entry.lines);
-    },
-  });
-  const path = writePath(opts);
-  if (path) api.path = path;
-  const sender = api as unknown as Partial<BatchSender>;
-  // Not in the WriteApi interface: a client without it must fail here, at start-up, not at the first write.
-  if (typeof sender.sendBatch !== 'function')
-    throw new Error('@influxdata/influxdb-client: WriteApi has no sendBatch');
-  const sendBatch = sender.sendBatch.bind(api);
+    (ms) => writeMs.add(ms),
+  );
 
   function send(lines: string[]) {
     // Errors are reported to writeFailed, which retries or re-queues; the promise has nothing more to say.
-    sendBatch(lines, maxRetries).catch(() => undefined);
+    sendBatch(lines, MAX_RETRIES).catch(() => undefined);
   }
 
   function flush() {
@@ -258,13 +150,7 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
     const b = open;
     open = undefined;
     if (!b || closed) return;
-    // A batch flushed by time before it filled keeps only what it used: held through an outage, many
-    // small batches must not each keep a body sized for a full one.
-    if (b.bytes * 2 < b.body.length) {
-      const exact = Buffer.allocUnsafe(b.bytes);
-      b.body.copy(exact, 0, 0, b.bytes);
-      b.body = exact;
-    }
+    fitBody(b);
     b.lines = linesOf(b.body, b.bytes, b.count);
     batches.set(b.lines, b);
     send(b.lines);
@@ -272,34 +158,15 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
 
   /** Opens a batch whose first line is `line`, with room for at least `room` bytes. */
   function start(line: Line, room: number): Batch {
-    const b: Batch = {
-      lines: EMPTY,
-      count: 0,
-      body: Buffer.allocUnsafe(Math.max(bodyCap, room * 3)),
-      bytes: 0,
-      first: line,
-      tickets: [],
-      counts: [],
-    };
+    const b = newBatch(line, Math.max(bodyCap, room * 3));
     open = b;
     flushTimer = setTimeout(flush, opts.flushMs);
     return b;
   }
 
-  function grow(b: Batch, room: number) {
-    const grown = Buffer.allocUnsafe(Math.max(b.body.length * 2, b.bytes + room));
-    b.body.copy(grown, 0, 0, b.bytes);
-    b.body = grown;
-    bodyCap = grown.length;
-  }
-
   function requeue(lines: string[], error?: Error) {
     holdFailures++;
-    const after = error instanceof HttpError ? error.retryAfter() : 0;
-    const delay = Math.max(
-      after,
-      Math.min(opts.retryMaxMs, opts.retryMinMs * 2 ** Math.min(holdFailures - 1, 20)),
-    );
+    const delay = requeueDelayMs(holdFailures, error, opts.retryMinMs, opts.retryMaxMs);
     s.requeued += lines.length;
     const t = setTimeout(() => {
       timers.delete(t);
@@ -350,7 +217,7 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
         // and fixed words, but one that were not would still be written whole), a point at its longest.
         const room = typeof line === 'string' ? line.length * 3 + 1 : line.series.maxBytes;
         let b = open ?? start(line, room);
-        if (b.body.length - b.bytes < room) grow(b, room);
+        if (b.body.length - b.bytes < room) bodyCap = growBody(b, room);
         const at = b.bytes;
         let end =
           typeof line === 'string' ? at + b.body.write(line, at, 'utf8') : encodeReading(line, b.body, at);
@@ -410,37 +277,5 @@ export function createWriter(opts: WriterOptions, log: Logger): Writer {
       up,
       lastError,
     }),
-  };
-}
-
-const firstLine = (b: Batch | undefined) => (b ? lineText(b.first).slice(0, 300) : undefined);
-
-/**
- * Gzip saves bandwidth across a network; to an InfluxDB on the same machine it only costs CPU (ingest's
- * to compress, InfluxDB's to inflate: about a tenth of ingest's time per point in the benchmark), so a
- * loopback URL is never gzipped.
- */
-export function isLoopback(url: string): boolean {
-  const host = new URL(url).hostname;
-  return host === 'localhost' || host === '[::1]' || /^127\./.test(host);
-}
-
-/** Times every request the client sends (the WriteApi has no hook of its own for it). */
-function timeTransport(transport: Transport, record: (ms: number) => void): void {
-  const send = transport.send.bind(transport);
-  transport.send = (path, body, options, callbacks) => {
-    const t0 = performance.now();
-    const done = () => record(performance.now() - t0);
-    send(path, body, options, {
-      ...callbacks,
-      error(e) {
-        done();
-        callbacks?.error?.(e);
-      },
-      complete() {
-        done();
-        callbacks?.complete?.();
-      },
-    });
   };
 }
