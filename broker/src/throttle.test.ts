@@ -56,8 +56,23 @@ describe('login slow-down', () => {
     expect(answers.filter((a) => a !== 'waiting' && a !== undefined)).toHaveLength(3);
     expect(answers.filter((a) => a === 'waiting')).toHaveLength(4);
     expect(answers.filter((a) => a === undefined)).toHaveLength(93);
-    // the refused ones count for nothing: 7 in flight, as if failed
-    expect(throttle.delayFor('a')).toBe(8000);
+    // the refused ones count for nothing; the 7 in flight only space the queue, nothing has failed yet
+    expect(throttle.delayFor('a')).toBe(500);
+  });
+
+  it('lets sixteen good kits behind one address in within seconds: attempts in flight space, failures escalate', async () => {
+    const { clock, throttle } = setup();
+    const admitted = Array.from({ length: 16 }, () => throttle.admit('token:nat'));
+    const waited: number[] = [];
+    for (const a of admitted)
+      void a.then((attempt) => {
+        waited.push(attempt!.waitedMs);
+        attempt!.end('succeeded');
+      });
+    for (let t = 0; t < 20 && waited.length < 16; t++) await clock.advance(500);
+    expect(waited).toHaveLength(16);
+    // three at once, then one every 500 ms: the last within 6.5 s, far from any connect timeout
+    expect(Math.max(...waited)).toBeLessThanOrEqual(6500);
   });
 
   it('lets many secret logins of one address run at once (freeInFlight), counting only their failures', async () => {
@@ -88,8 +103,9 @@ describe('login slow-down', () => {
       });
     await new Promise((r) => setImmediate(r));
     for (let i = 0; i < 8; i++) await clock.advance(500);
-    // 500, then +1000 (4 counted), then +2000 (5 counted)
-    expect(answered.map((t) => t - start)).toEqual([500, 1500, 3500]);
+    // one after the other, each the failures' delay (3 failures: 500 ms) after the one before: attempts in
+    // flight wait their turn but escalate nothing, only failures do
+    expect(answered.map((t) => t - start)).toEqual([500, 1000, 1500]);
   });
 
   it('is reset by a success', async () => {

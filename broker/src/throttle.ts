@@ -4,10 +4,10 @@ import type { Logger } from 'pino';
 
 /**
  * Slows down repeated failed logins (CONTRACT §1), per bucket: the kind of credential and the address
- * (`token:198.51.100.7`). An attempt counts against its bucket from the moment it arrives until it ends, as
- * if it had failed: a burst of parallel CONNECTs is checked a few at a time, never all at once. Past
- * `freeFailures`, each attempt waits `baseDelayMs`, doubling up to `maxDelayMs`, and attempts of one bucket
- * are answered one after the other; past `maxWaiting` queued attempts the rest are refused at once, without
+ * (`token:198.51.100.7`). An attempt counts against its bucket from the moment it arrives until it ends: a
+ * burst of parallel CONNECTs is checked a few at a time, never all at once (attempts in flight space the
+ * queue by `baseDelayMs` each). Past `freeFailures` failures, each attempt waits `baseDelayMs`, doubling up
+ * to `maxDelayMs`, and attempts of one bucket are answered one after the other; past `maxWaiting` queued attempts the rest are refused at once, without
  * moving the queue (so a flood cannot push the next slot into the far future). A bucket is forgotten
  * `windowMs` after its last attempt: the penalty is bounded (30 s an attempt) and ends with the attack.
  *
@@ -88,13 +88,29 @@ interface Entry {
   nextSlotAt: number;
 }
 
-const penaltyOf = (e: Entry | undefined, freeInFlight: number) =>
-  e ? e.failures + Math.max(0, e.inFlight - freeInFlight) : 0;
-
-const delayOf = (o: LoginThrottleOptions, penalty: number): number => {
-  if (penalty < o.freeFailures) return 0;
-  return Math.min(o.baseDelayMs * 2 ** Math.min(penalty - o.freeFailures, 30), o.maxDelayMs);
+/**
+ * The wait before the next attempt of a bucket. Failures escalate it (doubling from `baseDelayMs` past
+ * `freeFailures`, up to `maxDelayMs`). Attempts still in flight beyond `freeFailures` (+ `freeInFlight`)
+ * only space it: each waits `baseDelayMs` after the one before, so a parallel burst is checked a few at a
+ * time, yet many good kits behind one address (a NAT, a school, a restart after a power cut) all get in
+ * within seconds instead of being pushed past their connect timeout, never to succeed.
+ */
+const delayOf = (
+  o: LoginThrottleOptions,
+  failures: number,
+  inFlight: number,
+  freeInFlight: number,
+): number => {
+  const escalated =
+    failures < o.freeFailures
+      ? 0
+      : Math.min(o.baseDelayMs * 2 ** Math.min(failures - o.freeFailures, 30), o.maxDelayMs);
+  const spacing = inFlight - freeInFlight >= o.freeFailures ? o.baseDelayMs : 0;
+  return Math.max(escalated, spacing);
 };
+
+const entryDelay = (o: LoginThrottleOptions, e: Entry | undefined, freeInFlight: number) =>
+  e ? delayOf(o, e.failures, e.inFlight, freeInFlight) : 0;
 
 function memoryBackend(o: LoginThrottleOptions, clock: Clock) {
   const entries = new Map<string, Entry>();
@@ -115,7 +131,7 @@ function memoryBackend(o: LoginThrottleOptions, clock: Clock) {
   const backend: Backend = {
     start(bucket, now, mayWait, freeInFlight) {
       let entry = live(bucket);
-      const delay = delayOf(o, penaltyOf(entry, freeInFlight));
+      const delay = entryDelay(o, entry, freeInFlight);
       if (delay > 0 && !mayWait) return -1;
       if (!entry) {
         if (entries.size >= o.maxEntries) {
@@ -148,7 +164,7 @@ function memoryBackend(o: LoginThrottleOptions, clock: Clock) {
   return {
     backend,
     sweep,
-    delayFor: (bucket: string, freeInFlight = 0) => delayOf(o, penaltyOf(live(bucket), freeInFlight)),
+    delayFor: (bucket: string, freeInFlight = 0) => entryDelay(o, live(bucket), freeInFlight),
     get size() {
       return entries.size;
     },
@@ -161,11 +177,11 @@ local now = tonumber(ARGV[1])
 local free = tonumber(ARGV[2])
 local f = tonumber(redis.call('HGET', k, 'f') or '0')
 local p = tonumber(redis.call('HGET', k, 'p') or '0')
-local n = f + math.max(0, p - tonumber(ARGV[7]))
 local delay = 0
-if n >= free then
-  delay = math.min(tonumber(ARGV[3]) * 2 ^ math.min(n - free, 30), tonumber(ARGV[4]))
+if f >= free then
+  delay = math.min(tonumber(ARGV[3]) * 2 ^ math.min(f - free, 30), tonumber(ARGV[4]))
 end
+if p - tonumber(ARGV[7]) >= free then delay = math.max(delay, tonumber(ARGV[3])) end
 if delay > 0 and ARGV[6] ~= '1' then return -1 end
 redis.call('HINCRBY', k, 'p', 1)
 redis.call('PEXPIRE', k, ARGV[5])

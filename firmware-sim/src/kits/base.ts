@@ -44,10 +44,13 @@ export interface Kit {
   position(): Position;
 }
 
-/** MQTT CONNACK return codes 4 and 5: bad user name or password, not authorised [MQTT-3.2.2-3]. */
+/**
+ * CONNACK codes that retrying cannot change: 2 identifier rejected, 4 bad user name or password, 5 not
+ * authorised [MQTT-3.2.2-3] (and their MQTT 5 forms). 3 (server unavailable, e.g. slowed down) is retried.
+ */
 export const isAuthRefusal = (e: unknown): boolean => {
   const code = (e as { code?: unknown }).code;
-  return code === 4 || code === 5 || code === 134 || code === 135;
+  return code === 2 || code === 4 || code === 5 || code === 133 || code === 134 || code === 135;
 };
 
 /** Reporting period in real ms, with the couple of per cent of drift a kit's own clock has. */
@@ -118,6 +121,9 @@ export abstract class MqttKit extends PeriodicKit {
   start(firstDelayMs = 0): void {
     const client = mqtt.connect(this.deps.mqttUrl, {
       reconnectPeriod: 5000,
+      // As a kit's firmware does: a busy or slowed-down broker (CONNACK 3) is tried again later; only a refused
+      // credential (4, 5) stops the device (the error handler).
+      reconnectOnConnackError: true,
       connectTimeout: 10_000,
       keepalive: 60,
       ...this.connectOptions(),

@@ -213,6 +213,9 @@ export class Vehicle {
       clean: false,
       keepalive: 30,
       reconnectPeriod: 3000,
+      // As a kit's firmware does: a busy or slowed-down broker (CONNACK 3) is tried again later; only a refused
+      // credential (4, 5) stops the device (the error handler).
+      reconnectOnConnackError: true,
       connectTimeout: 10_000,
       will: { topic: statusTopic, payload: Buffer.from('{"online":false}'), qos: 1, retain: true },
     });
