@@ -1,4 +1,4 @@
-import { ensureInfluxDatabase } from '@citytel/contract';
+import { ensureInfluxDatabase, influxTarget } from '@citytel/contract';
 import type { ApiConfig } from './config.ts';
 
 export interface InfluxSeries {
@@ -54,15 +54,7 @@ export function createInfluxClient(config: InfluxConfig): InfluxClient {
     db,
     async ready(timeoutMs = 2000) {
       if (holdsDatabase) return client.ping(timeoutMs);
-      const r = await ensureInfluxDatabase({
-        url,
-        db: config.INFLUX_DB,
-        token: config.INFLUX_TOKEN,
-        org: config.INFLUX_ORG,
-        bucket: config.INFLUX_BUCKET,
-        username: config.INFLUX_USERNAME,
-        password: config.INFLUX_PASSWORD,
-      });
+      const r = await ensureInfluxDatabase(influxTarget(config, url));
       if (r.state !== 'ready') throw new InfluxQueryError(r.message);
       holdsDatabase = true;
     },

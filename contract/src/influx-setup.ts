@@ -19,6 +19,28 @@ export interface InfluxTarget {
   password?: string | undefined;
 }
 
+/** The INFLUX_* variables ingest and the api both read (CONTRACT §5). */
+export interface InfluxEnv {
+  INFLUX_URL: string;
+  INFLUX_DB: string;
+  INFLUX_TOKEN?: string | undefined;
+  INFLUX_ORG?: string | undefined;
+  INFLUX_BUCKET?: string | undefined;
+  INFLUX_USERNAME?: string | undefined;
+  INFLUX_PASSWORD?: string | undefined;
+}
+
+/** The InfluxDB a process's INFLUX_* variables name; `url` when the caller has normalised it. */
+export const influxTarget = (env: InfluxEnv, url = env.INFLUX_URL): InfluxTarget => ({
+  url,
+  db: env.INFLUX_DB,
+  token: env.INFLUX_TOKEN,
+  org: env.INFLUX_ORG,
+  bucket: env.INFLUX_BUCKET,
+  username: env.INFLUX_USERNAME,
+  password: env.INFLUX_PASSWORD,
+});
+
 export type InfluxSetup =
   | { state: 'ready'; created: boolean }
   /** Not reachable or not answering: try again later; nothing is known about the database. */

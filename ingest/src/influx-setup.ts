@@ -1,4 +1,4 @@
-import { ensureInfluxDatabase, type InfluxSetup } from '@citytel/contract';
+import { ensureInfluxDatabase, type InfluxSetup, influxTarget } from '@citytel/contract';
 import type { Logger } from 'pino';
 import type { IngestConfig } from './config.ts';
 
@@ -16,15 +16,9 @@ export function createInfluxSetup(config: IngestConfig, log: Logger) {
   let stopped = false;
   let last: InfluxSetup | undefined;
   const attempt = async (): Promise<void> => {
-    const r = await ensureInfluxDatabase({
-      url: config.INFLUX_URL,
-      db: config.INFLUX_DB,
-      token: config.INFLUX_TOKEN,
-      org: config.INFLUX_ORG,
-      bucket: config.INFLUX_BUCKET,
-      username: config.INFLUX_USERNAME,
-      password: config.INFLUX_PASSWORD,
-    }).catch((err: Error): InfluxSetup => ({ state: 'unreachable', message: err.message }));
+    const r = await ensureInfluxDatabase(influxTarget(config)).catch(
+      (err: Error): InfluxSetup => ({ state: 'unreachable', message: err.message }),
+    );
     const first = last === undefined;
     last = r;
     if (r.state === 'ready') {

@@ -1,4 +1,4 @@
-import { INGEST_SUBSCRIPTIONS, serviceClientId, statsTopic } from '@citytel/contract';
+import { INGEST_SUBSCRIPTIONS, influxTarget, serviceClientId, statsTopic } from '@citytel/contract';
 import type { Store } from '@citytel/store';
 import type { Logger } from 'pino';
 import type { IngestConfig } from './config.ts';
@@ -50,13 +50,7 @@ function createParts(deps: IngestDeps, log: Logger) {
   });
   const writer = createWriter(
     {
-      url: config.INFLUX_URL,
-      db: config.INFLUX_DB,
-      token: config.INFLUX_TOKEN,
-      org: config.INFLUX_ORG,
-      bucket: config.INFLUX_BUCKET,
-      username: config.INFLUX_USERNAME,
-      password: config.INFLUX_PASSWORD,
+      ...influxTarget(config),
       batchLines: config.INGEST_BATCH_LINES,
       batchBytes: config.INGEST_BATCH_BYTES,
       flushMs: config.INGEST_FLUSH_MS,
