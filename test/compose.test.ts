@@ -24,7 +24,8 @@ import { tempDir } from './helpers/tmp.ts';
 
 const root = join(import.meta.dirname, '..');
 const SECRETS = {
-  MQTT_SERVICE_SECRET: 'compose-test-service-secret',
+  MQTT_SECRET_INGEST: 'compose-test-ingest-secret',
+  MQTT_SECRET_API: 'compose-test-api-secret',
   POSTGRES_PASSWORD: 'composetestpassword',
   INFLUX_TOKEN: 'compose-test-influx-token',
   INFLUX_ADMIN_PASSWORD: 'compose-test-admin',
@@ -104,7 +105,21 @@ describe('docker-compose.yml (production)', () => {
       expect(env(name).DATABASE_URL).toBe(
         `postgres://citytel:${SECRETS.POSTGRES_PASSWORD}@postgres:5432/citytel`,
       );
-      expect(env(name).MQTT_SERVICE_SECRET).toBe(SECRETS.MQTT_SERVICE_SECRET);
+      // no container holds a secret that derives every service's (the former MQTT_SERVICE_SECRET)
+      expect(env(name).MQTT_SERVICE_SECRET).toBeUndefined();
+    }
+    // one password per service account: the brokers check both, each service holds only its own
+    for (const name of ['broker-1', 'broker-2']) {
+      expect(env(name).MQTT_SECRET_INGEST).toBe(SECRETS.MQTT_SECRET_INGEST);
+      expect(env(name).MQTT_SECRET_API).toBe(SECRETS.MQTT_SECRET_API);
+    }
+    for (const name of ['ingest-1', 'ingest-2']) {
+      expect(env(name).MQTT_SECRET_INGEST).toBe(SECRETS.MQTT_SECRET_INGEST);
+      expect(env(name).MQTT_SECRET_API).toBeUndefined();
+    }
+    for (const name of ['api-1', 'api-2']) {
+      expect(env(name).MQTT_SECRET_API).toBe(SECRETS.MQTT_SECRET_API);
+      expect(env(name).MQTT_SECRET_INGEST).toBeUndefined();
     }
     for (const name of ['ingest-1', 'ingest-2', 'api-1', 'api-2']) {
       expect(env(name)).toMatchObject({
