@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { serviceClientId } from '@citytel/contract';
+import { maskTopic, serviceClientId } from '@citytel/contract';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { ApiError } from './errors.ts';
@@ -114,7 +114,7 @@ export function wrapMqttClient(client: MqttClient, parentLog: Logger): ApiMqtt {
       try {
         r.handler(topic, payload);
       } catch (err) {
-        log.error({ err, topic }, 'mqtt message handler failed');
+        log.error({ err, topic: maskTopic(topic) }, 'mqtt message handler failed');
       }
     }
   });

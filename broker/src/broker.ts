@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import { INGEST_STREAM, type ServiceAccount } from '@citytel/contract';
+import { INGEST_STREAM, maskClientId, type ServiceAccount } from '@citytel/contract';
 import type { Store } from '@citytel/store';
 import { Aedes, type Client } from 'aedes';
 import type { Logger } from 'pino';
@@ -12,7 +12,6 @@ import { createConnectionRegistry } from './connections.ts';
 import { dedupeByPacketIdentity } from './delivery-dedupe.ts';
 import { identityName, identityOf } from './identity.ts';
 import { createListeners, type Ports } from './listeners.ts';
-import { maskClientId } from './mask.ts';
 import { cacheEmitterMatches } from './match-cache.ts';
 import { capPacketSize, MAX_PACKET_BYTES } from './packet-guard.ts';
 import { createRefusals } from './refusals.ts';

@@ -1,5 +1,5 @@
+import { maskClientId, maskTopic } from '@citytel/contract';
 import type { Logger } from 'pino';
-import { maskClientId, maskTopic } from './mask.ts';
 
 /** Why the broker said no; each is counted in stats and logged. */
 export const REFUSAL_REASONS = [

@@ -9,6 +9,7 @@ export * from './influx-schema.ts';
 export * from './influx-setup.ts';
 export * from './ingest-stream.ts';
 export * from './levels.ts';
+export * from './mask.ts';
 export * from './metrics.ts';
 export * from './noise-indicators.ts';
 export * from './payloads/airrohr.ts';

@@ -1,4 +1,4 @@
-import type { RejectionReason } from '@citytel/contract';
+import { maskClientId, maskTopic, type RejectionReason } from '@citytel/contract';
 import type { Rejection, RejectionRepo } from '@citytel/store';
 import type { Logger } from 'pino';
 import type { Outcome } from './outcome.ts';
@@ -82,8 +82,8 @@ export function createRejections(opts: {
     if (suppressed !== undefined) {
       log.warn(
         {
-          device: key,
-          topic: o.topic,
+          device: o.deviceId ?? maskClientId(o.owner),
+          topic: maskTopic(o.topic),
           reason: o.rejected?.reason,
           detail: o.rejected?.detail,
           fields: o.fields.slice(0, 5),

@@ -1,4 +1,10 @@
-import { INGEST_SUBSCRIPTIONS, influxTarget, serviceClientId, statsTopic } from '@citytel/contract';
+import {
+  INGEST_SUBSCRIPTIONS,
+  influxTarget,
+  maskTopic,
+  serviceClientId,
+  statsTopic,
+} from '@citytel/contract';
 import type { Store } from '@citytel/store';
 import type { Logger } from 'pino';
 import type { IngestConfig } from './config.ts';
@@ -171,7 +177,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       (outcome) => handle(m, outcome),
       (err) => {
         if (!(err instanceof StoppedError))
-          log.error({ err, topic: m.topic }, 'message could not be processed');
+          log.error({ err, topic: maskTopic(m.topic) }, 'message could not be processed');
       },
     );
   }

@@ -4,6 +4,7 @@ import {
   decodeSensorMessage,
   type Metric,
   type MetricValues,
+  maskTopic,
   type Position,
   parseJson,
   parseTopic,
@@ -276,7 +277,7 @@ function createLiveFeed(opts: StreamRoutesOptions, log: FastifyBaseLogger): Live
   const unsubscribes = STREAM_SUBSCRIPTIONS.map((filter) =>
     opts.mqtt.subscribe(filter, (topic, payload) => {
       onMessage(topic, payload).catch((err: Error) =>
-        log.warn({ err: err.message, topic }, 'live message dropped'),
+        log.warn({ err: err.message, topic: maskTopic(topic) }, 'live message dropped'),
       );
     }),
   );

@@ -1,4 +1,4 @@
-import { isSckToken } from '@citytel/contract';
+import { isSckToken } from './ids.ts';
 
 /**
  * SCK tokens are credentials (a stock kit sends nothing else), and a kit's client id and topics carry
