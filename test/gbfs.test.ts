@@ -160,9 +160,12 @@ describe('GBFS 3.0', () => {
   });
 
   it('shows only free cars, at their station, with nothing private and fuel as a fraction', async () => {
-    const free = await vehicleStatus();
-    const driving = stack.sim.vehicles.filter((v) => v.car.state.phase === 'driving');
-    expect(free.length).toBe(stack.sim.vehicles.length - driving.length);
+    // The feed follows the cars' reports, a moment behind the simulator's own state: wait for them to agree.
+    const free = await waitFor('vehicle_status in step with the cars', async () => {
+      const listed = await vehicleStatus();
+      const driving = stack.sim.vehicles.filter((v) => v.car.state.phase === 'driving');
+      return listed.length === stack.sim.vehicles.length - driving.length && listed;
+    });
     for (const v of free) {
       expect(Object.keys(v).sort()).toEqual(
         [
