@@ -1,3 +1,4 @@
+import type { InfluxTarget } from '@citytel/contract';
 import type { Logger } from 'pino';
 import { type Batch, firstLine, fitBody, growBody, linesOf, newBatch, type Ticket } from './batch.ts';
 import { MAX_RETRIES, openWriteApi } from './influx-write-api.ts';
@@ -5,17 +6,11 @@ import { encodeReading, type Line } from './points.ts';
 import { BATCH_BOUNDS, createSampler, MS_BOUNDS, type Summary } from './sampler.ts';
 import { classifyWriteError, requeueDelayMs } from './write-failures.ts';
 
-export interface WriterOptions {
-  url: string;
-  /** 1.x database; also the bucket when `bucket` is unset. */
-  db: string;
-  /** 2.x / 3.x: with a token, writes go to /api/v2/write?org=&bucket=. */
-  token?: string | undefined;
-  org?: string | undefined;
-  bucket?: string | undefined;
-  /** 1.x HTTP auth. */
-  username?: string | undefined;
-  password?: string | undefined;
+/**
+ * Where to write (the contract's InfluxTarget: `db` is the 1.x database, also the bucket when `bucket` is
+ * unset; with a token, writes go to /api/v2/write?org=&bucket=) and how to batch.
+ */
+export interface WriterOptions extends InfluxTarget {
   batchLines: number;
   batchBytes: number;
   flushMs: number;
